@@ -165,9 +165,10 @@ class EmbeddedNatsServer:
         last_error = "no answer"
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
+                code = self._process.returncode if self._process else "?"
                 raise EmbeddedServerError(
-                    f"nats-server exited with code {self._process.returncode if self._process else '?'}"
-                    f" before it was ready; see {self.log_path}:\n{self._log_tail()}"
+                    f"nats-server exited with code {code} before it was ready; "
+                    f"see {self.log_path}:\n{self._log_tail()}"
                 )
             try:
                 with urllib.request.urlopen(url, timeout=1.0) as response:

@@ -13,7 +13,7 @@ T = TypeVar("T")
 async def eventually(
     check: Callable[[], Awaitable[T] | T],
     *,
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for polling, not for one call
     interval: float = 0.05,
     message: str = "condition not met",
 ) -> T:

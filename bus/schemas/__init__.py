@@ -1,0 +1,34 @@
+"""Wire contracts: one frozen msgspec Struct per fact and command (DESIGN §3)."""
+
+from bus.schemas.commands import CloseAll, ClosePosition, Command, SetTradingState
+from bus.schemas.facts import (
+    AccountSnapshot,
+    AgentHeartbeat,
+    AgentLifecycleChanged,
+    OrderExecuted,
+    OrderFact,
+    OrderRejected,
+    PositionClosed,
+    PositionFact,
+    PositionModified,
+    PositionOpened,
+    TickReceived,
+)
+
+__all__ = [
+    "AccountSnapshot",
+    "AgentHeartbeat",
+    "AgentLifecycleChanged",
+    "CloseAll",
+    "ClosePosition",
+    "Command",
+    "OrderExecuted",
+    "OrderFact",
+    "OrderRejected",
+    "PositionClosed",
+    "PositionFact",
+    "PositionModified",
+    "PositionOpened",
+    "SetTradingState",
+    "TickReceived",
+]
