@@ -1,0 +1,3 @@
+from mtq.cli import main
+
+main()
