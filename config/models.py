@@ -1,0 +1,282 @@
+"""Frozen account configuration models (DESIGN §7). Passwords never live here, only env names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from config.errors import ConfigError, PasswordNotSetError, UnknownAccountError
+from config.fields import AccountId, EnvVarName, PercentOrZero, Probability, SymbolName
+from config.risk_models import (
+    DailyLossConfig,
+    MaxLossConfig,
+    ReconciliationConfig,
+    RiskActionsConfig,
+    RiskConfig,
+)
+
+__all__ = [
+    "AccountConfig",
+    "AgentConfig",
+    "BreakerConfig",
+    "ConfigError",
+    "DailyLossConfig",
+    "FaultConfig",
+    "MaxLossConfig",
+    "MtqConfig",
+    "OutboxConfig",
+    "ReconciliationConfig",
+    "ReconnectConfig",
+    "RiskActionsConfig",
+    "RiskConfig",
+    "SimulatorConfig",
+    "SimulatorStrategyConfig",
+    "StreamsConfig",
+    "SupervisorConfig",
+    "SymbolConfig",
+    "TerminalConfig",
+]
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+FaultKind = Literal[
+    "disconnect", "ipc_error", "ipc_timeout", "order_send_none", "stale_feed", "equity_drop"
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _digits(data: dict[str, Any]) -> int:
+    digits = data.get("digits", 5)
+    return digits if isinstance(digits, int) else 5
+
+
+class SymbolConfig(_Frozen):
+    """A traded symbol: quote precision, contract, simulator walk and market-guard limits."""
+
+    name: SymbolName
+    digits: Annotated[int, Field(ge=0, le=10)] = 5
+    point: PositiveFloat = Field(default_factory=lambda data: 10.0 ** -_digits(data))
+    """Smallest price step; 10**-digits when not given."""
+    contract_size: PositiveFloat = 100000.0
+    tick_value: PositiveFloat = 1.0
+    tick_size: PositiveFloat = Field(default_factory=lambda data: 10.0 ** -_digits(data))
+    """Price step for `tick_value`; the point when not given."""
+    spread_points: Annotated[int, Field(ge=0)] = 10
+    start_price: PositiveFloat | None = None
+    volatility: PositiveFloat = 0.0001
+    max_spread_pips: PositiveFloat | None = None
+    max_gap_pips: PositiveFloat | None = None
+    stale_feed_seconds: PositiveFloat | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_null_derived(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                k: v for k, v in data.items() if not (k in ("point", "tick_size") and v is None)
+            }
+        return data
+
+    @property
+    def pip(self) -> float:
+        """One pip: ten points for 5- and 3-digit quotes, else one point (DESIGN §5)."""
+        return self.point * 10 if self.digits in (3, 5) else self.point
+
+
+class SimulatorStrategyConfig(_Frozen):
+    """How the simulator opens and closes positions by itself."""
+
+    kind: Literal["none", "random"] = "random"
+    open_probability: Probability = 0.01
+    close_probability: Probability = 0.005
+    max_positions: Annotated[int, Field(ge=0)] = 3
+    volume_choices: tuple[PositiveFloat, ...] = (0.01, 0.1, 0.5)
+    sl_pips: PositiveFloat | None = 30.0
+    tp_pips: PositiveFloat | None = 60.0
+    magic: Annotated[int, Field(ge=0)] = 424242
+
+
+class FaultConfig(_Frozen):
+    """One injected fault, `start_s` seconds after the simulator starts."""
+
+    kind: FaultKind
+    start_s: NonNegativeFloat
+    duration_s: NonNegativeFloat = 5.0
+    symbol: SymbolName | None = None
+    drop_percent: PercentOrZero = 0.0
+    probability: Probability = 1.0
+
+
+class SimulatorConfig(_Frozen):
+    seed: int = 1
+    initial_balance: PositiveFloat = 100000.0
+    currency: Annotated[str, Field(min_length=3, max_length=3)] = "USD"
+    leverage: PositiveInt = 100
+    stop_out_level_percent: Annotated[float, Field(ge=0, le=1000)] = 50.0
+    tick_interval_ms: PositiveInt = 100
+    strategy: SimulatorStrategyConfig = SimulatorStrategyConfig()
+    faults: tuple[FaultConfig, ...] = ()
+
+
+class TerminalConfig(_Frozen):
+    kind: Literal["simulator", "real"] = "simulator"
+    path: str | None = None
+    """Path of the real terminal's executable; None lets MetaTrader5 find it."""
+    timeout_ms: PositiveInt = 60000
+    simulator: SimulatorConfig = SimulatorConfig()
+
+
+class BreakerConfig(_Frozen):
+    failure_threshold: PositiveInt = 5
+    recovery_seconds: PositiveFloat = 10.0
+    half_open_max_calls: PositiveInt = 1
+
+
+class ReconnectConfig(_Frozen):
+    initial_delay_s: PositiveFloat = 0.5
+    max_delay_s: PositiveFloat = 30.0
+    factor: Annotated[float, Field(ge=1)] = 2.0
+    jitter: Probability = 0.2
+
+
+class OutboxConfig(_Frozen):
+    max_messages: PositiveInt = 100000
+
+
+class AgentConfig(_Frozen):
+    poll_interval_ms: PositiveInt = 100
+    account_snapshot_interval_s: PositiveFloat = 5.0
+    heartbeat_interval_s: PositiveFloat = 2.0
+    slow_terminal_ms: PositiveFloat = 500.0
+    stale_feed_seconds: PositiveFloat = 30.0
+    order_retries: Annotated[int, Field(ge=0)] = 3
+    breaker: BreakerConfig = BreakerConfig()
+    reconnect: ReconnectConfig = ReconnectConfig()
+    outbox: OutboxConfig = OutboxConfig()
+
+
+class SupervisorConfig(_Frozen):
+    restart_initial_delay_s: PositiveFloat = 60.0
+    restart_factor: Annotated[float, Field(ge=1)] = 2.0
+    restart_max_delay_s: PositiveFloat = 3600.0
+    stop_timeout_s: PositiveFloat = 10.0
+    heartbeat_timeout_s: PositiveFloat = 15.0
+    health_check_interval_s: PositiveFloat = 1.0
+
+
+class StreamsConfig(_Frozen):
+    """JetStream retention settings (DESIGN §2)."""
+
+    ticks_max_age_hours: PositiveFloat = 24.0
+    dlq_max_age_days: PositiveFloat = 30.0
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+
+
+class AccountConfig(_Frozen):
+    """One MT5 account: where its terminal is, what it trades and which risk rules apply."""
+
+    id: AccountId
+    enabled: bool = True
+    login: PositiveInt | None = None
+    server: str | None = None
+    password_env: EnvVarName | None = None
+    """Name of the environment variable holding the password; the password is never stored."""
+    terminal: TerminalConfig = TerminalConfig()
+    symbols: tuple[SymbolConfig, ...] = ()
+    risk: RiskConfig = RiskConfig()
+    agent: AgentConfig = AgentConfig()
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_present_and_unique(
+        cls, symbols: tuple[SymbolConfig, ...]
+    ) -> tuple[SymbolConfig, ...]:
+        if not symbols:
+            raise PydanticCustomError("symbols_required", "at least one symbol is required")
+        names = [s.name for s in symbols]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise PydanticCustomError(
+                "duplicate_symbol", f"symbols listed more than once: {', '.join(dupes)}"
+            )
+        return symbols
+
+    @property
+    def symbol_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.symbols)
+
+    def symbol(self, name: str) -> SymbolConfig:
+        """The symbol called `name`; ConfigError naming the account's symbols if absent."""
+        for s in self.symbols:
+            if s.name == name:
+                return s
+        raise ConfigError(
+            f"account {self.id!r} has no symbol {name!r}; it has {', '.join(self.symbol_names)}"
+        )
+
+    def resolve_password(self, environ: Mapping[str, str] | None = None) -> str:
+        """Read the password from the environment (only when an agent starts)."""
+        env = os.environ if environ is None else environ
+        if self.password_env is None:
+            raise PasswordNotSetError(
+                f"account {self.id!r} has no password_env: set password_env in its config "
+                "to the name of an environment variable holding the password"
+            )
+        value = env.get(self.password_env)
+        if not value:
+            raise PasswordNotSetError(
+                f"account {self.id!r}: environment variable {self.password_env} is not set "
+                "(it must hold the account's password)"
+            )
+        return value
+
+    def masked_password(self, environ: Mapping[str, str] | None = None) -> str:
+        """Show where the password comes from without showing it, e.g. `$MT5_PW (set)`."""
+        if self.password_env is None:
+            return "-"
+        env = os.environ if environ is None else environ
+        state = "set" if env.get(self.password_env) else "not set"
+        return f"${self.password_env} ({state})"
+
+
+class MtqConfig(_Frozen):
+    """The whole configuration: accounts after merging defaults, supervisor and streams."""
+
+    accounts: tuple[AccountConfig, ...] = ()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    streams: StreamsConfig = StreamsConfig()
+    source: tuple[str, ...] = Field(default=(), exclude=True)
+    """Files this configuration was loaded from (left out of dumps)."""
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_ids(cls, accounts: tuple[AccountConfig, ...]) -> tuple[AccountConfig, ...]:
+        ids = [a.id for a in accounts]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise PydanticCustomError(
+                "duplicate_id", f"account ids used more than once: {', '.join(dupes)}"
+            )
+        return accounts
+
+    @property
+    def account_ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.accounts)
+
+    def account(self, account_id: str) -> AccountConfig:
+        """The account called `account_id`; UnknownAccountError listing known ids if absent."""
+        for a in self.accounts:
+            if a.id == account_id:
+                return a
+        raise UnknownAccountError(account_id, self.account_ids)
+
+    def enabled_accounts(self) -> tuple[AccountConfig, ...]:
+        return tuple(a for a in self.accounts if a.enabled)

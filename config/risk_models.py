@@ -1,0 +1,88 @@
+"""Risk rule settings of one account (DESIGN §4) and reconciliation tolerances (§5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from config.fields import Fraction, Percent, PercentOrZero, SymbolName, TimeOfDay, TimeZoneName
+from config.fields import between as _between
+
+RuleAction = Literal["alert", "reduce", "halt", "liquidate"]
+PositionAction = Literal["alert", "reduce", "halt", "liquidate", "close_position"]
+DailyAnchor = Literal["balance", "equity", "max_balance_equity"]
+DailyBasis = Literal["initial", "anchor"]
+MaxLossKind = Literal["static", "trailing_eod", "trailing_intraday"]
+
+RiskPercent = Annotated[float, _between(0.1, 10)]
+PortfolioRiskPercent = Annotated[float, _between(1, 20)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DailyLossConfig(_Frozen):
+    """Daily loss limit, prop-firm style: equity below anchor minus limit is a breach."""
+
+    enabled: bool = True
+    limit_percent: Percent = 5.0
+    anchor: DailyAnchor = "balance"
+    reset_time: TimeOfDay = "00:00"
+    timezone: TimeZoneName = "UTC"
+    basis: DailyBasis = "initial"
+    """Limit in percent of initial capital (`initial`) or of the day's anchor (`anchor`)."""
+
+
+class MaxLossConfig(_Frozen):
+    """Overall loss limit: static from initial capital or trailing from a peak."""
+
+    enabled: bool = True
+    kind: MaxLossKind = "static"
+    limit_percent: Percent = 10.0
+    lock_at_initial: bool = False
+    """Trailing floors stop rising once they reach initial capital."""
+
+
+class RiskActionsConfig(_Frozen):
+    """What happens when each rule is broken."""
+
+    position_limit: PositionAction = "close_position"
+    missing_stop_loss: PositionAction = "alert"
+    portfolio_risk: RuleAction = "reduce"
+    daily_loss: RuleAction = "liquidate"
+    max_loss: RuleAction = "liquidate"
+
+
+class ReconciliationConfig(_Frozen):
+    """Tolerances for matching intended trades with broker positions (DESIGN §5)."""
+
+    volume_match_percent: PercentOrZero = 5.0
+    price_match_pips: Annotated[float, Field(ge=0)] = 2.0
+    slippage_pips: Annotated[float, Field(ge=0)] = 5.0
+    volume_divergence_percent: PercentOrZero = 10.0
+    sltp_divergence_pips: Annotated[float, Field(ge=0)] = 10.0
+
+
+class RiskConfig(_Frozen):
+    """Every risk rule of one account."""
+
+    max_positions: Annotated[int, Field(ge=1)] = 10
+    max_concurrent_trades: Annotated[int, Field(ge=1)] = 10
+    max_lots_per_symbol: Annotated[float, Field(gt=0)] | None = None
+    max_total_lots: Annotated[float, Field(gt=0)] | None = None
+    allowed_symbols: tuple[SymbolName, ...] | None = None
+    """None: any configured symbol."""
+    risk_percent: RiskPercent = 1.0
+    portfolio_risk_percent: PortfolioRiskPercent = 5.0
+    require_stop_loss: bool = False
+    daily_loss: DailyLossConfig = DailyLossConfig()
+    max_loss: MaxLossConfig = MaxLossConfig()
+    warning_fraction: Fraction = 0.8
+    breach_confirmations: Annotated[int, Field(ge=1)] = 1
+    liquidation_grace_seconds: Annotated[float, Field(ge=0)] = 0.0
+    actions: RiskActionsConfig = RiskActionsConfig()
+    initial_capital: Annotated[float, Field(gt=0)] | None = None
+    """None: the first balance the agent reports."""
+    reconciliation: ReconciliationConfig = ReconciliationConfig()
