@@ -10,6 +10,7 @@ from config.errors import (
     UnknownAccountError,
     ValidationResult,
 )
+from config.loader import load_config, validate_files
 from config.models import (
     AccountConfig,
     AgentConfig,
@@ -56,4 +57,6 @@ __all__ = [
     "TerminalConfig",
     "UnknownAccountError",
     "ValidationResult",
+    "load_config",
+    "validate_files",
 ]
