@@ -10,7 +10,7 @@ from config.errors import (
     UnknownAccountError,
     ValidationResult,
 )
-from config.loader import load_config, validate_files
+from config.loader import check_config, load_config, validate_files
 from config.models import (
     AccountConfig,
     AgentConfig,
@@ -57,6 +57,7 @@ __all__ = [
     "TerminalConfig",
     "UnknownAccountError",
     "ValidationResult",
+    "check_config",
     "load_config",
     "validate_files",
 ]

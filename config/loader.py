@@ -25,7 +25,12 @@ _M = TypeVar("_M", bound=BaseModel)
 
 def validate_files(paths: PathsArg) -> ValidationResult:
     """Check config files; raises ConfigFileError only when a file cannot be read."""
-    return _Build(_as_paths(paths)).run()[1]
+    return check_config(paths)[1]
+
+
+def check_config(paths: PathsArg) -> tuple[MtqConfig | None, ValidationResult]:
+    """Load and check; the config is None whenever the result has errors."""
+    return _Build(_as_paths(paths)).run()
 
 
 def load_config(paths: PathsArg) -> MtqConfig:
@@ -76,8 +81,16 @@ class _Build:
                 self.warnings.append(
                     Issue(self.paths[-1], "accounts", "no_enabled_accounts", "no account enabled")
                 )
-        result = ValidationResult(tuple(self.errors), tuple(self.warnings), self.paths)
+        result = ValidationResult(
+            tuple(sorted(self.errors, key=self._order)),
+            tuple(sorted(self.warnings, key=self._order)),
+            self.paths,
+        )
         return config, result
+
+    def _order(self, issue: Issue) -> tuple[int, int, int]:
+        rank = self.paths.index(issue.file) if issue.file in self.paths else -1
+        return rank, issue.line or 0, issue.column or 0
 
     # --- one file ------------------------------------------------------------
 
@@ -205,26 +218,33 @@ class _Build:
             return built
         for src, i, raw in self.accounts:
             at: KeyPath = ("accounts", i)
+            account_id = raw.get("id")
+            duplicate = False
+            if isinstance(account_id, str):
+                first = seen.setdefault(account_id, (src, i))
+                duplicate = first != (src, i)
+                if duplicate:
+                    self._duplicate(account_id, first, (src, i))
             account = self._one_account(src, at, raw, function)
-            if account is None:
+            if account is None or duplicate:
                 continue
-            first = seen.get(account.id)
-            if first is not None:
-                other, j = first
-                self.errors.append(
-                    src.issue(
-                        (*at, "id"),
-                        "duplicate_id",
-                        f"account id {account.id!r} is also defined in {other.name} "
-                        f"(accounts[{j}]) and {src.name} (accounts[{i}])",
-                    )
-                )
-                continue
-            seen[account.id] = (src, i)
             built.append(account)
             for loc, rule, message in account_warnings(account):
                 self.warnings.append(src.issue((*at, *loc), rule, message))
         return built
+
+    def _duplicate(
+        self, account_id: str, first: tuple[SourceFile, int], again: tuple[SourceFile, int]
+    ) -> None:
+        (other, j), (src, i) = first, again
+        self.errors.append(
+            src.issue(
+                ("accounts", i, "id"),
+                "duplicate_id",
+                f"account id {account_id!r} is defined twice: in {other.name} (accounts[{j}]) "
+                f"and in {src.name} (accounts[{i}])",
+            )
+        )
 
     def _one_account(
         self,

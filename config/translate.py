@@ -26,6 +26,8 @@ def error_details(
 ) -> Iterator[tuple[KeyPath, str, str]]:
     """Yield (key path, rule, message) for each error, never echoing non-numeric input."""
     for err in exc.errors():
+        if err["type"] == "default_factory_not_called":
+            continue  # a consequence of another error on the same model
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or "[" not in p)
         rule, message = _describe(err, loc, model)
         yield loc, rule, message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mtq.commands import nats_cmd, schema_cmd, up_cmd
+from mtq.commands import config_cmd, nats_cmd, schema_cmd, up_cmd
 
 app = typer.Typer(
     name="mtq",
@@ -17,6 +17,7 @@ app = typer.Typer(
 up_cmd.register(app)
 app.add_typer(nats_cmd.app, name="nats")
 app.add_typer(schema_cmd.app, name="schema")
+app.add_typer(config_cmd.app, name="config")
 
 
 def main() -> None:

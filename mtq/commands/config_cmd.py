@@ -1,0 +1,97 @@
+"""`mtq config validate`: check config files and show each account's key settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from config import AccountConfig, ConfigFileError, MtqConfig, ValidationResult, check_config
+
+app = typer.Typer(no_args_is_help=True, help="Check account configuration files.")
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_BAD_INPUT = 2
+
+
+@app.command("validate")
+def validate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Config files: defaults and accounts, later files add or override."),
+    ],
+) -> None:
+    """Validate config files; exit 0 valid (maybe with warnings), 1 invalid, 2 unreadable."""
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        config, result = check_config(paths)
+    except ConfigFileError as exc:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {escape(str(exc))}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if config is not None:
+        console.print(accounts_table(config))
+    _print_issues(console, result)
+    if not result.valid:
+        console.print(f"[bold red]invalid[/]: {len(result.errors)} error(s)")
+        raise typer.Exit(EXIT_INVALID)
+    suffix = f" with {len(result.warnings)} warning(s)" if result.warnings else ""
+    console.print(
+        f"[bold green]valid[/]: {len(config.accounts) if config else 0} account(s){suffix}"
+    )
+
+
+def accounts_table(config: MtqConfig) -> Table:
+    """One row per account: id, state, terminal, symbols, key risk limits, password source."""
+    table = Table(title="accounts", show_lines=False)
+    for column in ("id", "enabled", "terminal", "symbols", "risk limits", "password"):
+        table.add_column(column, overflow="fold")
+    for account in config.accounts:
+        table.add_row(
+            escape(account.id),
+            "yes" if account.enabled else "no",
+            _terminal(account),
+            escape(" ".join(account.symbol_names)),
+            escape(risk_summary(account)),
+            escape(account.masked_password()),
+        )
+    return table
+
+
+def risk_summary(account: AccountConfig) -> str:
+    """Key limits, one rule per line."""
+    risk = account.risk
+    lines = [
+        f"positions {risk.max_positions}, trade {risk.risk_percent:g}%, "
+        f"portfolio {risk.portfolio_risk_percent:g}%"
+    ]
+    if risk.max_lots_per_symbol is not None or risk.max_total_lots is not None:
+        lines.append(f"lots/symbol {risk.max_lots_per_symbol}, total {risk.max_total_lots}")
+    daily = risk.daily_loss
+    if daily.enabled:
+        lines.append(
+            f"daily {daily.limit_percent:g}% of {daily.basis}, "
+            f"{daily.anchor} at {daily.reset_time} {daily.timezone}"
+        )
+    if risk.max_loss.enabled:
+        lines.append(f"max {risk.max_loss.limit_percent:g}% {risk.max_loss.kind}")
+    return "\n".join(lines)
+
+
+def _terminal(account: AccountConfig) -> str:
+    terminal = account.terminal
+    if terminal.kind == "simulator":
+        return f"simulator\nseed {terminal.simulator.seed}"
+    where = f"{account.login}@{account.server}" if account.login else "current login"
+    return escape(f"real ({where})")
+
+
+def _print_issues(console: Console, result: ValidationResult) -> None:
+    for issue in result.errors:
+        console.print(f"[red]error[/]: {escape(str(issue))}")
+    for issue in result.warnings:
+        console.print(f"[yellow]warning[/]: {escape(str(issue))}")
