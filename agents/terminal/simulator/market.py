@@ -1,0 +1,74 @@
+"""Seeded random-walk quotes for one symbol."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from agents.terminal.simulator.constants import TICK_FLAG_ASK, TICK_FLAG_BID
+from agents.terminal.simulator.settings import SymbolSpec
+from agents.terminal.simulator.structures import Tick
+
+TICKS_KEPT_PER_SYMBOL = 20_000
+
+
+class SymbolFeed:
+    """Quotes for one symbol: a multiplicative random walk on the bid, ask = bid + spread."""
+
+    def __init__(self, spec: SymbolSpec, seed: int) -> None:
+        self.spec = spec
+        self._rng = random.Random(f"{seed}:feed:{spec.name}")
+        self._mid = spec.start_price
+        self.ticks: deque[Tick] = deque(maxlen=TICKS_KEPT_PER_SYMBOL)
+        self.tick: Tick | None = None
+
+    @property
+    def bid(self) -> float:
+        assert self.tick is not None
+        return self.tick.bid
+
+    @property
+    def ask(self) -> float:
+        assert self.tick is not None
+        return self.tick.ask
+
+    def step(self, time_msc: int) -> Tick:
+        """Move the price one step and emit a tick stamped `time_msc`."""
+        if self.tick is not None:
+            self._mid *= 1.0 + self._rng.gauss(0.0, self.spec.volatility)
+        return self._emit(self._mid, time_msc)
+
+    def set_bid(self, bid: float, time_msc: int) -> Tick:
+        """Jump the price to `bid` and emit a tick at once (tests and scripted scenarios)."""
+        if bid <= 0:
+            raise ValueError(f"bid must be positive, got {bid}")
+        self._mid = bid
+        return self._emit(bid, time_msc)
+
+    def _emit(self, mid: float, time_msc: int) -> Tick:
+        spec = self.spec
+        bid = round(mid, spec.digits)
+        ask = round(bid + spec.spread_points * spec.point, spec.digits)
+        tick = Tick(
+            time=time_msc // 1000,
+            bid=bid,
+            ask=ask,
+            last=0.0,
+            volume=0,
+            time_msc=time_msc,
+            flags=TICK_FLAG_BID | TICK_FLAG_ASK,
+            volume_real=0.0,
+        )
+        self.tick = tick
+        self.ticks.append(tick)
+        return tick
+
+    def ticks_from(self, from_msc: int, count: int) -> tuple[Tick, ...]:
+        """Up to `count` kept ticks stamped at or after `from_msc`, oldest first."""
+        out: list[Tick] = []
+        for tick in self.ticks:
+            if tick.time_msc >= from_msc:
+                out.append(tick)
+                if len(out) >= count:
+                    break
+        return tuple(out)

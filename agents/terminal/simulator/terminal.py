@@ -1,0 +1,514 @@
+"""A simulated MetaTrader 5 terminal with the `MetaTrader5` module's calls and semantics."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from agents.terminal.simulator import constants as c
+from agents.terminal.simulator.clock import SimClock, WallClock
+from agents.terminal.simulator.events import OrderHandled, SimEvent
+from agents.terminal.simulator.orders import (
+    RETCODE_COMMENTS,
+    InvalidRequest,
+    parse_request,
+    stops_valid,
+    volume_valid,
+)
+from agents.terminal.simulator.settings import SimulatorSettings, settings_from_config
+from agents.terminal.simulator.structures import (
+    AccountInfo,
+    OrderSendResult,
+    TerminalInfo,
+    Tick,
+    TradeDeal,
+    TradePosition,
+    TradeRequest,
+)
+from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.simulator.world import SimWorld
+
+OK: tuple[int, str] = (c.RES_S_OK, "Success")
+NO_IPC: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
+IPC_TIMEOUT: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
+VERSION: tuple[int, int, str] = (500, 4755, "1 Jan 2026")
+
+
+def _to_msc(when: datetime | float | int) -> int:
+    if isinstance(when, datetime):
+        return int(when.timestamp() * 1000)
+    return int(when * 1000)
+
+
+def _in_group(symbol: str, group: str | None) -> bool:
+    """MT5 group masks: comma-separated patterns with `*`; a leading `!` excludes."""
+    if not group:
+        return True
+    included = False
+    for raw in group.split(","):
+        pattern = raw.strip()
+        if pattern.startswith("!"):
+            if fnmatch.fnmatchcase(symbol, pattern[1:]):
+                return False
+        elif fnmatch.fnmatchcase(symbol, pattern):
+            included = True
+    return included
+
+
+class SimulatedTerminal:
+    """One simulated terminal and account. Thread-safe; every call first catches the market
+    up with the clock (or, in fast mode, `symbol_info_tick` advances one step)."""
+
+    def __init__(self, settings: SimulatorSettings | None = None, clock: SimClock | None = None):
+        self.settings = settings or SimulatorSettings()
+        self.clock: SimClock = clock or WallClock()
+        self._lock = threading.RLock()
+        origin = int(self.clock.now() * 1000)
+        self.world = SimWorld(self.settings, origin)
+        self._connected = False
+        self._login = self.settings.login
+        self._error = OK
+        self._request_id = 0
+
+    @classmethod
+    def from_config(
+        cls,
+        sim_config: Any,
+        symbols: Iterable[Any] = (),
+        clock: SimClock | None = None,
+        *,
+        fast: bool | None = None,
+    ) -> SimulatedTerminal:
+        """Build from `config.models.SimulatorConfig` and the account's `SymbolConfig`s."""
+        return cls(settings_from_config(sim_config, symbols, fast=fast), clock)
+
+    # --- the simulator's own record and controls -------------------------------------------
+
+    @property
+    def history(self) -> tuple[SimEvent, ...]:
+        """Everything that happened, oldest first (bounded by `settings.history_limit`)."""
+        with self._lock:
+            return tuple(self.world.history)
+
+    @property
+    def events(self) -> tuple[SimEvent, ...]:
+        return self.history
+
+    @property
+    def deals(self) -> tuple[TradeDeal, ...]:
+        with self._lock:
+            return tuple(self.world.book.deals)
+
+    @property
+    def now_msc(self) -> int:
+        """Simulated time of the latest step."""
+        with self._lock:
+            return self.world.now_msc
+
+    def advance(self, steps: int = 1) -> None:
+        """Advance the market by `steps` regardless of the clock."""
+        with self._lock:
+            for _ in range(steps):
+                self.world.step()
+
+    def set_price(self, symbol: str, bid: float) -> None:
+        """Jump `symbol` to `bid` at once; stops and stop-out apply as on any tick."""
+        with self._lock:
+            self._sync()
+            self.world.set_bid(symbol, bid)
+
+    def open_position(
+        self,
+        symbol: str,
+        type_: int,
+        volume: float,
+        *,
+        sl: float = 0.0,
+        tp: float = 0.0,
+        magic: int = 0,
+        reason: int = c.POSITION_REASON_CLIENT,
+        comment: str = "",
+    ) -> TradePosition:
+        """Open a position as someone else on the account would (a manual trade by default)."""
+        with self._lock:
+            self._sync()
+            pos, _ = self.world.open(
+                symbol, type_, volume, sl=sl, tp=tp, magic=magic, reason=reason, comment=comment
+            )
+            return pos.as_mt5()
+
+    # --- MetaTrader5 module API --------------------------------------------------------------
+
+    def initialize(
+        self,
+        path: str | None = None,
+        *,
+        login: int | None = None,
+        password: str | None = None,
+        server: str | None = None,
+        timeout: int | None = None,
+        portable: bool = False,
+    ) -> bool:
+        with self._lock:
+            self._sync()
+            if self._faulted("disconnect"):
+                self._error = (c.RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed")
+                return False
+            if login is not None:
+                self._login = int(login)
+            self._connected = True
+            self._error = OK
+            return True
+
+    def login(
+        self,
+        login: int,
+        password: str | None = None,
+        server: str | None = None,
+        timeout: int | None = None,
+    ) -> bool:
+        with self._lock:
+            if not self._gate():
+                return False
+            self._login = int(login)
+            return True
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._connected = False
+            self._error = OK
+
+    def last_error(self) -> tuple[int, str]:
+        with self._lock:
+            return self._error
+
+    def version(self) -> tuple[int, int, str] | None:
+        with self._lock:
+            return VERSION if self._gate() else None
+
+    def terminal_info(self) -> TerminalInfo | None:
+        with self._lock:
+            if not self._gate():
+                return None
+            return TerminalInfo(
+                community_account=False,
+                community_connection=False,
+                connected=True,
+                dlls_allowed=False,
+                trade_allowed=True,
+                tradeapi_disabled=False,
+                email_enabled=False,
+                ftp_enabled=False,
+                notifications_enabled=False,
+                mqid=False,
+                build=VERSION[1],
+                maxbars=100_000,
+                codepage=0,
+                ping_last=25_000,
+                community_balance=0.0,
+                retransmission=0.0,
+                company=self.settings.company,
+                name="MetaTrader 5 (simulated)",
+                language="English",
+                path="simulator",
+                data_path="simulator",
+                commondata_path="simulator",
+            )
+
+    def account_info(self) -> AccountInfo | None:
+        with self._lock:
+            if not self._gate():
+                return None
+            s, book = self.settings, self.world.book
+            profit, equity, margin = book.profit, book.equity, book.margin
+            drop = self.world.faults.active("equity_drop", self.world.elapsed_s)
+            if drop is not None:
+                cut = round(equity * drop.drop_percent / 100.0, 2)
+                profit, equity = round(profit - cut, 2), round(equity - cut, 2)
+            level = round(equity / margin * 100.0, 2) if margin > 0 else 0.0
+            return AccountInfo(
+                login=self._login,
+                trade_mode=c.ACCOUNT_TRADE_MODE_DEMO,
+                leverage=s.leverage,
+                limit_orders=200,
+                margin_so_mode=c.ACCOUNT_STOPOUT_MODE_PERCENT,
+                trade_allowed=True,
+                trade_expert=True,
+                margin_mode=c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
+                currency_digits=2,
+                fifo_close=False,
+                balance=book.balance,
+                credit=0.0,
+                profit=profit,
+                equity=equity,
+                margin=margin,
+                margin_free=round(equity - margin, 2),
+                margin_level=level,
+                margin_so_call=s.margin_call_level_percent,
+                margin_so_so=s.stop_out_level_percent,
+                margin_initial=0.0,
+                margin_maintenance=0.0,
+                assets=0.0,
+                liabilities=0.0,
+                commission_blocked=0.0,
+                name=s.name,
+                server=s.server,
+                currency=s.currency,
+                company=s.company,
+            )
+
+    def symbol_info(self, symbol: str) -> SymbolInfo | None:
+        with self._lock:
+            if not self._gate() or not self._known(symbol):
+                return None
+            spec, tick = self.world.specs[symbol], self.world.feeds[symbol].tick
+            assert tick is not None
+            return SymbolInfo(
+                time=tick.time,
+                digits=spec.digits,
+                spread=spec.spread_points,
+                bid=tick.bid,
+                ask=tick.ask,
+                point=spec.point,
+                trade_tick_value=spec.tick_value,
+                trade_tick_value_profit=spec.tick_value,
+                trade_tick_value_loss=spec.tick_value,
+                trade_tick_size=spec.tick_size,
+                trade_contract_size=spec.contract_size,
+                volume_min=spec.volume_min,
+                volume_max=spec.volume_max,
+                volume_step=spec.volume_step,
+                currency_base=spec.currency_base,
+                currency_profit=spec.currency_profit,
+                currency_margin=spec.currency_base,
+                description=spec.name,
+                name=spec.name,
+                path=f"Simulated\\{spec.name}",
+            )
+
+    def symbol_info_tick(self, symbol: str) -> Tick | None:
+        with self._lock:
+            if self.settings.fast:
+                self.world.step()
+            if not self._gate() or not self._known(symbol):
+                return None
+            return self.world.feeds[symbol].tick
+
+    def copy_ticks_from(
+        self, symbol: str, date_from: datetime | float | int, count: int, flags: int
+    ) -> tuple[Tick, ...] | None:
+        """Kept ticks from `date_from` on (the simulator returns Tick tuples, not an array)."""
+        with self._lock:
+            if not self._gate() or not self._known(symbol):
+                return None
+            return self.world.feeds[symbol].ticks_from(_to_msc(date_from), count)
+
+    def positions_total(self) -> int | None:
+        with self._lock:
+            return len(self.world.book.positions) if self._gate() else None
+
+    def positions_get(
+        self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradePosition, ...] | None:
+        with self._lock:
+            if not self._gate():
+                return None
+            return tuple(
+                p.as_mt5()
+                for p in self.world.book.positions.values()
+                if (symbol is None or p.symbol == symbol)
+                and (ticket is None or p.ticket == ticket)
+                and _in_group(p.symbol, group)
+            )
+
+    def history_deals_get(
+        self,
+        date_from: datetime | float | int | None = None,
+        date_to: datetime | float | int | None = None,
+        *,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ) -> tuple[TradeDeal, ...] | None:
+        with self._lock:
+            if not self._gate():
+                return None
+            deals: Iterable[TradeDeal] = self.world.book.deals
+            if ticket is not None:
+                deals = [d for d in deals if d.order == ticket]
+            elif position is not None:
+                deals = [d for d in deals if d.position_id == position]
+            else:
+                lo = _to_msc(date_from) if date_from is not None else 0
+                hi = _to_msc(date_to) if date_to is not None else 2**62
+                deals = [d for d in deals if lo <= d.time_msc <= hi and _in_group(d.symbol, group)]
+            return tuple(deals)
+
+    def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
+        with self._lock:
+            result = self._order_send(request)
+            recorded = dict(request) if isinstance(request, dict) else {}
+            retcode = None if result is None else result.retcode
+            self.world.history.append(OrderHandled(self.world.now_msc, recorded, retcode))
+            return result
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        if self.settings.fast:
+            return
+        world = self.world
+        target = (int(self.clock.now() * 1000) - world.origin_msc) // self.settings.tick_interval_ms
+        while world.step_count < target:
+            world.step()
+
+    def _faulted(self, kind: str) -> bool:
+        return self.world.faults.strikes(kind, self.world.elapsed_s)
+
+    def _gate(self) -> bool:
+        """Catch up with the clock, then apply connection faults; False when the call fails."""
+        self._sync()
+        if self._faulted("disconnect"):
+            self._connected = False  # the terminal went away: initialize() again afterwards
+        if not self._connected:
+            self._error = NO_IPC
+            return False
+        if self._faulted("ipc_error"):
+            self._error = NO_IPC
+            return False
+        if self._faulted("ipc_timeout"):
+            self._error = IPC_TIMEOUT
+            return False
+        self._error = OK
+        return True
+
+    def _known(self, symbol: str) -> bool:
+        if symbol in self.world.feeds:
+            return True
+        self._error = (c.RES_E_NOT_FOUND, f"Terminal: Not found ({symbol})")
+        return False
+
+    def _order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
+        if not self._gate():
+            return None
+        if self._faulted("order_send_none"):
+            self._error = (c.RES_E_FAIL, "Terminal: Call failed (no reply from trade server)")
+            return None
+        try:
+            req = parse_request(request)
+        except InvalidRequest as exc:
+            self._error = (c.RES_E_INVALID_PARAMS, str(exc))
+            return None
+        self._request_id += 1
+        if req.action == c.TRADE_ACTION_DEAL:
+            return self._deal(req)
+        if req.action == c.TRADE_ACTION_SLTP:
+            return self._sltp(req)
+        return self._result(c.TRADE_RETCODE_INVALID, req)
+
+    def _result(
+        self,
+        retcode: int,
+        req: TradeRequest,
+        *,
+        deal: int = 0,
+        order: int = 0,
+        volume: float = 0.0,
+        price: float = 0.0,
+    ) -> OrderSendResult:
+        feed = self.world.feeds.get(req.symbol)
+        bid, ask = (feed.bid, feed.ask) if feed is not None else (0.0, 0.0)
+        return OrderSendResult(
+            retcode=retcode,
+            deal=deal,
+            order=order,
+            volume=volume,
+            price=price,
+            bid=bid,
+            ask=ask,
+            comment=RETCODE_COMMENTS.get(retcode, str(retcode)),
+            request_id=self._request_id,
+            retcode_external=0,
+            request=req,
+        )
+
+    def _deal_rejection(self, req: TradeRequest) -> int | None:
+        world = self.world
+        if req.symbol not in world.feeds or req.type not in (c.ORDER_TYPE_BUY, c.ORDER_TYPE_SELL):
+            return c.TRADE_RETCODE_INVALID
+        spec, feed = world.specs[req.symbol], world.feeds[req.symbol]
+        if world.faults.active("stale_feed", world.elapsed_s, req.symbol) is not None:
+            return c.TRADE_RETCODE_MARKET_CLOSED
+        if not volume_valid(spec, req.volume):
+            return c.TRADE_RETCODE_INVALID_VOLUME
+        market = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
+        if req.price and abs(req.price - market) > max(req.deviation, 0) * spec.point + 1e-12:
+            return c.TRADE_RETCODE_REQUOTE
+        return None
+
+    def _deal(self, req: TradeRequest) -> OrderSendResult:
+        rejection = self._deal_rejection(req)
+        if rejection is not None:
+            return self._result(rejection, req)
+        if req.position:
+            return self._close(req)
+        world, feed = self.world, self.world.feeds[req.symbol]
+        market = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
+        if not stops_valid(req.type, req.sl, req.tp, feed.bid, feed.ask):
+            return self._result(c.TRADE_RETCODE_INVALID_STOPS, req)
+        if world.book.margin_after_open(req.symbol, req.volume, market) > world.book.equity:
+            return self._result(c.TRADE_RETCODE_NO_MONEY, req)
+        pos, deal = world.open(
+            req.symbol,
+            req.type,
+            req.volume,
+            sl=req.sl,
+            tp=req.tp,
+            magic=req.magic,
+            reason=c.POSITION_REASON_EXPERT,
+            comment=req.comment,
+        )
+        return self._result(
+            c.TRADE_RETCODE_DONE,
+            req,
+            deal=deal.ticket,
+            order=deal.order,
+            volume=req.volume,
+            price=pos.price_open,
+        )
+
+    def _close(self, req: TradeRequest) -> OrderSendResult:
+        pos = self.world.book.positions.get(req.position)
+        if pos is None:
+            return self._result(c.TRADE_RETCODE_POSITION_CLOSED, req)
+        if pos.symbol != req.symbol or pos.type == req.type:
+            return self._result(c.TRADE_RETCODE_INVALID, req)
+        if req.volume > pos.volume + 1e-9:
+            return self._result(c.TRADE_RETCODE_INVALID_CLOSE_VOLUME, req)
+        deal = self.world.close(
+            pos.ticket, req.volume, c.DEAL_REASON_EXPERT, magic=req.magic, comment=req.comment
+        )
+        return self._result(
+            c.TRADE_RETCODE_DONE,
+            req,
+            deal=deal.ticket,
+            order=deal.order,
+            volume=deal.volume,
+            price=deal.price,
+        )
+
+    def _sltp(self, req: TradeRequest) -> OrderSendResult:
+        world = self.world
+        pos = world.book.positions.get(req.position)
+        if pos is None:
+            return self._result(c.TRADE_RETCODE_POSITION_CLOSED, req)
+        if (req.sl, req.tp) == (pos.sl, pos.tp):
+            return self._result(c.TRADE_RETCODE_NO_CHANGES, req)
+        feed = world.feeds[pos.symbol]
+        if not stops_valid(pos.type, req.sl, req.tp, feed.bid, feed.ask):
+            return self._result(c.TRADE_RETCODE_INVALID_STOPS, req)
+        world.modify(pos.ticket, req.sl, req.tp)
+        return self._result(c.TRADE_RETCODE_DONE, req)
