@@ -1,0 +1,112 @@
+"""Agent health from its latest heartbeat: a pure function of heartbeat, config and time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bus.schemas import AgentHeartbeat
+from config import AgentConfig
+
+
+class Health(StrEnum):
+    UNKNOWN = "UNKNOWN"
+    HEALTHY = "HEALTHY"
+    DEGRADED = "DEGRADED"
+    UNHEALTHY = "UNHEALTHY"
+
+
+class Reason(StrEnum):
+    """Why an agent is not HEALTHY; the value is the machine-readable code."""
+
+    NO_HEARTBEAT = "no_heartbeat"
+    HEARTBEAT_MISSED = "heartbeat_missed"
+    TERMINAL_DISCONNECTED = "terminal_disconnected"
+    BREAKER_OPEN = "breaker_open"
+    BREAKER_HALF_OPEN = "breaker_half_open"
+    STALE_FEED = "stale_feed"
+    SLOW_TERMINAL = "slow_terminal"
+    OUTBOX_FULL = "outbox_full"
+
+
+# Reasons that mean the process itself is not doing its job (hung or never started).
+PROCESS_REASONS = frozenset({Reason.NO_HEARTBEAT, Reason.HEARTBEAT_MISSED})
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    status: Health
+    reasons: tuple[Reason, ...] = ()
+    details: tuple[str, ...] = ()
+
+    @property
+    def process_hung(self) -> bool:
+        """True when heartbeats stopped coming (or never came): a restart is due."""
+        return any(r in PROCESS_REASONS for r in self.reasons)
+
+
+UNKNOWN = HealthReport(Health.UNKNOWN)
+
+
+def derive_health(
+    heartbeat: AgentHeartbeat | None,
+    *,
+    received_at: float | None,
+    started_at: float,
+    now: float,
+    agent: AgentConfig,
+    heartbeat_timeout_s: float,
+) -> HealthReport:
+    """Classify an agent from its latest heartbeat.
+
+    Times are seconds on one monotonic clock: `received_at` when the latest heartbeat
+    arrived, `started_at` when the process was started. UNKNOWN until the first heartbeat
+    (or UNHEALTHY once `heartbeat_timeout_s` passed without one); UNHEALTHY when the
+    terminal is disconnected, the breaker is open or heartbeats stopped; DEGRADED on a stale
+    feed, a half-open breaker, a slow terminal or a full outbox; else HEALTHY.
+    """
+    if heartbeat is None or received_at is None:
+        waited = now - started_at
+        if waited > heartbeat_timeout_s:
+            return HealthReport(
+                Health.UNHEALTHY,
+                (Reason.NO_HEARTBEAT,),
+                (f"no heartbeat {waited:.1f}s after start",),
+            )
+        return UNKNOWN
+
+    unhealthy: list[tuple[Reason, str]] = []
+    silent = now - received_at
+    if silent > heartbeat_timeout_s:
+        unhealthy.append((Reason.HEARTBEAT_MISSED, f"last heartbeat {silent:.1f}s ago"))
+    if not heartbeat.terminal_connected:
+        unhealthy.append((Reason.TERMINAL_DISCONNECTED, "terminal disconnected"))
+    if heartbeat.breaker_state == "open":
+        unhealthy.append((Reason.BREAKER_OPEN, "circuit breaker open"))
+    if unhealthy:
+        return _report(Health.UNHEALTHY, unhealthy)
+
+    degraded: list[tuple[Reason, str]] = []
+    stale = sorted(
+        (symbol, age)
+        for symbol, age in heartbeat.last_tick_age_s.items()
+        if age > agent.stale_feed_seconds
+    )
+    if stale:
+        listed = ", ".join(f"{symbol} {age:.0f}s" for symbol, age in stale)
+        degraded.append((Reason.STALE_FEED, f"stale feed: {listed}"))
+    if heartbeat.breaker_state == "half_open":
+        degraded.append((Reason.BREAKER_HALF_OPEN, "circuit breaker half-open"))
+    if heartbeat.terminal_latency_ms > agent.slow_terminal_ms:
+        degraded.append(
+            (Reason.SLOW_TERMINAL, f"terminal latency {heartbeat.terminal_latency_ms:.0f} ms")
+        )
+    if heartbeat.outbox_full:
+        degraded.append((Reason.OUTBOX_FULL, "outbox full"))
+    if degraded:
+        return _report(Health.DEGRADED, degraded)
+    return HealthReport(Health.HEALTHY)
+
+
+def _report(status: Health, found: list[tuple[Reason, str]]) -> HealthReport:
+    return HealthReport(status, tuple(r for r, _ in found), tuple(d for _, d in found))

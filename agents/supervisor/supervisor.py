@@ -1,0 +1,176 @@
+"""The supervisor: one agent process per account, health from heartbeats, restarts, service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.micro.service import Service
+
+from agents.supervisor.errors import UnknownAccount
+from agents.supervisor.lifecycle import LifecyclePublisher
+from agents.supervisor.policy import RestartPolicy
+from agents.supervisor.process import agent_command
+from agents.supervisor.runner import AgentRunner
+from agents.supervisor.service import add_agents_service
+from agents.supervisor.validation import validate_accounts
+from bus.codec import DecodeError, decode_fact
+from bus.schemas import AgentHeartbeat
+from config import MtqConfig
+
+log = logging.getLogger(__name__)
+
+HEALTH_WILDCARD = "mt5.*.health"
+
+CommandFactory = Callable[[str], Sequence[str]]
+
+
+class Supervisor:
+    """Runs one agent per account on a connected NATS client; start() then stop()."""
+
+    def __init__(
+        self,
+        config: MtqConfig,
+        nc: Client,
+        *,
+        config_paths: Sequence[str | Path],
+        nats_url: str,
+        data_dir: Path,
+        policy: RestartPolicy | None = None,
+        command_factory: CommandFactory | None = None,
+        log_dir: Path | None = None,
+        serve: bool = True,
+    ) -> None:
+        self.config = config
+        self.config_paths = [str(p) for p in config_paths]
+        self.policy = policy or RestartPolicy.from_config(config.supervisor)
+        self._nc = nc
+        self._serve = serve
+        self._publisher = LifecyclePublisher(nc.jetstream())
+        make_command = command_factory or (
+            lambda account_id: agent_command(
+                account_id, config_paths=self.config_paths, nats_url=nats_url, data_dir=data_dir
+            )
+        )
+        logs = log_dir if log_dir is not None else data_dir / "logs"
+        self.runners: dict[str, AgentRunner] = {
+            account.id: AgentRunner(
+                account,
+                command=make_command(account.id),
+                policy=self.policy,
+                publisher=self._publisher,
+                log_path=logs / f"agent-{account.id}.log",
+            )
+            for account in config.accounts
+        }
+        self._sub: Subscription | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._service: Service | None = None
+        self.bad_heartbeats = 0
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to heartbeats, start every enabled agent and the `mtq-agents` service."""
+        self._publisher.start()
+        self._sub = await self._nc.subscribe(HEALTH_WILDCARD, cb=self._on_health)
+        await asyncio.gather(
+            *(r.start("supervisor started") for r in self.runners.values() if r.account.enabled)
+        )
+        self._loop_task = asyncio.create_task(self._check_loop(), name="supervisor-health")
+        if self._serve:
+            self._service = await add_agents_service(self._nc, self)
+
+    async def stop(self) -> None:
+        """Stop the service and every agent (SIGTERM, timeout, kill); flush lifecycle events."""
+        if self._service is not None:
+            with contextlib.suppress(Exception):
+                await self._service.stop()
+            self._service = None
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        await asyncio.gather(*(r.close() for r in self.runners.values()))
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        await self._publisher.close()
+
+    # --- operations (the service calls these) ------------------------------------
+
+    def runner(self, account_id: str) -> AgentRunner:
+        try:
+            return self.runners[account_id]
+        except KeyError:
+            raise UnknownAccount(account_id) from None
+
+    def select(self, account_id: str | None) -> list[AgentRunner]:
+        """One runner, or all of them when `account_id` is None."""
+        if account_id is None:
+            return list(self.runners.values())
+        return [self.runner(account_id)]
+
+    async def start_agents(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Start one agent (or all enabled ones) now, cancelling any pending backoff."""
+        runners = self.select(account_id)
+        if account_id is None:
+            runners = [r for r in runners if r.account.enabled]
+        await asyncio.gather(*(r.start("start requested") for r in runners))
+        return [r.status() for r in runners]
+
+    async def stop_agents(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        runners = self.select(account_id)
+        await asyncio.gather(*(r.stop("stop requested") for r in runners))
+        return [r.status() for r in runners]
+
+    async def restart_agents(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        runners = self.select(account_id)
+        if account_id is None:
+            runners = [r for r in runners if r.account.enabled]
+        await asyncio.gather(*(r.restart("restart requested") for r in runners))
+        return [r.status() for r in runners]
+
+    def list_agents(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        return [r.status() for r in self.select(account_id)]
+
+    def validate(self, account_id: str | None = None) -> dict[str, Any]:
+        """Validate the supervisor's config files (as they are on disk now)."""
+        if account_id is not None:
+            self.runner(account_id)
+        return validate_accounts(self.config_paths, account_id)
+
+    # --- internals ---------------------------------------------------------------
+
+    async def _on_health(self, msg: Msg) -> None:
+        try:
+            fact = decode_fact(msg.subject, msg.data)
+        except DecodeError as exc:
+            # Not dead-lettered here: the MT5 stream keeps the message and its durable
+            # consumers dead-letter it once; the supervisor only listens.
+            self.bad_heartbeats += 1
+            log.warning("ignoring malformed heartbeat: %s", exc)
+            return
+        if not isinstance(fact, AgentHeartbeat):
+            return
+        runner = self.runners.get(fact.account_id)
+        if runner is not None:
+            runner.on_heartbeat(fact)
+
+    async def _check_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.policy.check_interval_s)
+            for runner in self.runners.values():
+                try:
+                    runner.check()
+                except Exception:
+                    log.exception("%s: health check failed", runner.account_id)
