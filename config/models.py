@@ -190,7 +190,8 @@ class AccountConfig(_Frozen):
     password_env: EnvVarName | None = None
     """Name of the environment variable holding the password; the password is never stored."""
     terminal: TerminalConfig = TerminalConfig()
-    symbols: tuple[SymbolConfig, ...] = ()
+    symbols: tuple[SymbolConfig, ...] = Field(default=(), validate_default=True)
+    """At least one; an account without symbols is rejected."""
     risk: RiskConfig = RiskConfig()
     agent: AgentConfig = AgentConfig()
 
