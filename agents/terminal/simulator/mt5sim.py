@@ -94,7 +94,7 @@ def positions_total() -> int | None:
 
 
 def positions_get(
-    symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    symbol: str | None = None, *, ticket: int | None = None, group: str | None = None
 ) -> tuple[TradePosition, ...] | None:
     return instance().positions_get(symbol=symbol, group=group, ticket=ticket)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from config.models import SimulatorConfig, SymbolConfig
 
 FaultKind = Literal[
     "disconnect", "ipc_error", "ipc_timeout", "order_send_none", "stale_feed", "equity_drop"
@@ -169,80 +172,59 @@ class SimulatorSettings:
                 raise ValueError(f"unknown fault kind {fault.kind!r}; one of {FAULT_KINDS}")
 
 
-def _opt(obj: Any, name: str, default: Any) -> Any:
-    value = getattr(obj, name, default)
-    return default if value is None and default is not None else value
-
-
-def symbol_from_config(cfg: Any) -> SymbolSpec:
-    """Build a SymbolSpec from a `config.models.SymbolConfig` (or anything with its fields)."""
-    name = str(cfg.name)
-    known = {s.name: s for s in DEFAULT_SYMBOLS}.get(name, SymbolSpec(name))
-    kwargs: dict[str, Any] = {}
-    for spec_field, cfg_field in (
-        ("digits", "digits"),
-        ("point", "point"),
-        ("contract_size", "contract_size"),
-        ("tick_value", "tick_value"),
-        ("tick_size", "tick_size"),
-        ("spread_points", "spread_points"),
-        ("start_price", "start_price"),
-        ("volatility", "volatility"),
-        ("volume_min", "volume_min"),
-        ("volume_max", "volume_max"),
-        ("volume_step", "volume_step"),
-        ("currency_base", "currency_base"),
-        ("currency_profit", "currency_profit"),
-    ):
-        value = getattr(cfg, cfg_field, None)
-        if value is not None:
-            kwargs[spec_field] = value
-    return SymbolSpec(**{**known.__dict__, **kwargs})
+def symbol_from_config(cfg: SymbolConfig) -> SymbolSpec:
+    """Build a SymbolSpec from a SymbolConfig (start price and currencies default by name)."""
+    known = {s.name: s for s in DEFAULT_SYMBOLS}.get(cfg.name)
+    base = known or SymbolSpec(cfg.name, currency_base=cfg.name[:3], currency_profit=cfg.name[3:6])
+    return replace(
+        base,
+        digits=cfg.digits,
+        point=cfg.point,
+        contract_size=cfg.contract_size,
+        tick_value=cfg.tick_value,
+        tick_size=cfg.tick_size,
+        spread_points=cfg.spread_points,
+        start_price=cfg.start_price or base.start_price,
+        volatility=cfg.volatility,
+    )
 
 
 def settings_from_config(
-    sim_cfg: Any, symbols: Iterable[Any] = (), *, fast: bool | None = None
+    sim: SimulatorConfig, symbols: Iterable[SymbolConfig] = (), *, fast: bool = False
 ) -> SimulatorSettings:
-    """Build SimulatorSettings from `config.models.SimulatorConfig` and `SymbolConfig`s."""
-    base = SimulatorSettings()
-    strat_cfg = getattr(sim_cfg, "strategy", None)
-    strategy = StrategySpec()
-    if strat_cfg is not None:
-        strategy = StrategySpec(
-            kind=_opt(strat_cfg, "kind", strategy.kind),
-            open_probability=float(_opt(strat_cfg, "open_probability", strategy.open_probability)),
-            close_probability=float(
-                _opt(strat_cfg, "close_probability", strategy.close_probability)
-            ),
-            max_positions=int(_opt(strat_cfg, "max_positions", strategy.max_positions)),
-            volume_choices=tuple(_opt(strat_cfg, "volume_choices", strategy.volume_choices)),
-            sl_pips=getattr(strat_cfg, "sl_pips", strategy.sl_pips),
-            tp_pips=getattr(strat_cfg, "tp_pips", strategy.tp_pips),
-            magic=int(_opt(strat_cfg, "magic", strategy.magic)),
-        )
+    """Build SimulatorSettings from the account's SimulatorConfig and SymbolConfigs."""
+    strat = sim.strategy
+    strategy = StrategySpec(
+        kind=strat.kind,
+        open_probability=strat.open_probability,
+        close_probability=strat.close_probability,
+        max_positions=strat.max_positions,
+        volume_choices=tuple(strat.volume_choices) or StrategySpec.volume_choices,
+        sl_pips=strat.sl_pips,
+        tp_pips=strat.tp_pips,
+        magic=strat.magic,
+    )
     faults = tuple(
         FaultSpec(
             kind=f.kind,
-            start_s=float(f.start_s),
-            duration_s=float(_opt(f, "duration_s", 1.0)),
-            symbol=getattr(f, "symbol", None),
-            drop_percent=float(_opt(f, "drop_percent", 10.0)),
-            probability=float(_opt(f, "probability", 1.0)),
+            start_s=f.start_s,
+            duration_s=f.duration_s,
+            symbol=f.symbol,
+            drop_percent=f.drop_percent,
+            probability=f.probability,
         )
-        for f in (getattr(sim_cfg, "faults", None) or ())
+        for f in sim.faults
     )
-    specs = tuple(symbol_from_config(s) for s in symbols) or base.symbols
+    specs = tuple(symbol_from_config(s) for s in symbols) or DEFAULT_SYMBOLS
     return SimulatorSettings(
-        seed=int(_opt(sim_cfg, "seed", base.seed)),
-        initial_balance=float(_opt(sim_cfg, "initial_balance", base.initial_balance)),
-        currency=str(_opt(sim_cfg, "currency", base.currency)),
-        leverage=int(_opt(sim_cfg, "leverage", base.leverage)),
-        stop_out_level_percent=float(
-            _opt(sim_cfg, "stop_out_level_percent", base.stop_out_level_percent)
-        ),
-        tick_interval_ms=int(_opt(sim_cfg, "tick_interval_ms", base.tick_interval_ms)),
+        seed=sim.seed,
+        initial_balance=sim.initial_balance,
+        currency=sim.currency,
+        leverage=sim.leverage,
+        stop_out_level_percent=sim.stop_out_level_percent,
+        tick_interval_ms=sim.tick_interval_ms,
         strategy=strategy,
         faults=faults,
         symbols=specs,
-        fast=bool(_opt(sim_cfg, "fast", False)) if fast is None else fast,
+        fast=fast,
     )

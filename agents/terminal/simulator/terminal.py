@@ -6,7 +6,7 @@ import fnmatch
 import threading
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.terminal.simulator import constants as c
 from agents.terminal.simulator.clock import SimClock, WallClock
@@ -30,6 +30,9 @@ from agents.terminal.simulator.structures import (
 )
 from agents.terminal.simulator.symbol_info import SymbolInfo
 from agents.terminal.simulator.world import SimWorld
+
+if TYPE_CHECKING:
+    from config.models import SimulatorConfig, SymbolConfig
 
 OK: tuple[int, str] = (c.RES_S_OK, "Success")
 NO_IPC: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
@@ -76,11 +79,11 @@ class SimulatedTerminal:
     @classmethod
     def from_config(
         cls,
-        sim_config: Any,
-        symbols: Iterable[Any] = (),
+        sim_config: SimulatorConfig,
+        symbols: Iterable[SymbolConfig] = (),
         clock: SimClock | None = None,
         *,
-        fast: bool | None = None,
+        fast: bool = False,
     ) -> SimulatedTerminal:
         """Build from `config.models.SimulatorConfig` and the account's `SymbolConfig`s."""
         return cls(settings_from_config(sim_config, symbols, fast=fast), clock)
@@ -311,7 +314,7 @@ class SimulatedTerminal:
             return len(self.world.book.positions) if self._gate() else None
 
     def positions_get(
-        self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+        self, symbol: str | None = None, *, ticket: int | None = None, group: str | None = None
     ) -> tuple[TradePosition, ...] | None:
         with self._lock:
             if not self._gate():
