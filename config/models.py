@@ -170,6 +170,10 @@ class SupervisorConfig(_Frozen):
     stop_timeout_s: PositiveFloat = 10.0
     heartbeat_timeout_s: PositiveFloat = 15.0
     health_check_interval_s: PositiveFloat = 1.0
+    unhealthy_restart_after_s: PositiveFloat = 300.0
+    """Restart an agent that has stayed UNHEALTHY this long."""
+    healthy_reset_after_s: PositiveFloat = 600.0
+    """Reset the restart backoff once an agent has been healthy this long."""
 
 
 class StreamsConfig(_Frozen):

@@ -81,7 +81,9 @@ def parse_source(text: str, name: str) -> tuple[SourceFile | None, list[Issue]]:
 
 def _syntax_issue(name: str, exc: yaml.MarkedYAMLError) -> Issue:
     mark = exc.problem_mark or exc.context_mark
-    what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+    what = exc.problem or exc.context or "invalid YAML"
+    if exc.problem and exc.context:
+        what = f"{exc.problem} ({exc.context})"
     if mark is None:
         return Issue(name, "", "yaml_syntax", what)
     return Issue(name, "", "yaml_syntax", what, mark.line + 1, mark.column + 1)
