@@ -1,0 +1,186 @@
+"""Supervisor process management with a fake agent that sends real heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from agents.supervisor import Health, RestartPolicy, Supervisor
+from tests.integration.supervisor_support import (
+    LifecycleLog,
+    fake_agents,
+    make_config,
+    pid_alive,
+    provision,
+    unique_id,
+)
+from tests.support import eventually
+
+pytestmark = pytest.mark.nats
+
+
+async def test_supervisor_when_started_then_agents_run_healthy_and_stop_leaves_no_children(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    js = await provision(nc)
+    a, b = unique_id("sup-a"), unique_id("sup-b")
+    logs = {acct: await LifecycleLog.follow(js, acct) for acct in (a, b)}
+    supervisor = Supervisor(
+        make_config([a, b]),
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        command_factory=fake_agents(nats_url),
+        serve=False,
+    )
+    await supervisor.start()
+    try:
+        runners = [supervisor.runner(acct) for acct in (a, b)]
+        await eventually(lambda: all(r.state == "RUNNING" for r in runners))
+        await eventually(lambda: all(r.health.status is Health.HEALTHY for r in runners))
+        pids = [supervisor.runner(acct).pid for acct in (a, b)]
+        assert all(pid is not None and pid_alive(pid) for pid in pids)
+    finally:
+        await supervisor.stop()
+    assert not [pid for pid in pids if pid is not None and pid_alive(pid)]
+    for acct in (a, b):
+        await eventually(logs[acct].has(["STARTING", "RUNNING", "STOPPING", "STOPPED"]))
+        assert logs[acct].states() == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
+        assert logs[acct].events[-1].reason.startswith("supervisor shutting down")
+        assert all(mid.startswith(f"{acct}:lifecycle:") for mid in logs[acct].msg_ids)
+        assert len(set(logs[acct].msg_ids)) == 4
+
+
+async def test_supervisor_when_agent_hangs_then_killed_and_restarted_with_backoff(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    js = await provision(nc)
+    acct = unique_id("sup-hung")
+    log = await LifecycleLog.follow(js, acct)
+    config = make_config([acct], heartbeat_timeout_s=1.0, restart_initial_delay_s=0.3)
+    supervisor = Supervisor(
+        config,
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        command_factory=fake_agents(nats_url, {acct: "silent"}),
+        serve=False,
+    )
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    try:
+        first = runner.pid
+        assert first is not None
+        await eventually(lambda: runner.restart_count == 1, timeout=10)
+        assert not pid_alive(first)
+        failed = next(e for e in log.events if e.state == "FAILED")
+        assert "unresponsive" in failed.reason
+        assert "no heartbeat" in failed.reason
+        await eventually(lambda: runner.pid is not None and runner.pid != first, timeout=5)
+        assert runner.state == "STARTING"  # never RUNNING: the silent agent sends nothing
+    finally:
+        await supervisor.stop()
+    assert log.has(["STARTING", "FAILED", "RESTARTING", "STARTING", "STOPPING", "STOPPED"])()
+
+
+async def test_supervisor_when_terminal_disconnected_then_restarted_only_after_grace(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    js = await provision(nc)
+    acct = unique_id("sup-disc")
+    log = await LifecycleLog.follow(js, acct)
+    config = make_config([acct])
+    policy = RestartPolicy.from_config(config.supervisor, unhealthy_restart_after_s=2.0)
+    supervisor = Supervisor(
+        config,
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        policy=policy,
+        command_factory=fake_agents(nats_url, {acct: "disconnected"}),
+        serve=False,
+    )
+    loop = asyncio.get_running_loop()
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    try:
+        await eventually(lambda: runner.health.status is Health.UNHEALTHY)
+        unhealthy_at = loop.time()
+        first = runner.pid
+        await asyncio.sleep(1.0)
+        assert runner.pid == first, "restarted before the grace period"
+        assert runner.restart_count == 0
+        await eventually(lambda: runner.restart_count == 1, timeout=5)
+        assert loop.time() - unhealthy_at >= 1.9
+        failed = next(e for e in log.events if e.state == "FAILED")
+        assert "unhealthy for" in failed.reason
+        assert "terminal disconnected" in failed.reason
+    finally:
+        await supervisor.stop()
+
+
+async def test_supervisor_when_agent_ignores_sigterm_then_killed_after_stop_timeout(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    js = await provision(nc)
+    acct = unique_id("sup-stubborn")
+    log = await LifecycleLog.follow(js, acct)
+    supervisor = Supervisor(
+        make_config([acct], stop_timeout_s=0.5),
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        command_factory=fake_agents(nats_url, {acct: "ignore-term"}),
+        serve=False,
+    )
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    await eventually(lambda: runner.state == "RUNNING")
+    pid = runner.pid
+    assert pid is not None
+    await supervisor.stop()
+    assert not pid_alive(pid)
+    await eventually(log.has(["STOPPING", "STOPPED"]))
+    assert "killed by SIGKILL after stop timeout" in log.events[-1].reason
+
+
+async def test_supervisor_when_agent_crashes_repeatedly_then_delays_grow(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    js = await provision(nc)
+    acct = unique_id("sup-crash")
+    log = await LifecycleLog.follow(js, acct)
+    supervisor = Supervisor(
+        make_config([acct], restart_initial_delay_s=0.2, restart_factor=3),
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        command_factory=fake_agents(nats_url),
+        serve=False,
+    )
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    try:
+        for expected in (1, 2):
+            await eventually(lambda: runner.state == "RUNNING", timeout=10)
+            pid = runner.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await eventually(lambda n=expected: runner.restart_count == n)  # type: ignore[misc]
+        await eventually(lambda: runner.state == "RUNNING", timeout=10)
+    finally:
+        await supervisor.stop()
+    restarting = [e.reason for e in log.events if e.state == "RESTARTING"]
+    assert restarting == ["restart 1 in 0.2s", "restart 2 in 0.6s"]
+    failed = [e.reason for e in log.events if e.state == "FAILED"]
+    assert failed == ["killed by SIGKILL", "killed by SIGKILL"]
