@@ -12,11 +12,8 @@ from agents.terminal.simulator import constants as c
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
 from agents.terminal.simulator.orders import (
-    RETCODE_COMMENTS,
     InvalidRequest,
     parse_request,
-    stops_valid,
-    volume_valid,
 )
 from agents.terminal.simulator.settings import SimulatorSettings, settings_from_config
 from agents.terminal.simulator.structures import (
@@ -26,9 +23,9 @@ from agents.terminal.simulator.structures import (
     Tick,
     TradeDeal,
     TradePosition,
-    TradeRequest,
 )
 from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.simulator.trading import OrderDesk
 from agents.terminal.simulator.world import SimWorld
 
 if TYPE_CHECKING:
@@ -74,7 +71,7 @@ class SimulatedTerminal:
         self._connected = False
         self._login = self.settings.login
         self._error = OK
-        self._request_id = 0
+        self._desk = OrderDesk(self.world)
 
     @classmethod
     def from_config(
@@ -110,6 +107,11 @@ class SimulatedTerminal:
         """Simulated time of the latest step."""
         with self._lock:
             return self.world.now_msc
+
+    def sync(self) -> None:
+        """Catch the market up with the clock (every API call does this first)."""
+        with self._lock:
+            self._sync()
 
     def advance(self, steps: int = 1) -> None:
         """Advance the market by `steps` regardless of the clock."""
@@ -405,113 +407,4 @@ class SimulatedTerminal:
         except InvalidRequest as exc:
             self._error = (c.RES_E_INVALID_PARAMS, str(exc))
             return None
-        self._request_id += 1
-        if req.action == c.TRADE_ACTION_DEAL:
-            return self._deal(req)
-        if req.action == c.TRADE_ACTION_SLTP:
-            return self._sltp(req)
-        return self._result(c.TRADE_RETCODE_INVALID, req)
-
-    def _result(
-        self,
-        retcode: int,
-        req: TradeRequest,
-        *,
-        deal: int = 0,
-        order: int = 0,
-        volume: float = 0.0,
-        price: float = 0.0,
-    ) -> OrderSendResult:
-        feed = self.world.feeds.get(req.symbol)
-        bid, ask = (feed.bid, feed.ask) if feed is not None else (0.0, 0.0)
-        return OrderSendResult(
-            retcode=retcode,
-            deal=deal,
-            order=order,
-            volume=volume,
-            price=price,
-            bid=bid,
-            ask=ask,
-            comment=RETCODE_COMMENTS.get(retcode, str(retcode)),
-            request_id=self._request_id,
-            retcode_external=0,
-            request=req,
-        )
-
-    def _deal_rejection(self, req: TradeRequest) -> int | None:
-        world = self.world
-        if req.symbol not in world.feeds or req.type not in (c.ORDER_TYPE_BUY, c.ORDER_TYPE_SELL):
-            return c.TRADE_RETCODE_INVALID
-        spec, feed = world.specs[req.symbol], world.feeds[req.symbol]
-        if world.faults.active("stale_feed", world.elapsed_s, req.symbol) is not None:
-            return c.TRADE_RETCODE_MARKET_CLOSED
-        if not volume_valid(spec, req.volume):
-            return c.TRADE_RETCODE_INVALID_VOLUME
-        market = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
-        if req.price and abs(req.price - market) > max(req.deviation, 0) * spec.point + 1e-12:
-            return c.TRADE_RETCODE_REQUOTE
-        return None
-
-    def _deal(self, req: TradeRequest) -> OrderSendResult:
-        rejection = self._deal_rejection(req)
-        if rejection is not None:
-            return self._result(rejection, req)
-        if req.position:
-            return self._close(req)
-        world, feed = self.world, self.world.feeds[req.symbol]
-        market = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
-        if not stops_valid(req.type, req.sl, req.tp, feed.bid, feed.ask):
-            return self._result(c.TRADE_RETCODE_INVALID_STOPS, req)
-        if world.book.margin_after_open(req.symbol, req.volume, market) > world.book.equity:
-            return self._result(c.TRADE_RETCODE_NO_MONEY, req)
-        pos, deal = world.open(
-            req.symbol,
-            req.type,
-            req.volume,
-            sl=req.sl,
-            tp=req.tp,
-            magic=req.magic,
-            reason=c.POSITION_REASON_EXPERT,
-            comment=req.comment,
-        )
-        return self._result(
-            c.TRADE_RETCODE_DONE,
-            req,
-            deal=deal.ticket,
-            order=deal.order,
-            volume=req.volume,
-            price=pos.price_open,
-        )
-
-    def _close(self, req: TradeRequest) -> OrderSendResult:
-        pos = self.world.book.positions.get(req.position)
-        if pos is None:
-            return self._result(c.TRADE_RETCODE_POSITION_CLOSED, req)
-        if pos.symbol != req.symbol or pos.type == req.type:
-            return self._result(c.TRADE_RETCODE_INVALID, req)
-        if req.volume > pos.volume + 1e-9:
-            return self._result(c.TRADE_RETCODE_INVALID_CLOSE_VOLUME, req)
-        deal = self.world.close(
-            pos.ticket, req.volume, c.DEAL_REASON_EXPERT, magic=req.magic, comment=req.comment
-        )
-        return self._result(
-            c.TRADE_RETCODE_DONE,
-            req,
-            deal=deal.ticket,
-            order=deal.order,
-            volume=deal.volume,
-            price=deal.price,
-        )
-
-    def _sltp(self, req: TradeRequest) -> OrderSendResult:
-        world = self.world
-        pos = world.book.positions.get(req.position)
-        if pos is None:
-            return self._result(c.TRADE_RETCODE_POSITION_CLOSED, req)
-        if (req.sl, req.tp) == (pos.sl, pos.tp):
-            return self._result(c.TRADE_RETCODE_NO_CHANGES, req)
-        feed = world.feeds[pos.symbol]
-        if not stops_valid(pos.type, req.sl, req.tp, feed.bid, feed.ask):
-            return self._result(c.TRADE_RETCODE_INVALID_STOPS, req)
-        world.modify(pos.ticket, req.sl, req.tp)
-        return self._result(c.TRADE_RETCODE_DONE, req)
+        return self._desk.execute(req)
