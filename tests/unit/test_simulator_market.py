@@ -34,9 +34,16 @@ def drive(sim: SimulatedTerminal, clock: ManualClock) -> list[Any]:
         seen.append(sim.positions_get())
         if i % 25 == 0:
             seen.append(
-                sim.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": "GBPUSD",
-                                "volume": 0.1, "type": mt5.ORDER_TYPE_SELL, "magic": 9})
-            )  # fmt: skip
+                sim.order_send(
+                    {
+                        "action": mt5.TRADE_ACTION_DEAL,
+                        "symbol": "GBPUSD",
+                        "volume": 0.1,
+                        "type": mt5.ORDER_TYPE_SELL,
+                        "magic": 9,
+                    }
+                )
+            )
         seen.append(sim.account_info())
     return seen
 
@@ -187,8 +194,9 @@ def test_strategy_when_random_then_opens_and_closes_with_manual_or_expert_reason
     assert opened
     assert {e.reason for e in opened} <= {0, 1, 2}
     assert {e.magic for e in opened} == {0}
-    expert, clock = make_sim(seed=3, strategy=StrategySpec(kind="random", open_probability=0.05,
-                                                           magic=424242))  # fmt: skip
+    expert, clock = make_sim(
+        seed=3, strategy=StrategySpec(kind="random", open_probability=0.05, magic=424242)
+    )
     clock.advance(120)
     expert.sync()
     reasons = {e.reason for e in expert.history if isinstance(e, PositionOpened)}
