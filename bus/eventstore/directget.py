@@ -1,0 +1,229 @@
+"""Batched JetStream direct gets over a minimal NATS protocol connection.
+
+nats-py has no helper for `$JS.API.DIRECT.GET.<stream>` batches and decodes each reply
+message at ~60 µs; reading event logs needs far less. This client speaks just enough of the
+NATS protocol (CONNECT, PING/PONG, SUB, PUB, HMSG) to send direct-get requests and parse
+the replies. It runs on the event store's loop; one connection serves concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
+
+_CRLF = b"\r\n"
+CONNECT_TIMEOUT = 2.0
+
+
+class DirectGetError(Exception):
+    """The server answered a direct get with an error status."""
+
+
+class RawMsg(NamedTuple):
+    """One stored message as returned by a direct get."""
+
+    subject: str
+    seq: int
+    headers: dict[str, str]
+    data: bytes
+
+
+@dataclass
+class _Request:
+    single: bool
+    future: asyncio.Future[tuple[list[RawMsg], int]]
+    msgs: list[RawMsg] = field(default_factory=list)
+
+
+def _parse_headers(block: bytes) -> tuple[int, dict[str, str]]:
+    """Split `NATS/1.0[ code text]\\r\\nK: V...` into (status code or 0, headers)."""
+    lines = block.split(_CRLF)
+    first = lines[0]
+    status = int(first[9:12]) if len(first) >= 12 else 0
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            key, _, value = line.partition(b":")
+            headers[key.decode()] = value.strip().decode()
+    return status, headers
+
+
+class DirectGetClient:
+    """Direct-get requests on one raw connection (reconnects on the next request)."""
+
+    def __init__(self, url: str) -> None:
+        first = url.split(",")[0].strip()
+        if "://" not in first:
+            first = f"nats://{first}"
+        parts = urlsplit(first)
+        if parts.scheme not in ("nats", ""):
+            raise ValueError(f"direct gets support nats:// URLs only, not {parts.scheme!r}")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 4222
+        self._auth: dict[str, str] = {}
+        if parts.username and parts.password is not None:
+            self._auth = {"user": unquote(parts.username), "pass": unquote(parts.password)}
+        elif parts.username:
+            self._auth = {"auth_token": unquote(parts.username)}
+        self._inbox = f"_DG.{secrets.token_hex(8)}"
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[str, _Request] = {}
+        self._next_id = 0
+        self._lock: asyncio.Lock | None = None
+
+    async def batch(self, stream: str, request: dict[str, Any]) -> tuple[list[RawMsg], int]:
+        """Messages of a batched direct get and the count still pending after them."""
+        return await self._request(stream, request, single=False)
+
+    async def last(self, stream: str, subject: str) -> RawMsg | None:
+        """The last message on `subject` (wildcards allowed), or None."""
+        msgs, _ = await self._request(stream, {"last_by_subj": subject}, single=True)
+        return msgs[0] if msgs else None
+
+    async def _request(
+        self, stream: str, request: dict[str, Any], *, single: bool
+    ) -> tuple[list[RawMsg], int]:
+        writer = await self._connected()
+        self._next_id += 1
+        rid = str(self._next_id)
+        future: asyncio.Future[tuple[list[RawMsg], int]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._pending[rid] = _Request(single=single, future=future)
+        payload = json.dumps(request, separators=(",", ":")).encode()
+        writer.write(
+            b"PUB $JS.API.DIRECT.GET.%s %s.%s %d\r\n%s\r\n"
+            % (stream.encode(), self._inbox.encode(), rid.encode(), len(payload), payload)
+        )
+        try:
+            return await future
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _connected(self) -> asyncio.StreamWriter:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._writer is not None and not self._writer.is_closing():
+                return self._writer
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
+            )
+            info = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
+            if not info.startswith(b"INFO"):
+                writer.close()
+                raise ConnectionError(f"unexpected greeting from NATS: {info[:80]!r}")
+            options = {
+                "verbose": False,
+                "pedantic": False,
+                "headers": True,
+                "no_responders": True,
+                "protocol": 1,
+                "lang": "mtq-directget",
+                "version": "1",
+                **self._auth,
+            }
+            writer.write(
+                b"CONNECT %s\r\nSUB %s.* 1\r\nPING\r\n"
+                % (json.dumps(options).encode(), self._inbox.encode())
+            )
+            line = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
+            while line.startswith((b"+OK", b"INFO")):
+                line = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
+            if not line.startswith(b"PONG"):
+                writer.close()
+                raise ConnectionError(f"NATS refused the connection: {line.strip()!r}")
+            self._writer = writer
+            self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+            return writer
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buf = b""
+        error: BaseException = ConnectionError("NATS connection closed")
+        try:
+            while True:
+                chunk = await reader.read(262144)
+                if not chunk:
+                    break
+                buf = self._consume(buf + chunk) if buf else self._consume(chunk)
+        except (OSError, ValueError) as exc:
+            error = exc
+        finally:
+            self._close(error)
+
+    def _consume(self, buf: bytes) -> bytes:
+        """Handle every complete protocol frame in `buf`; return the incomplete rest."""
+        pos = 0
+        size = len(buf)
+        while pos < size:
+            end = buf.find(_CRLF, pos)
+            if end < 0:
+                break
+            line = buf[pos:end]
+            if line.startswith(b"HMSG"):
+                parts = line.split(b" ")
+                hdr_len, total = int(parts[-2]), int(parts[-1])
+                body_start = end + 2
+                if body_start + total + 2 > size:
+                    break
+                self._deliver(
+                    parts[1],
+                    buf[body_start : body_start + hdr_len],
+                    buf[body_start + hdr_len : body_start + total],
+                )
+                pos = body_start + total + 2
+                continue
+            if line.startswith(b"MSG"):
+                total = int(line.rsplit(b" ", 1)[1])
+                if end + 2 + total + 2 > size:
+                    break
+                pos = end + 2 + total + 2
+                continue
+            if line == b"PING" and self._writer is not None:
+                self._writer.write(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise ValueError(f"NATS error: {line.decode(errors='replace')}")
+            pos = end + 2
+        return buf[pos:]
+
+    def _deliver(self, subject: bytes, header_block: bytes, data: bytes) -> None:
+        rid = subject.rsplit(b".", 1)[1].decode()
+        request = self._pending.get(rid)
+        if request is None or request.future.done():
+            return
+        status, headers = _parse_headers(header_block)
+        if status == 0:
+            msg = RawMsg(
+                headers.pop("Nats-Subject", ""),
+                int(headers.pop("Nats-Sequence", "0")),
+                headers,
+                data,
+            )
+            request.msgs.append(msg)
+            if request.single:
+                request.future.set_result((request.msgs, 0))
+        elif status == 204:  # end of batch
+            request.future.set_result((request.msgs, int(headers.get("Nats-Num-Pending", "0"))))
+        elif status == 404:  # nothing (more) matches
+            request.future.set_result((request.msgs, 0))
+        elif status == 503:
+            request.future.set_exception(ConnectionError("no responders for direct get"))
+        else:
+            request.future.set_exception(
+                DirectGetError(f"direct get failed: {header_block[:200]!r}")
+            )
+
+    def _close(self, error: BaseException) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        for request in list(self._pending.values()):
+            if not request.future.done():
+                request.future.set_exception(ConnectionError(str(error)))

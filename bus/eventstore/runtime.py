@@ -1,0 +1,116 @@
+"""A private asyncio loop thread and one NATS connection per server URL.
+
+The `eventsourcing` library is synchronous and nats-py is asyncio: recorders submit whole
+operations (one coroutine each) to this loop and wait for them with a deadline, so a call
+never hangs when the server is gone; it fails with the library's `OperationalError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import nats
+from eventsourcing.persistence import OperationalError, ProgrammingError
+from nats.aio.client import Client
+
+from bus.eventstore.directget import DirectGetClient
+
+T = TypeVar("T")
+
+RECONNECT_WAIT = 0.25
+
+
+class Runtime:
+    """Event loop thread plus the connections recorders share for one URL."""
+
+    _lock = threading.Lock()
+    _instances: dict[str, Runtime] = {}  # noqa: RUF012 - process-wide registry
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run_loop, name=f"mtq-eventstore-{url}", daemon=True
+        )
+        self._nc: Client | None = None
+        self._connecting: asyncio.Lock | None = None
+        self.direct = DirectGetClient(url)
+        self._thread.start()
+
+    @classmethod
+    def for_url(cls, url: str) -> Runtime:
+        """Return the shared runtime for `url`, starting it on first use."""
+        with cls._lock:
+            runtime = cls._instances.get(url)
+            if runtime is None:
+                runtime = cls(url)
+                cls._instances[url] = runtime
+            return runtime
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float) -> T:
+        """Run the coroutine made by `make` on the loop; fail after `timeout` seconds."""
+        if threading.current_thread() is self._thread:
+            raise ProgrammingError("event store called from its own event loop thread")
+        future = asyncio.run_coroutine_threadsafe(
+            asyncio.wait_for(make(), timeout), self.loop
+        )
+        try:
+            return future.result(timeout + 1.0)
+        except (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError) as exc:
+            future.cancel()
+            raise OperationalError(
+                f"NATS at {self.url} did not answer within {timeout:.1f}s"
+            ) from exc
+        except (OSError, nats.errors.Error) as exc:
+            raise OperationalError(f"NATS at {self.url}: {exc!r}") from exc
+
+    async def client(self) -> Client:
+        """The connected nats-py client; waits for a reconnect instead of queueing writes."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            nc = self._nc
+            if nc is None or nc.is_closed:
+                nc = await nats.connect(
+                    servers=self.url.split(","),
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=RECONNECT_WAIT,
+                    error_cb=_quiet,
+                    disconnected_cb=_quiet_event,
+                    reconnected_cb=_quiet_event,
+                    closed_cb=_quiet_event,
+                )
+                self._nc = nc
+        while not nc.is_connected:
+            # Publishing now would be buffered by nats-py and sent after we have given up:
+            # wait for the reconnect instead (the caller's deadline bounds the wait).
+            await asyncio.sleep(0.02)
+        return nc
+
+    def run_soon(self, fn: Callable[[], Awaitable[Any]]) -> None:
+        """Schedule a coroutine without waiting for it (used to stop subscriptions)."""
+
+        async def runner() -> None:
+            with contextlib.suppress(Exception):
+                await fn()
+
+        asyncio.run_coroutine_threadsafe(runner(), self.loop)
+
+
+async def _quiet(_: Exception) -> None:
+    """Connection errors surface as OperationalError on the next call instead."""
+
+
+async def _quiet_event() -> None:
+    """No-op connection event callback."""
