@@ -26,7 +26,8 @@ N = TypeVar("N")
 _DEALS_LOOKAHEAD_S = 7 * 86_400  # broker server time can run hours ahead of UTC
 
 
-def unavailable_message(platform: str = sys.platform) -> str:
+def unavailable_message() -> str:
+    platform = sys.platform
     return (
         "the real MetaTrader5 terminal needs Windows and the 'mt5' extra "
         f"(pip install mtq[mt5]); this machine is {platform} — use terminal kind 'simulator'"
