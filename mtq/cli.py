@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mtq.commands import config_cmd, nats_cmd, schema_cmd, up_cmd
+from mtq.commands import agent_cmd, config_cmd, nats_cmd, schema_cmd, up_cmd
 
 app = typer.Typer(
     name="mtq",
@@ -18,6 +18,7 @@ up_cmd.register(app)
 app.add_typer(nats_cmd.app, name="nats")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(agent_cmd.app, name="agent")
 
 
 def main() -> None:

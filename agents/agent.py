@@ -1,0 +1,413 @@
+"""The MT5 agent: polls one terminal, publishes facts, executes commands (DESIGN §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+
+from agents.backoff import Backoff
+from agents.breaker import CircuitBreaker
+from agents.command_executor import CommandExecutor
+from agents.commands_consumer import consume_commands
+from agents.heartbeat import HealthReport, HeartbeatMaker
+from agents.nats_link import NatsLink
+from agents.outbox import PRIORITY_ACCOUNT, PRIORITY_TICK, Outbox, OutgoingFact, StoredFact
+from agents.position_diff import (
+    PositionRecord,
+    close_deal_from_history,
+    closed_fact,
+    diff_positions,
+    modified_fact,
+    opened_fact,
+    record_from_terminal,
+)
+from agents.publisher import FactPublisher
+from agents.session import TerminalSession, TerminalUnavailable
+from agents.state import AgentState
+from agents.store import db_path, open_store, transaction
+from agents.terminal import AsyncTerminal, make_terminal
+from agents.ticks import SymbolCursor, tick_field
+from bus import subjects
+from bus.codec import encode, fact_msg_id
+from bus.schemas import AccountSnapshot, TickReceived
+from bus.schemas.base import from_msc
+from config.models import AccountConfig
+
+log = logging.getLogger(__name__)
+
+COPY_TICKS_ALL = -1
+CLOSE_DEAL_ATTEMPTS = 10
+"""Polls to wait for a vanished position's closing deal before publishing without it."""
+
+
+@dataclass(frozen=True)
+class AgentTuning:
+    """Overrides for tests and benchmarks; None keeps the account's `agent` config."""
+
+    poll_interval_s: float | None = None
+    heartbeat_interval_s: float | None = None
+    ack_timeout_s: float = 3.0
+    provision: bool = True
+    consume_commands: bool = True
+
+
+class Agent:
+    """One account's agent; `run(stop)` until stop is set, then flush and close."""
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        terminal: Any,
+        link: NatsLink,
+        data_dir: Path,
+        password: str | None = None,
+        tuning: AgentTuning | None = None,
+        on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
+    ) -> None:
+        cfg = account.agent
+        self.tuning = tuning or AgentTuning()
+        self.account = account
+        self.account_id = account.id
+        self.symbols = account.symbol_names
+        self.poll_interval_s = self.tuning.poll_interval_s
+        if self.poll_interval_s is None:
+            self.poll_interval_s = cfg.poll_interval_ms / 1000.0
+        self.heartbeat_interval_s = self.tuning.heartbeat_interval_s or cfg.heartbeat_interval_s
+        self.snapshot_interval_s = cfg.account_snapshot_interval_s
+        self.stale_feed_s = cfg.stale_feed_seconds
+        self.conn = open_store(db_path(data_dir, account.id))
+        self.state = AgentState(self.conn)
+        self.outbox = Outbox(self.conn, cfg.outbox.max_messages)
+        self.link = link
+        self.publisher = FactPublisher(
+            link, self.outbox, ack_timeout=self.tuning.ack_timeout_s, on_published=on_published
+        )
+        rc = cfg.reconnect
+        self.session = TerminalSession(
+            terminal,
+            breaker=CircuitBreaker(
+                cfg.breaker.failure_threshold,
+                cfg.breaker.recovery_seconds,
+                cfg.breaker.half_open_max_calls,
+            ),
+            backoff=Backoff(rc.initial_delay_s, rc.max_delay_s, rc.factor, rc.jitter),
+            login=account.login,
+            password=password,
+            server=account.server,
+            path=account.terminal.path,
+            timeout_ms=account.terminal.timeout_ms,
+            slow_ms=cfg.slow_terminal_ms,
+        )
+        self.executor = CommandExecutor(
+            account.id,
+            self.session,
+            self.conn,
+            self.state,
+            self.outbox,
+            retries=cfg.order_retries,
+            wake=self.publisher.wake,
+        )
+        self.known: dict[int, PositionRecord] = self.state.positions()
+        self._close_attempts: dict[int, int] = {}
+        self.cursors = {s: SymbolCursor() for s in self.symbols}
+        self.last_tick_at: dict[str, float] = {}
+        self._started = time.time()
+        self._last_snapshot: tuple[float, ...] | None = None
+        self._last_snapshot_at = 0.0
+        self._snapshot_ms = 0
+        self._stale_warned: set[str] = set()
+        self.heartbeats = HeartbeatMaker(account.id, int(self._started * 1000))
+        self.polls = 0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("agent %s starting (%d positions recorded)", self.account_id, len(self.known))
+        tasks = [
+            asyncio.create_task(self.link.run(stop), name="nats-link"),
+            asyncio.create_task(self.publisher.run(stop), name="publisher"),
+            asyncio.create_task(self._poll_loop(stop), name="poll"),
+            asyncio.create_task(self._heartbeat_loop(stop), name="heartbeat"),
+        ]
+        if self.tuning.consume_commands:
+            tasks.append(
+                asyncio.create_task(
+                    consume_commands(self.link, self.account_id, self.executor.handle, stop),
+                    name="commands",
+                )
+            )
+        try:
+            await stop.wait()
+        finally:
+            stop.set()
+            done, pending = await asyncio.wait(tasks, timeout=4.0)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("agent task %s failed: %r", task.get_name(), task.exception())
+            await self._close()
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._publish_heartbeat()
+        await self.session.close()
+        await self.link.close()
+        close = getattr(self.session.terminal, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(close(shutdown_terminal=False), timeout=2)
+        self.conn.close()
+        log.info("agent %s stopped (%d facts left in the outbox)", self.account_id,
+                 len(self.outbox))  # fmt: skip
+
+    # --- polling -----------------------------------------------------------------------
+
+    async def _poll_loop(self, stop: asyncio.Event) -> None:
+        assert self.poll_interval_s is not None
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                if await self.session.ensure_connected():
+                    await self.poll_once()
+            except TerminalUnavailable:
+                pass
+            except Exception:
+                log.exception("poll failed; continuing")
+            wait = self.poll_interval_s - (time.monotonic() - started)
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+            else:
+                await asyncio.sleep(0)
+
+    async def poll_once(self) -> None:
+        """One round: ticks of every symbol, positions, account."""
+        self.polls += 1
+        for symbol in self.symbols:
+            await self._poll_symbol(symbol)
+        await self._poll_positions()
+        await self._poll_account()
+
+    async def _poll_symbol(self, symbol: str) -> None:
+        tick = await self.session.call("symbol_info_tick", symbol)
+        cursor = self.cursors[symbol]
+        if tick is None or not cursor.is_new(tick):
+            self._check_stale(symbol)
+            return
+        msc = int(tick_field(tick, "time_msc"))
+        ticks: Sequence[Any] = (tick,)
+        gap_ms = msc - cursor.last_msc
+        if cursor.last_msc >= 0 and gap_ms > self.poll_interval_ms:
+            history = await self.session.call(
+                "copy_ticks_from", symbol, cursor.last_msc / 1000.0, 10_000, COPY_TICKS_ALL
+            )
+            if history:
+                ticks = history
+        facts = []
+        for t, seq in cursor.take(ticks):
+            fact = TickReceived(
+                account_id=self.account_id,
+                symbol=symbol,
+                bid=float(tick_field(t, "bid")),
+                ask=float(tick_field(t, "ask")),
+                last=float(tick_field(t, "last")),
+                volume=float(tick_field(t, "volume")),
+                time_msc=int(tick_field(t, "time_msc")),
+                flags=int(tick_field(t, "flags")),
+            )
+            msg_id = fact_msg_id(self.account_id, "tick", f"{symbol}:{fact.time_msc}:{seq}")
+            facts.append(
+                OutgoingFact(
+                    subjects.tick(self.account_id, symbol), msg_id, encode(fact), PRIORITY_TICK
+                )
+            )
+        if facts:
+            self.last_tick_at[symbol] = time.monotonic()
+            self._stale_warned.discard(symbol)
+            self.publisher.submit_many(facts)
+
+    @property
+    def poll_interval_ms(self) -> float:
+        assert self.poll_interval_s is not None
+        return max(self.poll_interval_s * 1000.0, 1.0)
+
+    def _check_stale(self, symbol: str) -> None:
+        seen = self.last_tick_at.get(symbol)
+        if seen is None or symbol in self._stale_warned:
+            return
+        if time.monotonic() - seen > self.stale_feed_s:
+            self._stale_warned.add(symbol)
+            log.warning("no new tick for %s in %.0f s", symbol, self.stale_feed_s)
+
+    async def _poll_positions(self) -> None:
+        raw = await self.session.call("positions_get")
+        current = [record_from_terminal(p) for p in raw or ()]
+        changes = diff_positions(self.known, current)
+        now_msc = int(time.time() * 1000)
+        facts: list[OutgoingFact] = []
+        closed: list[int] = []
+        for record in changes.opened:
+            msg_id, fact = opened_fact(self.account_id, record)
+            facts.append(self._fact("opened", msg_id, fact))
+        for record, changed in changes.modified:
+            msg_id, modified = modified_fact(self.account_id, record, changed)
+            facts.append(self._fact("modified", msg_id, modified))
+        for record in changes.closed:
+            deals = await self.session.call("history_deals_get", position=record.ticket)
+            deal = close_deal_from_history(deals)
+            attempts = self._close_attempts.get(record.ticket, 0) + 1
+            if deal is None and attempts < CLOSE_DEAL_ATTEMPTS:
+                self._close_attempts[record.ticket] = attempts
+                continue
+            if deal is None:
+                log.warning("no closing deal for position %d; publishing its close without it",
+                            record.ticket)  # fmt: skip
+            msg_id, closed_msg = closed_fact(self.account_id, record, deal, now_msc)
+            facts.append(self._fact("closed", msg_id, closed_msg))
+            closed.append(record.ticket)
+        if facts:
+            changed_records = changes.opened + [r for r, _ in changes.modified]
+            try:
+                with transaction(self.conn):
+                    self.outbox.append(facts)
+                    self.state.save_positions(changed_records)
+                    self.state.forget_positions(closed)
+            except BaseException:
+                self.outbox.recount()
+                raise
+            self.publisher.wake()
+        for ticket in closed:
+            self._close_attempts.pop(ticket, None)
+            self.known.pop(ticket, None)
+        for record in current:
+            self.known[record.ticket] = record
+
+    def _fact(self, kind: str, msg_id: str, message: Any) -> OutgoingFact:
+        return OutgoingFact(subjects.position(self.account_id, kind), msg_id, encode(message))
+
+    async def _poll_account(self) -> None:
+        info = await self.session.call("account_info")
+        if info is None:
+            return
+        values = tuple(
+            round(float(getattr(info, k)), 2)
+            for k in ("balance", "equity", "margin", "margin_free", "margin_level", "profit")
+        )
+        now = time.time()
+        due = now - self._last_snapshot_at >= self.snapshot_interval_s
+        if values == self._last_snapshot and not due:
+            return
+        time_ms = max(int(now * 1000), self._snapshot_ms + 1)
+        self._snapshot_ms = time_ms
+        snapshot = AccountSnapshot(
+            account_id=self.account_id,
+            login=int(info.login),
+            balance=values[0],
+            equity=values[1],
+            margin=values[2],
+            margin_free=values[3],
+            margin_level=values[4],
+            profit=values[5],
+            currency=str(info.currency),
+            server=str(info.server),
+            time=from_msc(time_ms),
+        )
+        self._last_snapshot, self._last_snapshot_at = values, now
+        self.publisher.submit(
+            OutgoingFact(
+                subjects.account_snapshot(self.account_id),
+                fact_msg_id(self.account_id, "account", time_ms),
+                encode(snapshot),
+                PRIORITY_ACCOUNT,
+            )
+        )
+
+    # --- heartbeats --------------------------------------------------------------------
+
+    def health(self) -> HealthReport:
+        now = time.monotonic()
+        publish_error = self.publisher.last_error if self.publisher.pending else ""
+        errors = [e for e in (self.session.last_error, self.link.last_error, publish_error) if e]
+        if self.outbox.full:
+            errors.insert(0, f"outbox full ({self.outbox.max_messages}); ticks evicted first")
+        return HealthReport(
+            terminal_connected=self.session.connected,
+            breaker_state=self.session.breaker_state,
+            terminal_latency_ms=self.session.latency_ms,
+            last_tick_age_s={s: now - t for s, t in self.last_tick_at.items()},
+            events_buffered=self.publisher.pending,
+            outbox_full=self.outbox.full,
+            outbox_dropped=self.outbox.dropped,
+            last_error="; ".join(errors),
+        )
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._publish_heartbeat()
+            except Exception as exc:  # noqa: BLE001 - a lost heartbeat is not worth a crash
+                log.debug("heartbeat not published: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.heartbeat_interval_s)
+
+    async def _publish_heartbeat(self) -> None:
+        """Heartbeats are live signals: sent when NATS is up, never buffered."""
+        if not self.link.connected or self.link.js is None:
+            return
+        msg_id, payload = self.heartbeats.next(self.health())
+        await self.link.js.publish(
+            self.heartbeats.subject, payload, timeout=2.0, headers={"Nats-Msg-Id": msg_id}
+        )
+
+
+async def run_agent(
+    account: AccountConfig,
+    *,
+    nats_url: str,
+    data_dir: Path,
+    stop: asyncio.Event,
+    terminal: Any = None,
+    nc: Client | None = None,
+    environ: Mapping[str, str] | None = None,
+    tuning: AgentTuning | None = None,
+    on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
+) -> None:
+    """Run one account's agent until `stop` is set.
+
+    `terminal` is an awaitable MT5 facade (default: `AsyncTerminal(make_terminal(...))` from
+    the account's config); `nc` a shared NATS client (default: the agent connects to
+    `nats_url` itself, retrying while it is unreachable and buffering facts meanwhile).
+    """
+    password = account.resolve_password(environ) if account.password_env else None
+    if terminal is None:
+        terminal = AsyncTerminal(
+            make_terminal(account.terminal, account.symbols),
+            thread_name=f"mt5-{account.id}",
+        )
+    link = NatsLink(
+        nats_url,
+        name=f"mtq-agent-{account.id}-{os.getpid()}",
+        client=nc,
+        provision=tuning.provision if tuning else True,
+    )
+    agent = Agent(
+        account,
+        terminal=terminal,
+        link=link,
+        data_dir=data_dir,
+        password=password,
+        tuning=tuning,
+        on_published=on_published,
+    )
+    await agent.run(stop)

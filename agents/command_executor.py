@@ -1,0 +1,225 @@
+"""Execute ClosePosition / CloseAll / SetTradingState once per command id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import Any, Final
+
+from nats.aio.msg import Msg
+
+from agents.outbox import Outbox, OutgoingFact
+from agents.session import TerminalSession, TerminalUnavailable
+from agents.state import AgentState
+from agents.store import transaction
+from bus import subjects
+from bus.codec import encode, fact_msg_id
+from bus.schemas import CloseAll, ClosePosition, Command, OrderExecuted, OrderRejected
+from bus.schemas.base import utc_now
+
+log = logging.getLogger(__name__)
+
+TRADE_ACTION_DEAL: Final = 1
+ORDER_TYPE_BUY: Final = 0
+ORDER_TYPE_SELL: Final = 1
+ORDER_FILLING_IOC: Final = 1
+RETCODE_DONE: Final = 10009
+RETCODE_DONE_PARTIAL: Final = 10010
+RETRY_RETCODES: Final = frozenset({10004, 10020, 10021, 10024})  # requote, price changed/off
+CLOSE_MAGIC: Final = 20_240_601
+DEVIATION_POINTS: Final = 20
+
+Result = OrderExecuted | OrderRejected
+
+
+class CommandExecutor:
+    """Turns commands into `order_send` calls and result facts, at most once per command id."""
+
+    def __init__(
+        self,
+        account_id: str,
+        session: TerminalSession,
+        conn: sqlite3.Connection,
+        state: AgentState,
+        outbox: Outbox,
+        *,
+        retries: int = 3,
+        retry_delay_s: float = 0.05,
+        terminal_wait_s: float = 5.0,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.account_id = account_id
+        self.session = session
+        self._conn = conn
+        self.state = state
+        self.outbox = outbox
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s
+        self.terminal_wait_s = terminal_wait_s
+        self._wake = wake
+        self.executed = 0
+        self.duplicates = 0
+
+    async def handle(self, command: Command, msg: Msg | None = None) -> None:
+        """Handle one decoded command (the safe_handler callback)."""
+        seen = self.state.command(command.command_id)
+        if seen is not None:
+            self.duplicates += 1
+            log.info("command %s seen before: not executed again", command.command_id)
+            return
+        kind = type(command).__name__
+        with transaction(self._conn):
+            self.state.command_started(command.command_id, kind)
+        results: list[Result]
+        if isinstance(command, ClosePosition):
+            results = [await self._close_one(command, command.ticket, command.volume)]
+        elif isinstance(command, CloseAll):
+            results = await self._close_all(command)
+        else:
+            with transaction(self._conn):
+                self.state.set_trading_state(command.state)
+            log.info("trading state set to %s by %s: %s", command.state, command.actor,
+                     command.reason)  # fmt: skip
+            results = []
+        self._finish(command.command_id, results)
+        self.executed += 1
+
+    def _finish(self, command_id: str, results: list[Result]) -> None:
+        facts = [self._fact(r, i, len(results)) for i, r in enumerate(results)]
+        summary = facts[-1] if facts else OutgoingFact("", "", b"")
+        with transaction(self._conn):
+            self.outbox.append(facts)
+            self.state.command_finished(
+                command_id, summary.subject, summary.msg_id, summary.payload
+            )
+        self._wake()
+
+    def _fact(self, result: Result, index: int, total: int) -> OutgoingFact:
+        kind = "executed" if isinstance(result, OrderExecuted) else "rejected"
+        source = result.command_id if total == 1 else f"{result.command_id}-{result.ticket}"
+        if total > 1 and result.ticket is None:
+            source = f"{result.command_id}-{index}"
+        return OutgoingFact(
+            subjects.order(self.account_id, kind),
+            fact_msg_id(self.account_id, "order", source),
+            encode(result),
+        )
+
+    async def _wait_terminal(self) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.terminal_wait_s
+        while loop.time() < deadline:
+            if self.session.connected and self.session.breaker_state != "open":
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    def _rejected(self, command_id: str, ticket: int | None, comment: str,
+                  retcode: int | None = None) -> OrderRejected:  # fmt: skip
+        return OrderRejected(
+            account_id=self.account_id,
+            command_id=command_id,
+            ticket=ticket,
+            retcode=retcode,
+            comment=comment,
+            time=utc_now(),
+        )
+
+    async def _positions(self, **filters: Any) -> tuple[Any, ...]:
+        found = await self.session.call("positions_get", **filters)
+        return tuple(found or ())
+
+    async def _close_all(self, command: CloseAll) -> list[Result]:
+        if not await self._wait_terminal():
+            return [self._rejected(command.command_id, None,
+                                   f"terminal unavailable: {self.session.last_error}")]  # fmt: skip
+        try:
+            filters = {"symbol": command.symbol} if command.symbol else {}
+            positions = await self._positions(**filters)
+        except TerminalUnavailable as exc:
+            return [self._rejected(command.command_id, None, f"terminal unavailable: {exc}")]
+        if not positions:
+            return [
+                OrderExecuted(
+                    account_id=self.account_id,
+                    command_id=command.command_id,
+                    ticket=0,
+                    retcode=RETCODE_DONE,
+                    comment="no open positions to close",
+                    time=utc_now(),
+                )
+            ]
+        return [await self._close_one(command, int(p.ticket), None) for p in positions]
+
+    async def _close_one(
+        self, command: ClosePosition | CloseAll, ticket: int, volume: float | None
+    ) -> Result:
+        cid = command.command_id
+        if not await self._wait_terminal():
+            return self._rejected(cid, ticket, f"terminal unavailable: {self.session.last_error}")
+        try:
+            found = await self._positions(ticket=ticket)
+        except TerminalUnavailable as exc:
+            return self._rejected(cid, ticket, f"terminal unavailable: {exc}")
+        position = next((p for p in found if int(p.ticket) == ticket), None)
+        if position is None:
+            return self._rejected(cid, ticket, f"unknown ticket {ticket}: no open position")
+        close_volume = float(position.volume) if volume is None else float(volume)
+        if close_volume <= 0 or close_volume > float(position.volume) + 1e-9:
+            return self._rejected(
+                cid, ticket, f"volume {close_volume} not in (0, {float(position.volume)}]"
+            )
+        return await self._send_close(cid, position, close_volume, command.reason)
+
+    async def _send_close(self, cid: str, position: Any, volume: float, reason: str) -> Result:
+        ticket = int(position.ticket)
+        sell = int(position.type) == ORDER_TYPE_BUY
+        last: tuple[int | None, str] = (None, "")
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.retry_delay_s * attempt)
+            try:
+                tick = await self.session.call("symbol_info_tick", position.symbol)
+                request = {
+                    "action": TRADE_ACTION_DEAL,
+                    "symbol": str(position.symbol),
+                    "volume": volume,
+                    "type": ORDER_TYPE_SELL if sell else ORDER_TYPE_BUY,
+                    "position": ticket,
+                    "price": float(tick.bid if sell else tick.ask),
+                    "deviation": DEVIATION_POINTS,
+                    "magic": CLOSE_MAGIC,
+                    "comment": f"mtq {reason}"[:31] if reason else "mtq close",
+                    "type_filling": ORDER_FILLING_IOC,
+                }
+                result, error = await self.session.order_send(request)
+            except TerminalUnavailable as exc:
+                last = (None, f"terminal unavailable: {exc}")
+                continue
+            if result is None:
+                last = (None, f"order_send returned None: {error[0]} {error[1]}")
+                continue
+            retcode = int(result.retcode)
+            if retcode in (RETCODE_DONE, RETCODE_DONE_PARTIAL):
+                return OrderExecuted(
+                    account_id=self.account_id,
+                    command_id=cid,
+                    ticket=ticket,
+                    retcode=retcode,
+                    comment=str(result.comment),
+                    deal=int(result.deal) or None,
+                    volume=float(result.volume),
+                    price=float(result.price),
+                    time=utc_now(),
+                )
+            last = (retcode, str(result.comment))
+            if retcode not in RETRY_RETCODES:
+                break
+        tries = (
+            f" after {self.retries + 1} attempts"
+            if last[0] in RETRY_RETCODES or last[0] is None
+            else ""
+        )
+        return self._rejected(cid, ticket, f"{last[1]}{tries}", last[0])

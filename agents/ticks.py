@@ -1,0 +1,50 @@
+"""Which polled ticks are new, and their deterministic message ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+def tick_field(tick: Any, name: str) -> Any:
+    """A field of a Tick named tuple or a numpy record."""
+    try:
+        return getattr(tick, name)
+    except AttributeError:
+        return tick[name]
+
+
+@dataclass
+class SymbolCursor:
+    """The last tick published for a symbol: its time and how many shared that millisecond."""
+
+    last_msc: int = -1
+    at_last: int = 0
+    last_key: tuple[float, float] | None = None
+
+    def is_new(self, tick: Any) -> bool:
+        msc = int(tick_field(tick, "time_msc"))
+        if msc != self.last_msc:
+            return msc > self.last_msc
+        return (float(tick_field(tick, "bid")), float(tick_field(tick, "ask"))) != self.last_key
+
+    def take(self, ticks: Iterable[Any]) -> list[tuple[Any, int]]:
+        """Ticks (oldest first) after the cursor, each with its sequence within its msc."""
+        out: list[tuple[Any, int]] = []
+        skip = self.at_last
+        for tick in ticks:
+            msc = int(tick_field(tick, "time_msc"))
+            if msc < self.last_msc:
+                continue
+            if msc == self.last_msc:
+                if skip > 0:
+                    skip -= 1
+                    continue
+                seq = self.at_last
+                self.at_last += 1
+            else:
+                self.last_msc, self.at_last, seq = msc, 1, 0
+            self.last_key = (float(tick_field(tick, "bid")), float(tick_field(tick, "ask")))
+            out.append((tick, seq))
+        return out
