@@ -57,7 +57,7 @@ class DirectGetClient:
     """Direct-get requests on one raw connection (reconnects on the next request)."""
 
     def __init__(self, url: str) -> None:
-        first = url.split(",")[0].strip()
+        first = url.split(",", maxsplit=1)[0].strip()
         if "://" not in first:
             first = f"nats://{first}"
         parts = urlsplit(first)

@@ -56,23 +56,27 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
         return JetStreamAggregateRecorder(self.settings, kind)
 
     def application_recorder(self) -> ApplicationRecorder:
-        return self._resolve(self.APPLICATION_RECORDER_TOPIC, JetStreamApplicationRecorder)
+        recorder: ApplicationRecorder = self._resolve(
+            self.APPLICATION_RECORDER_TOPIC, JetStreamApplicationRecorder
+        )
+        return recorder
 
     def tracking_recorder(
         self, tracking_recorder_class: type[JetStreamTrackingRecorder] | None = None
     ) -> JetStreamTrackingRecorder:
         if tracking_recorder_class is None:
             topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-            tracking_recorder_class = (
-                resolve_topic(topic) if topic else JetStreamTrackingRecorder
-            )
+            tracking_recorder_class = resolve_topic(topic) if topic else JetStreamTrackingRecorder
         assert tracking_recorder_class is not None
         if not issubclass(tracking_recorder_class, JetStreamTrackingRecorder):
             raise TypeError(f"{tracking_recorder_class} is not a JetStreamTrackingRecorder")
         return tracking_recorder_class(self.settings)
 
     def process_recorder(self) -> ProcessRecorder:
-        return self._resolve(self.PROCESS_RECORDER_TOPIC, JetStreamProcessRecorder)
+        recorder: ProcessRecorder = self._resolve(
+            self.PROCESS_RECORDER_TOPIC, JetStreamProcessRecorder
+        )
+        return recorder
 
     def _resolve(self, key: str, default: type[Any]) -> Any:
         topic = self.env.get(key)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -35,8 +35,7 @@ from bus.eventstore.directget import DirectGetError, RawMsg
 from bus.eventstore.runtime import Runtime
 from bus.eventstore.settings import Settings
 from bus.eventstore.stream import ensure_stream
-
-T = TypeVar("T")
+from bus.eventstore.subscription import JetStreamSubscription
 
 MAX_BATCH = 1000  # nats-server's limit on messages per atomic batch
 READ_BATCH = 1000
@@ -247,8 +246,6 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        from bus.eventstore.subscription import JetStreamSubscription
-
         return JetStreamSubscription(self, gt=gt, topics=topics)
 
 
@@ -318,9 +315,3 @@ class JetStreamProcessRecorder(
     JetStreamTrackingRecorder, JetStreamApplicationRecorder, ProcessRecorder
 ):
     """Events and the tracking object they follow from, committed in one atomic batch."""
-
-
-def run(store: JetStreamStore, coro: Coroutine[Any, Any, T]) -> T:
-    """Run an already-created coroutine on the store's loop (helper for views)."""
-    result: T = store.call(lambda: coro)
-    return result

@@ -29,7 +29,7 @@ class Runtime:
     """Event loop thread plus the connections recorders share for one URL."""
 
     _lock = threading.Lock()
-    _instances: dict[str, Runtime] = {}  # noqa: RUF012 - process-wide registry
+    _instances: dict[str, Runtime] = {}
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -39,6 +39,7 @@ class Runtime:
         )
         self._nc: Client | None = None
         self._connecting: asyncio.Lock | None = None
+        self._up = asyncio.Event()
         self.direct = DirectGetClient(url)
         self._thread.start()
 
@@ -60,12 +61,10 @@ class Runtime:
         """Run the coroutine made by `make` on the loop; fail after `timeout` seconds."""
         if threading.current_thread() is self._thread:
             raise ProgrammingError("event store called from its own event loop thread")
-        future = asyncio.run_coroutine_threadsafe(
-            asyncio.wait_for(make(), timeout), self.loop
-        )
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(make(), timeout), self.loop)
         try:
             return future.result(timeout + 1.0)
-        except (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError) as exc:
+        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
             future.cancel()
             raise OperationalError(
                 f"NATS at {self.url} did not answer within {timeout:.1f}s"
@@ -88,15 +87,20 @@ class Runtime:
                     reconnect_time_wait=RECONNECT_WAIT,
                     error_cb=_quiet,
                     disconnected_cb=_quiet_event,
-                    reconnected_cb=_quiet_event,
+                    reconnected_cb=self._on_reconnected,
                     closed_cb=_quiet_event,
                 )
                 self._nc = nc
         while not nc.is_connected:
             # Publishing now would be buffered by nats-py and sent after we have given up:
             # wait for the reconnect instead (the caller's deadline bounds the wait).
-            await asyncio.sleep(0.02)
+            self._up.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._up.wait(), 0.05)
         return nc
+
+    async def _on_reconnected(self) -> None:
+        self._up.set()
 
     def run_soon(self, fn: Callable[[], Awaitable[Any]]) -> None:
         """Schedule a coroutine without waiting for it (used to stop subscriptions)."""

@@ -8,7 +8,7 @@ outermost type first). Readers in other languages use the body and may ignore th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, cast
@@ -73,7 +73,9 @@ class PlainJSONTranscoder(JSONTranscoder):
         if kind in _PLAIN:
             return obj
         if kind is dict:
-            return {k: self._to_plain(v, f"{path}/{_escape(str(k))}", types) for k, v in obj.items()}
+            return {
+                k: self._to_plain(v, f"{path}/{_escape(str(k))}", types) for k, v in obj.items()
+            }
         if kind is list:
             return [self._to_plain(v, f"{path}/{i}", types) for i, v in enumerate(obj)]
         builtin = _BUILTIN_ENCODERS.get(kind)
@@ -113,10 +115,8 @@ class PlainJSONTranscoder(JSONTranscoder):
         def convert(value: Any) -> Any:
             for name in reversed(names):
                 decoder = _BUILTIN_DECODERS.get(name)
-                if decoder is not None:
-                    value = decoder(value)
-                else:
-                    value = self.names[name].decode(value)
+                transcode = decoder if decoder is not None else self.names[name].decode
+                value = transcode(value)
             return value
 
         if not path:
@@ -177,7 +177,7 @@ class PlainJSONMapper(Mapper[TAggregateID], Generic[TAggregateID]):
                 f"originator_version {stored_event.originator_version}: {exc}"
             )
             raise MapperDeserialisationError(msg) from exc
-        convert = find_id_convertor(cls, type(stored_event.originator_id))
+        convert = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
         state["originator_id"] = convert(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
         class_version = getattr(cls, "class_version", 1)

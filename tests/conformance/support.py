@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from typing import Any
@@ -20,10 +21,8 @@ def delete_stream(url: str, stream: str) -> None:
 
     async def delete() -> None:
         js = (await runtime.client()).jetstream()
-        try:
+        with contextlib.suppress(Exception):  # the stream may never have been created
             await js.delete_stream(stream)
-        except Exception:  # noqa: BLE001 - the stream may never have been created
-            pass
 
     runtime.call(delete, 10.0)
     forget_stream(url, stream)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import eventsourcing.tests.projection as lib
 from eventsourcing.dcb.msgpack import MessagePackMapper
 from eventsourcing.tests.projection import EventCountersView
@@ -25,7 +23,7 @@ class TestAggregateEventCountersProjection(
 
     def setUp(self) -> None:
         super().setUp()
-        self.env: Any = self.fresh_env()
+        self.env = self.fresh_env()  # type: ignore[misc]
 
 
 class TestTaggedDecisionCountersProjection(
@@ -39,7 +37,7 @@ class TestTaggedDecisionCountersProjection(
 
     def setUp(self) -> None:
         super().setUp()
-        self.env: Any = {
+        self.env = {  # type: ignore[misc]
             **self.fresh_env(),
             "MAPPER_TOPIC": get_topic(MessagePackMapper),
             "DCBAPPLICATION_PERSISTENCE_MODULE": "eventsourcing.dcb.popo",
@@ -49,4 +47,4 @@ class TestTaggedDecisionCountersProjection(
 class TestEventSourcedProjection(FreshStreams, lib.EventSourcedProjectionTestCase):
     def setUp(self) -> None:
         super().setUp()
-        self.env: Any = self.fresh_env()
+        self.env = self.fresh_env()  # type: ignore[misc]
