@@ -1,0 +1,74 @@
+"""Run agents in-process around a simulator: for tests, benchmarks and `mtq up`-style hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+
+from agents.agent import Agent, AgentTuning
+from agents.nats_link import NatsLink
+from agents.outbox import OutgoingFact, StoredFact
+from agents.session import InlineTerminal
+from config.models import AccountConfig
+
+
+def simulator_account(account_id: str, **overrides: Any) -> AccountConfig:
+    """A simulated account with quick agent settings; `overrides` are top-level config keys."""
+    data: dict[str, Any] = {
+        "id": account_id,
+        "symbols": [{"name": "EURUSD"}],
+        "terminal": {"kind": "simulator", "simulator": {"seed": 1}},
+        "agent": {"poll_interval_ms": 20, "heartbeat_interval_s": 0.2},
+    }
+    data.update(overrides)
+    return AccountConfig.model_validate(data)
+
+
+@dataclass
+class RunningAgent:
+    agent: Agent
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def close(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.task), timeout=timeout)
+
+
+def start_agent(
+    account: AccountConfig,
+    terminal: Any,
+    *,
+    nats_url: str,
+    data_dir: Path,
+    nc: Client | None = None,
+    tuning: AgentTuning | None = None,
+    inline: bool = True,
+    on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
+) -> RunningAgent:
+    """Start an agent task on the running loop; `terminal` is a sync MT5-like object when
+    `inline` (called on the loop), else an awaitable facade."""
+    link = NatsLink(
+        nats_url,
+        name=f"mtq-agent-{account.id}",
+        client=nc,
+        provision=tuning.provision if tuning else True,
+    )
+    agent = Agent(
+        account,
+        terminal=InlineTerminal(terminal) if inline else terminal,
+        link=link,
+        data_dir=data_dir,
+        tuning=tuning,
+        on_published=on_published,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop), name=f"agent-{account.id}")
+    return RunningAgent(agent, stop, task)
