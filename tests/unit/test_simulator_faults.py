@@ -99,6 +99,7 @@ def test_disconnect_when_position_hits_stop_meanwhile_then_close_deal_available_
 def test_order_send_none_when_active_then_none_and_nothing_executed() -> None:
     sim, clock = make_sim(FaultSpec("order_send_none", start_s=0.0, duration_s=5.0))
     request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0}
+    assert sim.history[0] == FaultStarted(sim.now_msc, "order_send_none", None)
     assert sim.order_send(request) is None
     assert sim.last_error()[0] == mt5.RES_E_FAIL
     assert sim.positions_get() == ()  # other calls still work

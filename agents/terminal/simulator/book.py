@@ -24,8 +24,10 @@ def position_margin(spec: SymbolSpec, volume: float, price: float, leverage: int
     return volume * spec.contract_size * price * spec.quote_to_account / leverage
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OpenPosition:
+    """A position as the book keeps it (mutable; callers get TradePosition copies)."""
+
     ticket: int
     symbol: str
     type: int
@@ -117,12 +119,12 @@ class Book:
     def mark(self, symbol: str, bid: float, ask: float) -> None:
         """Revalue the positions on `symbol`: buys at the bid, sells at the ask."""
         spec = self.specs[symbol]
-        for ticket, pos in self.positions.items():
+        for pos in self.positions.values():
             if pos.symbol != symbol:
                 continue
             price = bid if pos.type == c.POSITION_TYPE_BUY else ask
-            profit = position_profit(spec, pos.type, pos.volume, pos.price_open, price)
-            self.positions[ticket] = replace(pos, price_current=price, profit=profit)
+            pos.price_current = price
+            pos.profit = position_profit(spec, pos.type, pos.volume, pos.price_open, price)
 
     def open(
         self,

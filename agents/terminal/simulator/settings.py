@@ -128,7 +128,18 @@ class StrategySpec:
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """One injected fault, active from `start_s` for `duration_s` seconds of simulated time."""
+    """One injected fault, active from `start_s` for `duration_s` seconds of simulated time.
+
+    - disconnect: the terminal is unreachable; every call returns None with -10004 and
+      `initialize()` fails with -10003; afterwards the session must be initialized again.
+    - ipc_error / ipc_timeout: calls fail with -10004 / -10005 (each with `probability`);
+      transient, no re-initialize needed.
+    - order_send_none: `order_send` returns None (RES_E_FAIL) and executes nothing.
+    - stale_feed: no new ticks for `symbol` (all symbols when None); orders on it are
+      refused with TRADE_RETCODE_MARKET_CLOSED.
+    - equity_drop: `account_info()` reports equity (and profit) `drop_percent` lower, a bad
+      reading; balance, positions and stop-out are unaffected.
+    """
 
     kind: FaultKind
     start_s: float

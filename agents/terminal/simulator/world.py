@@ -43,6 +43,7 @@ class SimWorld:
         self.trader = RandomTrader(settings.strategy, settings.seed)
         self.trader_tickets: list[int] = []
         self.history: deque[SimEvent] = deque(maxlen=settings.history_limit)
+        self._record_fault_transitions()
         for name, feed in self.feeds.items():
             self.history.append(TickGenerated(name, feed.step(origin_msc)))
 
@@ -58,9 +59,7 @@ class SimWorld:
         """Advance one tick interval: faults, quotes, stops, the scripted trader, stop-out."""
         self.step_count += 1
         now, elapsed = self.now_msc, self.elapsed_s
-        for fault, started in self.faults.transitions(elapsed):
-            event = FaultStarted if started else FaultEnded
-            self.history.append(event(now, fault.kind, fault.symbol))
+        self._record_fault_transitions()
         for name, feed in self.feeds.items():
             if self.faults.active("stale_feed", elapsed, name) is not None:
                 continue
@@ -181,7 +180,14 @@ class SimWorld:
             worst = min(book.positions.values(), key=lambda p: (p.profit, p.ticket))
             self.close(worst.ticket, None, c.DEAL_REASON_SO)
 
+    def _record_fault_transitions(self) -> None:
+        for fault, started in self.faults.transitions(self.elapsed_s):
+            event = FaultStarted if started else FaultEnded
+            self.history.append(event(self.now_msc, fault.kind, fault.symbol))
+
     def _on_quote(self, symbol: str) -> None:
+        if not self.book.positions:
+            return
         feed = self.feeds[symbol]
         self.book.mark(symbol, feed.bid, feed.ask)
         for pos in [p for p in self.book.positions.values() if p.symbol == symbol]:
