@@ -219,6 +219,10 @@ class DirectGetClient:
                 DirectGetError(f"direct get failed: {header_block[:200]!r}")
             )
 
+    def close(self) -> None:
+        """Close the connection; pending requests fail."""
+        self._close(ConnectionError("direct-get client closed"))
+
     def _close(self, error: BaseException) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:

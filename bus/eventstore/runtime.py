@@ -53,6 +53,29 @@ class Runtime:
                 cls._instances[url] = runtime
             return runtime
 
+    @classmethod
+    def discard(cls, url: str) -> None:
+        """Close the runtime for `url` (its connections and loop thread), if any."""
+        with cls._lock:
+            runtime = cls._instances.pop(url, None)
+        if runtime is not None:
+            runtime.close()
+
+    def close(self) -> None:
+        """Close the connections and stop the loop thread."""
+
+        async def shutdown() -> None:
+            nc = self._nc
+            if nc is not None and not nc.is_closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(nc.close(), 2.0)
+            self.direct.close()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5.0)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5.0)
+
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
