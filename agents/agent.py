@@ -333,6 +333,10 @@ class Agent:
             )
         )
 
+    def outbox_drained_after(self, buffered: int) -> bool:
+        """True once the outbox is empty and at least `buffered` facts left it."""
+        return not len(self.outbox) and self.publisher.stats.from_outbox >= buffered
+
     # --- heartbeats --------------------------------------------------------------------
 
     def health(self) -> HealthReport:
