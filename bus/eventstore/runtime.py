@@ -84,9 +84,9 @@ class Runtime:
         """Run the coroutine made by `make` on the loop; fail after `timeout` seconds."""
         if threading.current_thread() is self._thread:
             raise ProgrammingError("event store called from its own event loop thread")
-        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(make(), timeout), self.loop)
+        future = asyncio.run_coroutine_threadsafe(make(), self.loop)
         try:
-            return future.result(timeout + 1.0)
+            return future.result(timeout)
         except (TimeoutError, concurrent.futures.TimeoutError) as exc:
             future.cancel()
             raise OperationalError(
