@@ -211,7 +211,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     ]
     for row in rows:
         values = [results[n].get(row) for n in names]
-        ours, sqlite, pg = (results[k].get(row) for k in ("ours", "sqlite", "postgres"))
+        ours, sqlite, pg = (float(results[k][row]) for k in ("ours", "sqlite", "postgres"))
         lines.append(
             f"{row:<18}"
             + "".join(f"{v if v is not None else '-':>14}" for v in values)
@@ -281,12 +281,14 @@ def main() -> None:
 
     from bus.embedded import EmbeddedNatsServer
 
-    with tempfile.TemporaryDirectory(prefix="mtq-bench-") as tmp:
-        with EmbeddedNatsServer(data_dir=Path(tmp) / "nats") as server:
-            ctx = BenchContext(
-                nats_url=server.url, server=server, work_dir=Path(tmp), quick="--quick" in sys.argv
-            )
-            print(run(ctx))
+    with (
+        tempfile.TemporaryDirectory(prefix="mtq-bench-") as tmp,
+        EmbeddedNatsServer(data_dir=Path(tmp) / "nats") as server,
+    ):
+        ctx = BenchContext(
+            nats_url=server.url, server=server, work_dir=Path(tmp), quick="--quick" in sys.argv
+        )
+        print(run(ctx))
 
 
 _: Callable[[BenchContext], dict[str, Any]] = run

