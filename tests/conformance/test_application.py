@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import eventsourcing.tests.application as lib
+import pytest
 
 from tests.conformance.support import FreshStreamsInEnviron
+
+pytestmark = pytest.mark.nats
 
 
 class TestApplication(FreshStreamsInEnviron, lib.ApplicationTestCase):

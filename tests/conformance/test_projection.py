@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import eventsourcing.tests.projection as lib
+import pytest
 from eventsourcing.dcb.msgpack import MessagePackMapper
 from eventsourcing.tests.projection import EventCountersView
 from eventsourcing.utils import get_topic
 
 from tests.conformance.support import FreshStreams
 from tests.conformance.views import JetStreamEventCounters
+
+pytestmark = pytest.mark.nats
 
 
 class TestEventCountersView(FreshStreams, lib.EventCountersViewTestCase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import eventsourcing.tests.persistence as lib
+import pytest
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -18,6 +19,8 @@ from bus.eventstore.recorders import (
     JetStreamTrackingRecorder,
 )
 from tests.conformance.support import FreshStreams
+
+pytestmark = pytest.mark.nats
 
 
 class TestAggregateRecorder(FreshStreams, lib.AggregateRecorderTestCase):
