@@ -8,9 +8,6 @@ from agents.supervisor.backoff import Backoff
 from agents.supervisor.health import Health, HealthReport
 from config import SupervisorConfig
 
-DEFAULT_UNHEALTHY_RESTART_AFTER_S = 300.0
-DEFAULT_HEALTHY_RESET_AFTER_S = 600.0
-
 
 @dataclass(frozen=True)
 class RestartPolicy:
@@ -30,18 +27,11 @@ class RestartPolicy:
     stop_timeout_s: float = 10.0
     heartbeat_timeout_s: float = 15.0
     check_interval_s: float = 1.0
-    unhealthy_restart_after_s: float = DEFAULT_UNHEALTHY_RESTART_AFTER_S
-    healthy_reset_after_s: float = DEFAULT_HEALTHY_RESET_AFTER_S
+    unhealthy_restart_after_s: float = 300.0
+    healthy_reset_after_s: float = 600.0
 
     @classmethod
-    def from_config(
-        cls,
-        config: SupervisorConfig,
-        *,
-        unhealthy_restart_after_s: float | None = None,
-        healthy_reset_after_s: float | None = None,
-    ) -> RestartPolicy:
-        """Build from config; the two extra timings come from config when it has them."""
+    def from_config(cls, config: SupervisorConfig) -> RestartPolicy:
         return cls(
             backoff=Backoff(
                 config.restart_initial_delay_s, config.restart_factor, config.restart_max_delay_s
@@ -49,18 +39,8 @@ class RestartPolicy:
             stop_timeout_s=config.stop_timeout_s,
             heartbeat_timeout_s=config.heartbeat_timeout_s,
             check_interval_s=config.health_check_interval_s,
-            unhealthy_restart_after_s=_pick(
-                unhealthy_restart_after_s,
-                config,
-                "unhealthy_restart_after_s",
-                DEFAULT_UNHEALTHY_RESTART_AFTER_S,
-            ),
-            healthy_reset_after_s=_pick(
-                healthy_reset_after_s,
-                config,
-                "healthy_reset_after_s",
-                DEFAULT_HEALTHY_RESET_AFTER_S,
-            ),
+            unhealthy_restart_after_s=config.unhealthy_restart_after_s,
+            healthy_reset_after_s=config.healthy_reset_after_s,
         )
 
     def restart_reason(
@@ -80,10 +60,3 @@ class RestartPolicy:
     def forgives(self, *, healthy_since: float | None, now: float) -> bool:
         """True when the agent has been up and not UNHEALTHY long enough to reset the counter."""
         return healthy_since is not None and now - healthy_since >= self.healthy_reset_after_s
-
-
-def _pick(explicit: float | None, config: SupervisorConfig, name: str, default: float) -> float:
-    if explicit is not None:
-        return explicit
-    value = getattr(config, name, None)
-    return float(value) if isinstance(value, int | float) else default

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
-from agents.supervisor import Health, RestartPolicy, Supervisor
+from agents.supervisor import Health, Supervisor
 from tests.integration.supervisor_support import (
     LifecycleLog,
     fake_agents,
@@ -80,6 +80,7 @@ async def test_supervisor_when_agent_hangs_then_killed_and_restarted_with_backof
         assert first is not None
         await eventually(lambda: runner.restart_count == 1, timeout=10)
         assert not pid_alive(first)
+        await eventually(log.has(["FAILED"]))
         failed = next(e for e in log.events if e.state == "FAILED")
         assert "unresponsive" in failed.reason
         assert "no heartbeat" in failed.reason
@@ -87,7 +88,9 @@ async def test_supervisor_when_agent_hangs_then_killed_and_restarted_with_backof
         assert runner.state == "STARTING"  # never RUNNING: the silent agent sends nothing
     finally:
         await supervisor.stop()
-    assert log.has(["STARTING", "FAILED", "RESTARTING", "STARTING", "STOPPING", "STOPPED"])()
+    await eventually(
+        log.has(["STARTING", "FAILED", "RESTARTING", "STARTING", "STOPPING", "STOPPED"])
+    )
 
 
 async def test_supervisor_when_terminal_disconnected_then_restarted_only_after_grace(
@@ -96,15 +99,13 @@ async def test_supervisor_when_terminal_disconnected_then_restarted_only_after_g
     js = await provision(nc)
     acct = unique_id("sup-disc")
     log = await LifecycleLog.follow(js, acct)
-    config = make_config([acct])
-    policy = RestartPolicy.from_config(config.supervisor, unhealthy_restart_after_s=2.0)
+    config = make_config([acct], unhealthy_restart_after_s=2.0)
     supervisor = Supervisor(
         config,
         nc,
         config_paths=[],
         nats_url=nats_url,
         data_dir=tmp_path,
-        policy=policy,
         command_factory=fake_agents(nats_url, {acct: "disconnected"}),
         serve=False,
     )
@@ -120,6 +121,7 @@ async def test_supervisor_when_terminal_disconnected_then_restarted_only_after_g
         assert runner.restart_count == 0
         await eventually(lambda: runner.restart_count == 1, timeout=5)
         assert loop.time() - unhealthy_at >= 1.9
+        await eventually(log.has(["FAILED"]))
         failed = next(e for e in log.events if e.state == "FAILED")
         assert "unhealthy for" in failed.reason
         assert "terminal disconnected" in failed.reason
@@ -180,6 +182,7 @@ async def test_supervisor_when_agent_crashes_repeatedly_then_delays_grow(
         await eventually(lambda: runner.state == "RUNNING", timeout=10)
     finally:
         await supervisor.stop()
+    await eventually(log.has(["FAILED", "FAILED", "STOPPED"]))
     restarting = [e.reason for e in log.events if e.state == "RESTARTING"]
     assert restarting == ["restart 1 in 0.2s", "restart 2 in 0.6s"]
     failed = [e.reason for e in log.events if e.state == "FAILED"]

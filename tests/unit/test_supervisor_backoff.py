@@ -40,15 +40,15 @@ def test_policy_when_built_from_config_then_uses_its_timings() -> None:
             stop_timeout_s=2,
             heartbeat_timeout_s=5,
             health_check_interval_s=0.1,
-        ),
-        unhealthy_restart_after_s=7,
+            unhealthy_restart_after_s=7,
+        )
     )
     assert [policy.backoff.delay(n) for n in range(4)] == [0.5, 1.5, 4, 4]
     assert policy.stop_timeout_s == 2
     assert policy.heartbeat_timeout_s == 5
     assert policy.check_interval_s == 0.1
     assert policy.unhealthy_restart_after_s == 7
-    assert policy.healthy_reset_after_s == 600
+    assert policy.healthy_reset_after_s == 600  # config default
 
 
 def test_restart_reason_when_heartbeats_missed_then_restart_at_once() -> None:
