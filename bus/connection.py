@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any, Final
 
 import nats
 from nats.aio.client import Client
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
 URL_FILE_NAME: Final = "nats.url"
@@ -57,18 +60,24 @@ def resolve_url(explicit: str | None = None, data_dir: Path | None = None) -> st
     return DEFAULT_URL
 
 
-def settings_from_env(url: str | None = None, *, name: str = "mtq") -> ConnectSettings:
+def settings_from_env(
+    url: str | None = None, *, name: str = "mtq", data_dir: Path | None = None
+) -> ConnectSettings:
     """Build settings from arguments and `NATS_USER`, `NATS_PASSWORD`, `NATS_CREDS`."""
     creds = os.environ.get("NATS_CREDS") or None
     if creds and not Path(creds).is_file():
         raise NatsUnavailable(f"NATS creds file {creds} (from NATS_CREDS) does not exist")
     return ConnectSettings(
-        url=resolve_url(url),
+        url=resolve_url(url, data_dir),
         user=os.environ.get("NATS_USER") or None,
         password=os.environ.get("NATS_PASSWORD") or None,
         creds_file=creds,
         name=name,
     )
+
+
+async def _log_error(exc: Exception) -> None:
+    log.warning("NATS connection error: %s", exc)
 
 
 async def connect(settings: ConnectSettings, **callbacks: Any) -> Client:
@@ -77,8 +86,10 @@ async def connect(settings: ConnectSettings, **callbacks: Any) -> Client:
         "servers": [settings.url],
         "name": settings.name,
         "connect_timeout": settings.connect_timeout,
-        "allow_reconnect": settings.allow_reconnect,
-        "max_reconnect_attempts": settings.max_reconnect_attempts,
+        # Fail fast on the first connection; reconnecting is switched on once connected.
+        "allow_reconnect": False,
+        # nats-py retries the first connection forever unless this is positive.
+        "max_reconnect_attempts": 1,
         "reconnect_time_wait": settings.reconnect_time_wait,
         "user": settings.user,
         "password": settings.password,
@@ -87,12 +98,22 @@ async def connect(settings: ConnectSettings, **callbacks: Any) -> Client:
     if settings.creds_file:
         options["user_credentials"] = settings.creds_file
 
-    async def _quiet(exc: Exception) -> None:
-        return None
+    first_errors: list[Exception] = []
+    user_error_cb = options.pop("error_cb", None)
 
-    options.setdefault("error_cb", _quiet)
+    async def _error_cb(exc: Exception) -> None:
+        first_errors.append(exc)
+        if user_error_cb is not None:
+            await user_error_cb(exc)
+
+    options["error_cb"] = _error_cb
     try:
-        return await nats.connect(**options)
+        client = await nats.connect(**options)
     except Exception as exc:
-        cause = str(exc) or type(exc).__name__
+        cause_exc = first_errors[-1] if first_errors else exc
+        cause = str(cause_exc) or type(cause_exc).__name__
         raise NatsUnavailable(f"cannot reach NATS at {settings.redacted_url()}: {cause}") from exc
+    client._error_cb = user_error_cb or _log_error
+    client.options["allow_reconnect"] = settings.allow_reconnect
+    client.options["max_reconnect_attempts"] = settings.max_reconnect_attempts
+    return client

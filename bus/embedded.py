@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -13,15 +14,35 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+_PR_SET_PDEATHSIG = 1
 BINARY_NAME = "nats-server.exe" if sys.platform == "win32" else "nats-server"
 
 
 class EmbeddedServerError(RuntimeError):
     """The embedded nats-server could not be found, started or stopped."""
+
+
+def _pdeathsig_hook() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGTERM the child when the starting thread dies.
+
+    libc is loaded here, in the parent, so the hook only makes one system call.
+    """
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except OSError:
+        return None
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
 
 
 def find_binary() -> Path:
@@ -90,6 +111,8 @@ class EmbeddedNatsServer:
     max_payload: int = 8 * 1024 * 1024
     ready_timeout: float = 15.0
     stop_timeout: float = 10.0
+    # The server dies with the thread that started it, even if that thread is SIGKILLed.
+    die_with_parent: bool = True
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -149,6 +172,8 @@ class EmbeddedNatsServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                # Only a system call in the child, so safe with threads in the parent.
+                preexec_fn=_pdeathsig_hook() if self.die_with_parent else None,  # noqa: PLW1509
             )
         finally:
             log.close()

@@ -40,3 +40,26 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def nats_client_fresh(fresh_nats_server: EmbeddedNatsServer) -> AsyncIterator[Client]:
+    """A client of the test's own server."""
+    client = await nats.connect(fresh_nats_server.url, connect_timeout=5)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture(scope="session")
+async def provisioned_nats_url(nats_url: str) -> str:
+    """The session server with mtq's streams, KV bucket and DLQ."""
+    from bus.topology import ensure_topology
+
+    client = await nats.connect(nats_url)
+    try:
+        await ensure_topology(client.jetstream())
+    finally:
+        await client.close()
+    return nats_url

@@ -1,5 +1,73 @@
+"""`mtq nats serve|provision`: the embedded server and mtq's JetStream topology."""
+
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from bus.connection import connect, resolve_url, settings_from_env
+from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
+from bus.topology import TopologyConflict, ensure_topology
+from mtq import runtime
+from mtq.options import DataOption, NatsPortOption, NatsUrlOption
+from mtq.runtime import console, fail
+
+app = typer.Typer(no_args_is_help=True, help="The NATS server and mtq's streams.")
+
+
+async def provision(url: str) -> None:
+    """Create or update the streams, the KV bucket and the DLQ, and report what changed."""
+    nc = await connect(settings_from_env(url, name="mtq-provision"))
+    try:
+        report = await ensure_topology(nc.jetstream())
+    except TopologyConflict as exc:
+        fail(str(exc), runtime.EXIT_PROBLEMS)
+    finally:
+        await nc.close()
+    for label, names in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+    ):
+        if names:
+            console.print(f"{label}: {', '.join(names)}")
+
+
+@app.command("provision")
+def provision_command(nats_url: NatsUrlOption = None, data: DataOption = Path("data")) -> None:
+    """Create or update mtq's streams, KV bucket and DLQ (idempotent)."""
+    runtime.run(lambda: provision(resolve_url(nats_url, data)))
+
+
+@app.command("serve")
+def serve_command(
+    data: DataOption = Path("data"),
+    port: NatsPortOption = 4222,
+    provision_topology: Annotated[
+        bool, typer.Option("--provision/--no-provision", help="Create mtq's streams on start.")
+    ] = True,
+) -> None:
+    """Run the embedded nats-server with JetStream until Ctrl-C or SIGTERM."""
+    server = EmbeddedNatsServer(data_dir=data / "nats", port=port)
+    try:
+        server.start()
+    except EmbeddedServerError as exc:
+        fail(str(exc))
+    try:
+        console.print(f"nats-server with JetStream listening on {server.url}")
+        console.print(f"store: {server.store_dir}  monitoring: {server.monitor_url}")
+
+        async def main() -> None:
+            if provision_topology:
+                await provision(server.url)
+            stop = asyncio.Event()
+            runtime.install_stop_signals(stop)
+            await stop.wait()
+
+        runtime.run(main)
+    finally:
+        server.stop()
+        console.print("nats-server stopped")

@@ -1,0 +1,112 @@
+"""Export JSON Schemas (2020-12) and an AsyncAPI document for every wire type."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from bus import schemas
+
+JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
+
+# (type, subject pattern, direction, description) for every channel.
+CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
+    (schemas.TickReceived, "mt5.{account}.tick.{symbol}", "MT5_TICKS"),
+    (schemas.PositionOpened, "mt5.{account}.position.opened", "MT5"),
+    (schemas.PositionModified, "mt5.{account}.position.modified", "MT5"),
+    (schemas.PositionClosed, "mt5.{account}.position.closed", "MT5"),
+    (schemas.AccountSnapshot, "mt5.{account}.account", "MT5"),
+    (schemas.AgentHeartbeat, "mt5.{account}.health", "MT5"),
+    (schemas.OrderExecuted, "mt5.{account}.order.executed", "MT5"),
+    (schemas.OrderRejected, "mt5.{account}.order.rejected", "MT5"),
+    (schemas.AgentLifecycleChanged, "mt5.{account}.lifecycle", "MT5"),
+    (schemas.ClosePosition, "cmd.{account}.close_position", "CMD"),
+    (schemas.CloseAll, "cmd.{account}.close_all", "CMD"),
+    (schemas.SetTradingState, "cmd.{account}.set_trading_state", "CMD"),
+)
+
+
+def wire_types() -> list[type[schemas.base.Message]]:
+    return [t for t, _, _ in CHANNELS]
+
+
+def type_schema(message_type: type[Any]) -> dict[str, Any]:
+    """A self-contained JSON Schema for one wire type."""
+    (_ref,), components = msgspec.json.schema_components(
+        [message_type], ref_template="#/$defs/{name}"
+    )
+    name = message_type.__name__
+    root = dict(components[name])
+    defs = {k: v for k, v in components.items() if k != name}
+    document: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"{SCHEMA_ID_BASE}{name}",
+        **root,
+    }
+    if defs:
+        document["$defs"] = defs
+    return document
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """An AsyncAPI 3.0 document listing every channel and its message."""
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for message_type, address, stream in CHANNELS:
+        name = message_type.__name__
+        messages[name] = {
+            "name": name,
+            "contentType": "application/json",
+            "payload": {"$ref": f"./{name}.json"},
+        }
+        channels[name] = {
+            "address": address,
+            "description": f"stored in JetStream stream {stream}",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "mtq",
+            "version": "1",
+            "description": "Facts from MT5 agents and commands to them, as plain JSON on NATS.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"messages": messages},
+    }
+
+
+def render_all() -> dict[str, str]:
+    """File name → text for every schema file, deterministic."""
+    files = {
+        f"{t.__name__}.json": json.dumps(type_schema(t), indent=2, sort_keys=True) + "\n"
+        for t in wire_types()
+    }
+    files["asyncapi.json"] = json.dumps(asyncapi_document(), indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def export(directory: Path) -> list[Path]:
+    """Write every schema file into `directory`; return the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_all().items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_files(directory: Path) -> list[str]:
+    """Names of schema files in `directory` that are missing or differ from the code."""
+    stale = []
+    for name, text in render_all().items():
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(name)
+    return stale

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bus.embedded import EmbeddedNatsServer, free_port
+from tests.e2e.cli import mtq
+
+pytestmark = [pytest.mark.e2e]
+
+COMMANDS = [
+    [],
+    ["up"],
+    ["nats"],
+    ["nats", "serve"],
+    ["nats", "provision"],
+    ["config", "validate"],
+    ["schema", "export"],
+    ["agent", "run"],
+    ["supervisor", "run"],
+    ["status"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "mtq")
+def test_help_when_asked_then_every_command_explains_itself(command: list[str]) -> None:
+    result = mtq(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+@pytest.mark.nats
+def test_provision_when_run_twice_then_second_run_changes_nothing(
+    fresh_nats_server: EmbeddedNatsServer,
+) -> None:
+    first = mtq("nats", "provision", "--nats-url", fresh_nats_server.url)
+    assert first.returncode == 0, first.stderr
+    assert "created: MT5_TICKS, MT5, RISK, CMD, DLQ, KV_mtq_status" in first.stdout
+    second = mtq("nats", "provision", "--nats-url", fresh_nats_server.url)
+    assert second.returncode == 0, second.stderr
+    assert "created" not in second.stdout
+    assert "unchanged: MT5_TICKS, MT5, RISK, CMD, DLQ, KV_mtq_status" in second.stdout
+
+
+def test_provision_when_nats_unreachable_then_one_line_and_exit_2() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    result = mtq("nats", "provision", "--nats-url", url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert url in lines[0]
+
+
+def test_schema_export_when_run_then_writes_every_schema(tmp_path: Path) -> None:
+    result = mtq("schema", "export", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"TickReceived.json", "PositionClosed.json", "asyncapi.json"} <= names
+    schema = json.loads((tmp_path / "ClosePosition.json").read_text())
+    assert "command_id" in schema["required"]

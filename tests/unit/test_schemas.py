@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+import msgspec
+import pytest
+
+from bus import codec
+from bus.schema_export import render_all, stale_files, wire_types
+from bus.schemas import (
+    AccountSnapshot,
+    AgentHeartbeat,
+    AgentLifecycleChanged,
+    CloseAll,
+    ClosePosition,
+    OrderExecuted,
+    OrderRejected,
+    PositionClosed,
+    PositionModified,
+    PositionOpened,
+    SetTradingState,
+    TickReceived,
+)
+from bus.schemas.base import Message
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+NOW = datetime(2026, 11, 22, 8, 30, 15, 123000, tzinfo=UTC)
+POSITION = {
+    "account_id": "ftmo-001",
+    "ticket": 1001,
+    "identifier": 1001,
+    "symbol": "EURUSD",
+    "side": "buy",
+    "volume": 0.1,
+    "price_open": 1.08512,
+    "price_current": 1.08601,
+    "sl": 1.08212,
+    "tp": 1.09112,
+    "profit": 8.9,
+    "magic": 424242,
+    "reason": "expert",
+    "time_msc": 1_795_000_000_000,
+}
+
+SAMPLES: list[Message] = [
+    TickReceived(
+        account_id="ftmo-001", symbol="EURUSD", bid=1.0851, ask=1.0852, time_msc=1, flags=6
+    ),
+    PositionOpened(**POSITION),  # type: ignore[arg-type]
+    PositionModified(**POSITION, changed=("sl",)),  # type: ignore[arg-type]
+    PositionClosed(  # type: ignore[arg-type]
+        **POSITION, close_price=1.0860, deal_reason="tp", deal_ticket=5, close_time_msc=2
+    ),
+    AccountSnapshot(
+        account_id="ftmo-001",
+        login=1001,
+        balance=100000,
+        equity=99850.5,
+        margin=108.5,
+        margin_free=99742,
+        margin_level=92028.1,
+        profit=-149.5,
+        currency="USD",
+        server="Sim-Demo",
+        time=NOW,
+    ),
+    AgentHeartbeat(
+        account_id="ftmo-001",
+        agent_id="agent-ftmo-001",
+        pid=123,
+        terminal_connected=True,
+        breaker_state="closed",
+        terminal_latency_ms=0.4,
+        last_tick_age_s={"EURUSD": 0.1},
+        time=NOW,
+    ),
+    OrderExecuted(
+        account_id="ftmo-001", command_id="cmd-1", ticket=1001, retcode=10009, deal=7, time=NOW
+    ),
+    OrderRejected(account_id="ftmo-001", command_id="cmd-2", comment="unknown ticket 9", time=NOW),
+    AgentLifecycleChanged(
+        account_id="ftmo-001", agent_id="agent-ftmo-001", state="RUNNING", time=NOW
+    ),
+    ClosePosition(command_id="cmd-1", account_id="ftmo-001", ticket=1001),
+    CloseAll(command_id="cmd-3", account_id="ftmo-001", symbol="XAUUSD"),
+    SetTradingState(command_id="cmd-4", account_id="ftmo-001", state="HALTED", reason="x"),
+]
+
+
+def test_schema_files_when_code_changes_then_committed_files_must_be_regenerated() -> None:
+    stale = stale_files(SCHEMAS)
+    assert stale == [], f"run `mtq schema export` and commit: {stale}"
+
+
+def test_samples_when_covering_every_wire_type_then_complete() -> None:
+    assert {type(s) for s in SAMPLES} == set(wire_types())
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: type(s).__name__)
+def test_sample_payload_when_validated_against_its_schema_then_valid(sample: Message) -> None:
+    schema = json.loads((SCHEMAS / f"{type(sample).__name__}.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    payload = msgspec.json.decode(codec.encode(sample))
+    jsonschema.validate(payload, schema, cls=jsonschema.Draft202012Validator)
+
+
+@pytest.mark.parametrize("sample", SAMPLES[:3], ids=lambda s: type(s).__name__)
+def test_schema_when_payload_breaks_rule_then_invalid(sample: Message) -> None:
+    schema = json.loads((SCHEMAS / f"{type(sample).__name__}.json").read_text())
+    payload = msgspec.json.decode(codec.encode(sample))
+    payload["account_id"] = "bad.id"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(payload, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_asyncapi_when_rendered_then_lists_every_channel() -> None:
+    doc = json.loads(render_all()["asyncapi.json"])
+    assert set(doc["channels"]) == {t.__name__ for t in wire_types()}
+    assert doc["channels"]["TickReceived"]["address"] == "mt5.{account}.tick.{symbol}"
