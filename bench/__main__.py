@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mtq-bench-") as tmp:
         server = EmbeddedNatsServer(data_dir=Path(tmp) / "nats")
         with server:
-            ctx = BenchContext(nats_url=server.url, server=server, work_dir=Path(tmp), quick=args.quick)
+            ctx = BenchContext(
+                nats_url=server.url, server=server, work_dir=Path(tmp), quick=args.quick
+            )
             for name in names:
                 if wanted and name not in wanted and name != "baseline":
                     continue
