@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bus.embedded import EmbeddedNatsServer, free_port
 from tests.e2e.cli import mtq
@@ -61,3 +62,16 @@ def test_schema_export_when_run_then_writes_every_schema(tmp_path: Path) -> None
     assert {"TickReceived.json", "PositionClosed.json", "asyncapi.json"} <= names
     schema = json.loads((tmp_path / "ClosePosition.json").read_text())
     assert "command_id" in schema["required"]
+
+
+def test_compose_when_services_start_mtq_commands_then_those_commands_exist() -> None:
+    compose = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    )
+    mtq_services = {n: s for n, s in compose["services"].items() if "build" in s}
+    assert mtq_services, "docker-compose.yml runs no mtq service"
+    for name, service in mtq_services.items():
+        words = [w for w in service["command"] if not w.startswith("-")]
+        command = words[:2] if words[:1] != ["up"] else words[:1]
+        result = mtq(*command, "--help")
+        assert result.returncode == 0, f"service {name}: mtq {' '.join(command)}: {result.stderr}"
