@@ -128,6 +128,8 @@ class Agent:
         self._stale_warned: set[str] = set()
         self.heartbeats = HeartbeatMaker(account.id, int(self._started * 1000))
         self.polls = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._killed = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -146,9 +148,13 @@ class Agent:
                     name="commands",
                 )
             )
+        self._tasks = tasks
         try:
             await stop.wait()
         finally:
+            if self._killed:
+                self.conn.close()
+                return  # noqa: B012 - a simulated crash leaves nothing tidy behind
             stop.set()
             done, pending = await asyncio.wait(tasks, timeout=4.0)
             for task in pending:
@@ -157,6 +163,13 @@ class Agent:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("agent task %s failed: %r", task.get_name(), task.exception())
             await self._close()
+
+    def kill(self, stop: asyncio.Event) -> None:
+        """Stop at once without flushing or closing anything (a crash, for tests)."""
+        self._killed = True
+        for task in self._tasks:
+            task.cancel()
+        stop.set()
 
     async def _close(self) -> None:
         with contextlib.suppress(Exception):

@@ -21,15 +21,18 @@ from bus.schemas.base import Message
 
 
 async def read_subject(nc: Client, subject: str, *, idle: float = 0.5) -> list[Msg]:
-    """Every message stored on `subject` (wildcards allowed), oldest first."""
+    """Messages stored on `subject` (wildcards allowed) up to now, oldest first."""
     js = nc.jetstream()
     sub = await js.subscribe(subject, ordered_consumer=True)
     out: list[Msg] = []
     try:
         while True:
             try:
-                out.append(await sub.next_msg(timeout=idle))
+                msg = await sub.next_msg(timeout=idle)
             except (TimeoutError, asyncio.TimeoutError):
+                return out
+            out.append(msg)
+            if msg.metadata.num_pending == 0:  # caught up with what was stored at the start
                 return out
     finally:
         await sub.unsubscribe()
