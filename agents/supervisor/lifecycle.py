@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from typing import Final
@@ -41,6 +40,8 @@ class LifecyclePublisher:
         self._pending: deque[AgentLifecycleChanged] = deque(maxlen=MAX_PENDING)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._abandon = False
         self.published = 0
 
     @property
@@ -60,13 +61,17 @@ class LifecyclePublisher:
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Try to store what is queued within `timeout_s`, then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._drain_until_done(), timeout_s)
+        # A flag rather than cancel(): nats-py turns a cancelled request into a timeout,
+        # which would swallow the cancellation and leave the task running.
+        self._closing = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=timeout_s)
+            if not done:
+                self._abandon = True
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
         if self._pending:
             log.warning("%d lifecycle events not stored at shutdown", len(self._pending))
 
@@ -74,13 +79,12 @@ class LifecyclePublisher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if not await self._drain():
-                await asyncio.sleep(RETRY_DELAY_S)
+            stored = await self._drain()
+            if self._abandon or (self._closing and stored):
+                return
+            if not stored:
+                await asyncio.sleep(RETRY_DELAY_S / 4 if self._closing else RETRY_DELAY_S)
                 self._wake.set()
-
-    async def _drain_until_done(self) -> None:
-        while not await self._drain():  # noqa: ASYNC110 - retrying a publish, not waiting
-            await asyncio.sleep(RETRY_DELAY_S / 4)
 
     async def _drain(self) -> bool:
         while self._pending:
