@@ -44,7 +44,7 @@ class AgentRunner:
     ) -> None:
         self.account = account
         self.account_id = account.id
-        self.agent_id = account.id
+        self.agent_id = f"agent-{account.id}"
         self._command = list(command)
         self._policy = policy
         self._publisher = publisher

@@ -76,7 +76,7 @@ async def test_list_when_agents_running_then_reports_state_health_and_heartbeat(
         assert rows[a]["health"] == rows[b]["health"] == "HEALTHY"
         return rows
 
-    rows = await eventually(all_healthy)
+    rows: dict[str, Any] = await eventually(all_healthy)
     assert set(rows) == {a, b, c}
     assert rows[a]["state"] == "RUNNING"
     assert rows[a]["pid"] == supervisor.runner(a).pid
