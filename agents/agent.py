@@ -45,6 +45,8 @@ from config.models import AccountConfig
 log = logging.getLogger(__name__)
 
 COPY_TICKS_ALL = -1
+MAX_QUEUED = 2_000
+"""Facts waiting in memory for the publisher beyond which polling pauses."""
 CLOSE_DEAL_ATTEMPTS = 10
 """Polls to wait for a vanished position's closing deal before publishing without it."""
 
@@ -58,6 +60,8 @@ class AgentTuning:
     ack_timeout_s: float = 3.0
     provision: bool = True
     consume_commands: bool = True
+    state_poll_interval_s: float = 0.0
+    """Poll positions and account at most this often (0: every round, the default)."""
 
 
 class Agent:
@@ -130,6 +134,7 @@ class Agent:
         self.polls = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._killed = False
+        self._state_polled_at = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -197,6 +202,9 @@ class Agent:
                 pass
             except Exception:
                 log.exception("poll failed; continuing")
+            while self.publisher.queued > MAX_QUEUED and not stop.is_set():
+                # Backpressure: poll later; copy_ticks_from fills the gap, nothing is lost.
+                await asyncio.sleep(0.005)
             wait = self.poll_interval_s - (time.monotonic() - started)
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
@@ -209,8 +217,11 @@ class Agent:
         self.polls += 1
         for symbol in self.symbols:
             await self._poll_symbol(symbol)
-        await self._poll_positions()
-        await self._poll_account()
+        now = time.monotonic()
+        if now - self._state_polled_at >= self.tuning.state_poll_interval_s:
+            self._state_polled_at = now
+            await self._poll_positions()
+            await self._poll_account()
 
     async def _poll_symbol(self, symbol: str) -> None:
         tick = await self.session.call("symbol_info_tick", symbol)
@@ -220,14 +231,14 @@ class Agent:
             return
         msc = int(tick_field(tick, "time_msc"))
         ticks: Sequence[Any] = (tick,)
-        gap_ms = msc - cursor.last_msc
-        if cursor.last_msc >= 0 and gap_ms > self.poll_interval_ms:
+        if cursor.may_have_skipped(msc, self.poll_interval_ms):
             history = await self.session.call(
                 "copy_ticks_from", symbol, cursor.last_msc / 1000.0, 10_000, COPY_TICKS_ALL
             )
             if history:
                 ticks = history
         facts = []
+        observed = time.time()
         for t, seq in cursor.take(ticks):
             fact = TickReceived(
                 account_id=self.account_id,
@@ -242,7 +253,11 @@ class Agent:
             msg_id = fact_msg_id(self.account_id, "tick", f"{symbol}:{fact.time_msc}:{seq}")
             facts.append(
                 OutgoingFact(
-                    subjects.tick(self.account_id, symbol), msg_id, encode(fact), PRIORITY_TICK
+                    subjects.tick(self.account_id, symbol),
+                    msg_id,
+                    encode(fact),
+                    PRIORITY_TICK,
+                    observed,
                 )
             )
         if facts:

@@ -22,6 +22,8 @@ class OutgoingFact:
     msg_id: str
     payload: bytes
     priority: int = PRIORITY_FACT
+    created: float = 0.0
+    """Wall time the agent read the fact from the terminal (0 when unknown)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,11 @@ class FactPublisher:
         """Facts not yet acknowledged: in memory plus in the outbox."""
         return len(self._queue) + len(self.outbox)
 
+    @property
+    def queued(self) -> int:
+        """Facts handed over in memory and not yet routed."""
+        return len(self._queue)
+
     def submit(self, fact: OutgoingFact) -> None:
         self._queue.append(fact)
         self._wake.set()

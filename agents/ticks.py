@@ -22,6 +22,15 @@ class SymbolCursor:
     last_msc: int = -1
     at_last: int = 0
     last_key: tuple[float, float] | None = None
+    min_gap_ms: int = 0
+    """Smallest spacing seen between consecutive ticks (0: none seen yet)."""
+
+    def may_have_skipped(self, msc: int, poll_interval_ms: float) -> bool:
+        """Whether ticks could lie between the last published one and a tick at `msc`."""
+        if self.last_msc < 0:
+            return False
+        gap = msc - self.last_msc
+        return gap > poll_interval_ms and (self.min_gap_ms == 0 or gap >= 1.5 * self.min_gap_ms)
 
     def is_new(self, tick: Any) -> bool:
         msc = int(tick_field(tick, "time_msc"))
@@ -44,6 +53,9 @@ class SymbolCursor:
                 seq = self.at_last
                 self.at_last += 1
             else:
+                if self.last_msc >= 0:
+                    gap = msc - self.last_msc
+                    self.min_gap_ms = gap if self.min_gap_ms == 0 else min(self.min_gap_ms, gap)
                 self.last_msc, self.at_last, seq = msc, 1, 0
             self.last_key = (float(tick_field(tick, "bid")), float(tick_field(tick, "ask")))
             out.append((tick, seq))
