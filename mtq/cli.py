@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from mtq.commands import agent_cmd, config_cmd, nats_cmd, schema_cmd, up_cmd
+from mtq.commands import (
+    agent_cmd,
+    config_cmd,
+    nats_cmd,
+    schema_cmd,
+    status_cmd,
+    supervisor_cmd,
+    up_cmd,
+)
 
 app = typer.Typer(
     name="mtq",
@@ -19,6 +27,8 @@ app.add_typer(nats_cmd.app, name="nats")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(agent_cmd.app, name="agent")
+app.add_typer(supervisor_cmd.app, name="supervisor")
+status_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,76 @@
+"""`mtq supervisor run`: one agent process per enabled account, restarted when it fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agents.supervisor import run_supervisor
+from bus.connection import connect, resolve_url, settings_from_env
+from bus.topology import TopologyConflict, ensure_topology
+from config import ConfigError, ConfigFileError, MtqConfig, load_config
+from mtq import runtime
+from mtq.options import DataOption, NatsUrlOption
+from mtq.wiring import topology_settings
+
+app = typer.Typer(no_args_is_help=True, help="The agent supervisor and its mtq-agents service.")
+
+ConfigPaths = Annotated[
+    list[Path],
+    typer.Option("--config", "-c", help="Configuration YAML file(s); later files override."),
+]
+
+
+def _load(paths: list[Path]) -> MtqConfig:
+    try:
+        return load_config(paths)
+    except ConfigFileError as exc:
+        runtime.fail(str(exc))
+    except ConfigError as exc:
+        for line in exc.result.lines() if exc.result else [str(exc)]:
+            runtime.err_console.print(line, highlight=False)
+        shown = " ".join(str(p) for p in paths)
+        runtime.fail(f"configuration is not valid; run `mtq config validate {shown}`")
+
+
+async def _provision(url: str, config: MtqConfig) -> None:
+    nc = await connect(settings_from_env(url, name="mtq-supervisor-provision"))
+    try:
+        await ensure_topology(nc.jetstream(), topology_settings(config))
+    except TopologyConflict as exc:
+        runtime.fail(str(exc), runtime.EXIT_PROBLEMS)
+    finally:
+        await nc.close()
+
+
+@app.command("run")
+def run_command(
+    config: ConfigPaths,
+    nats_url: NatsUrlOption = None,
+    data: DataOption = Path("data"),
+    log_level: Annotated[str, typer.Option("--log-level", help="Logging level.")] = "INFO",
+) -> None:
+    """Start an agent per enabled account and keep them running until SIGTERM or Ctrl-C.
+
+    Agents' output goes to DATA/logs/agent-<account>.log. Control them with
+    `nats req mtq.agents.list ''` (also start, stop, restart, validate).
+    """
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s supervisor %(name)s: %(message)s"
+    )
+    loaded = _load(config)
+    url = resolve_url(nats_url, data)
+
+    async def main() -> None:
+        await _provision(url, loaded)
+        stop = asyncio.Event()
+        runtime.install_stop_signals(stop)
+        accounts = ", ".join(a.id for a in loaded.enabled_accounts()) or "(none enabled)"
+        runtime.console.print(f"supervising {accounts} on {url}", highlight=False)
+        await run_supervisor(loaded, config_paths=config, nats_url=url, data_dir=data, stop=stop)
+
+    runtime.run(main)
