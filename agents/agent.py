@@ -202,7 +202,7 @@ class Agent:
                 pass
             except Exception:
                 log.exception("poll failed; continuing")
-            while self.publisher.queued > MAX_QUEUED and not stop.is_set():
+            while self.publisher.queued > MAX_QUEUED and not stop.is_set():  # noqa: ASYNC110
                 # Backpressure: poll later; copy_ticks_from fills the gap, nothing is lost.
                 await asyncio.sleep(0.005)
             wait = self.poll_interval_s - (time.monotonic() - started)

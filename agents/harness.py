@@ -36,7 +36,7 @@ class RunningAgent:
     stop: asyncio.Event
     task: asyncio.Task[None]
 
-    async def close(self, timeout: float = 10.0) -> None:
+    async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         self.stop.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.task), timeout=timeout)

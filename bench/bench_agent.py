@@ -88,7 +88,7 @@ async def _accounts_step(url: str, data: Path, accounts: int, seconds: float) ->
     from agents.terminal.simulator.settings import SimulatorSettings, StrategySpec
     from agents.terminal.simulator.terminal import SimulatedTerminal
 
-    symbols = [s.name for s in SimulatorSettings().symbols][:4] + ["EURGBP"]
+    symbols = [*[s.name for s in SimulatorSettings().symbols][:4], "EURGBP"]
     lags: list[float] = []
     ticks = 0
     measuring = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client
@@ -18,6 +18,7 @@ from agents.terminal.simulator.settings import (
 from agents.terminal.simulator.terminal import SimulatedTerminal
 from bus.codec import decode_fact
 from bus.schemas.base import Message
+from tests.support import eventually
 
 
 async def read_subject(nc: Client, subject: str, *, idle: float = 0.5) -> list[Msg]:
@@ -29,7 +30,7 @@ async def read_subject(nc: Client, subject: str, *, idle: float = 0.5) -> list[M
         while True:
             try:
                 msg = await sub.next_msg(timeout=idle)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 return out
             out.append(msg)
             if msg.metadata.num_pending == 0:  # caught up with what was stored at the start
@@ -60,3 +61,8 @@ def simulator(
         **kwargs,
     )
     return SimulatedTerminal(settings, clock)
+
+
+async def until(check: Callable[[], Any], **kwargs: Any) -> Any:
+    """`tests.support.eventually` for sync or async checks, typed loosely for mypy."""
+    return await eventually(check, **kwargs)

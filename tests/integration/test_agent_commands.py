@@ -18,8 +18,7 @@ from bus.codec import encode
 from bus.dlq import HDR_ERROR, HDR_ERROR_KIND, HDR_ORIGINAL_SUBJECT
 from bus.schemas import CloseAll, ClosePosition, OrderExecuted, OrderRejected
 from bus.topology import ensure_topology
-from tests.integration.agent_support import decoded, read_subject, simulator
-from tests.support import eventually
+from tests.integration.agent_support import decoded, read_subject, simulator, until
 
 pytestmark = [pytest.mark.nats]
 
@@ -33,7 +32,7 @@ async def setup(
     terminal = simulator()
     running = start_agent(simulator_account(account_id), terminal, nats_url=nats_url,
                           data_dir=tmp_path)  # fmt: skip
-    await eventually(lambda: running.agent.session.connected and running.agent.link.connected)
+    await until(lambda: running.agent.session.connected and running.agent.link.connected)
     yield account_id, terminal, running
     await running.close()
 
@@ -44,8 +43,8 @@ async def _results(nc: Client, account_id: str) -> list[OrderExecuted | OrderRej
 
 
 def _closes(terminal: SimulatedTerminal, ticket: int) -> int:
-    return sum(1 for e in terminal.history
-               if isinstance(e, sim.OrderHandled) and e.request.get("position") == ticket)  # fmt: skip
+    handled = [e for e in terminal.history if isinstance(e, sim.OrderHandled)]
+    return sum(1 for e in handled if e.request.get("position") == ticket)
 
 
 async def test_close_position_when_same_command_id_sent_twice_then_executed_once(
@@ -58,8 +57,8 @@ async def test_close_position_when_same_command_id_sent_twice_then_executed_once
     js = nc.jetstream()
     await js.publish(subject, encode(command))  # no Nats-Msg-Id: the agent must dedupe
     await js.publish(subject, encode(command))
-    await eventually(lambda: running.agent.executor.duplicates == 1)
-    results = await eventually(lambda: _results(nc, account_id))
+    await until(lambda: running.agent.executor.duplicates == 1)
+    results = await until(lambda: _results(nc, account_id))
     assert len(results) == 1
     result = results[0]
     assert isinstance(result, OrderExecuted)
@@ -74,7 +73,7 @@ async def test_close_position_when_ticket_unknown_then_order_rejected_with_reaso
     account_id, _, _ = setup
     command = ClosePosition(command_id="close-x", account_id=account_id, ticket=424242)
     await nc.jetstream().publish(subjects.command(account_id, "close_position"), encode(command))
-    results = await eventually(lambda: _results(nc, account_id))
+    results = await until(lambda: _results(nc, account_id))
     assert isinstance(results[0], OrderRejected)
     assert results[0].command_id == "close-x"
     assert "unknown ticket 424242" in results[0].comment
@@ -87,7 +86,7 @@ async def test_command_when_body_malformed_then_dlq_and_next_command_answered(
     js = nc.jetstream()
     subject = subjects.command(account_id, "close_all")
     await js.publish(subject, b'{"type": "CloseAll", "command_id": 5}')
-    dead = await eventually(lambda: read_subject(nc, f"dlq.{subject}", idle=0.3))
+    dead = await until(lambda: read_subject(nc, f"dlq.{subject}", idle=0.3))
     assert len(dead) == 1
     headers = dead[0].headers or {}
     assert headers[HDR_ERROR_KIND] == "decode"
@@ -102,7 +101,7 @@ async def test_command_when_body_malformed_then_dlq_and_next_command_answered(
         assert len(results) == 2
         return results
 
-    results = await eventually(two_results)
+    results = await until(two_results)
     assert {(r.ticket, type(r).__name__) for r in results} == {
         (t1, "OrderExecuted"),
         (t2, "OrderExecuted"),

@@ -16,8 +16,7 @@ from bus import subjects
 from bus.codec import decode_fact
 from bus.schemas import AgentHeartbeat
 from bus.topology import ensure_topology
-from tests.integration.agent_support import simulator
-from tests.support import eventually
+from tests.integration.agent_support import simulator, until
 
 pytestmark = [pytest.mark.nats]
 
@@ -46,19 +45,19 @@ async def test_breaker_when_terminal_faults_then_opens_and_recovers(
     sub = await nc.subscribe(subjects.health(account_id), cb=on_beat)
     running = start_agent(account, terminal, nats_url=nats_url, data_dir=tmp_path)
     try:
-        await eventually(
+        await until(
             lambda: any(b.breaker_state == "open" and not b.terminal_connected for b in beats),
             timeout=10, message="a heartbeat with the breaker open",
         )  # fmt: skip
         opened_at = next(i for i, b in enumerate(beats) if b.breaker_state == "open")
         assert any("-1000" in b.last_error for b in beats[opened_at:])
-        await eventually(
+        await until(
             lambda: any(b.breaker_state == "closed" and b.terminal_connected
                         for b in beats[opened_at:]),
             timeout=10, message="breaker closed again after the fault",
         )  # fmt: skip
         ticks_before = running.agent.publisher.stats.published
-        await eventually(lambda: running.agent.publisher.stats.published > ticks_before + 5)
+        await until(lambda: running.agent.publisher.stats.published > ticks_before + 5)
         assert not running.task.done()
         assert running.agent.session.breaker.times_opened >= 1
     finally:

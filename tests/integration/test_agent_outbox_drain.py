@@ -15,8 +15,7 @@ from agents.terminal.simulator.clock import ManualClock
 from agents.terminal.simulator.settings import StrategySpec
 from bus.embedded import EmbeddedNatsServer
 from bus.schemas import PositionClosed, PositionOpened, TickReceived
-from tests.integration.agent_support import decoded, read_subject, simulator
-from tests.support import eventually
+from tests.integration.agent_support import decoded, read_subject, simulator, until
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -37,7 +36,7 @@ async def test_outbox_when_nats_stops_and_restarts_then_every_fact_arrives_exact
             max_positions=4,
             sl_pips=5,
             tp_pips=5,
-        ),  # fmt: skip
+        ),
     )
     account = simulator_account(
         "drain-1", symbols=[{"name": s} for s in SYMBOLS],
@@ -59,21 +58,21 @@ async def test_outbox_when_nats_stops_and_restarts_then_every_fact_arrives_exact
                 clock.advance(0.1)
             await asyncio.sleep(0.002)
 
-    await eventually(lambda: agent.polls >= 1 and agent.publisher.stats.published > 0)
+    await until(lambda: agent.polls >= 1 and agent.publisher.stats.published > 0)
     driver = asyncio.create_task(advance())
     try:
-        await eventually(lambda: agent.publisher.stats.published > 50, timeout=15)
+        await until(lambda: agent.publisher.stats.published > 50, timeout=15)
         fresh_nats_server.stop()
-        await eventually(lambda: len(agent.outbox) > 100, timeout=15, message="outbox grows")
+        await until(lambda: len(agent.outbox) > 100, timeout=15, message="outbox grows")
         buffered_while_down = len(agent.outbox)
         assert agent.health().events_buffered >= buffered_while_down
         fresh_nats_server.start()
-        await eventually(lambda: agent.outbox_drained_after(buffered_while_down), timeout=20)
+        await until(lambda: agent.outbox_drained_after(buffered_while_down), timeout=20)
         advancing = False
         await driver
         polls = agent.polls
-        await eventually(lambda: agent.polls >= polls + 3)
-        await eventually(lambda: agent.publisher.pending == 0, timeout=10)
+        await until(lambda: agent.polls >= polls + 3)
+        await until(lambda: agent.publisher.pending == 0, timeout=10)
     finally:
         advancing = False
         await running.close()
@@ -99,7 +98,8 @@ async def test_outbox_when_nats_stops_and_restarts_then_every_fact_arrives_exact
     assert opened == [e.ticket for e in history if isinstance(e, sim.PositionOpened)]
     assert closed == [e.ticket for e in history
                       if isinstance(e, sim.PositionClosed) and e.remaining_volume == 0]  # fmt: skip
-    assert len(opened) >= 3 and len(closed) >= 1
+    assert len(opened) >= 3
+    assert len(closed) >= 1
     closes = {e.ticket: e for e in history if isinstance(e, sim.PositionClosed)}
     for fact in facts:
         if isinstance(fact, PositionClosed):

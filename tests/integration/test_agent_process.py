@@ -15,8 +15,7 @@ from nats.aio.client import Client
 
 from bus.schemas import AgentHeartbeat, PositionClosed, PositionOpened, TickReceived
 from bus.topology import ensure_topology
-from tests.integration.agent_support import decoded, read_subject
-from tests.support import eventually
+from tests.integration.agent_support import decoded, read_subject, until
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -65,7 +64,7 @@ async def test_agent_process_when_running_then_publishes_and_stops_cleanly_on_si
             assert any(isinstance(f, AgentHeartbeat) and f.pid == proc.pid for f in facts)
             return True
 
-        await eventually(published, timeout=15)
+        await until(published, timeout=15)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=8) == 0
@@ -90,7 +89,7 @@ async def test_agent_process_when_sigkilled_and_restarted_then_no_duplicate_posi
 
     proc = _start(config, account, nats_url, data)
     try:
-        await eventually(opened_count, timeout=15)
+        await until(opened_count, timeout=15)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=5)
         proc = _start(config, account, nats_url, data)
@@ -100,7 +99,7 @@ async def test_agent_process_when_sigkilled_and_restarted_then_no_duplicate_posi
             return any(isinstance(b, AgentHeartbeat) and b.pid == proc.pid and b.sequence > 3
                        for b in beats)  # fmt: skip
 
-        await eventually(restarted, timeout=15)
+        await until(restarted, timeout=15)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=8) == 0
     finally:

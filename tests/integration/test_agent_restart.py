@@ -15,8 +15,7 @@ from agents.terminal.simulator import constants as c
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.base import Message
 from bus.topology import ensure_topology
-from tests.integration.agent_support import decoded, read_subject, simulator
-from tests.support import eventually
+from tests.integration.agent_support import decoded, read_subject, simulator, until
 
 pytestmark = [pytest.mark.nats]
 
@@ -43,8 +42,8 @@ async def test_agent_when_killed_and_restarted_then_no_duplicates_and_close_seen
                                                           idle=0.3)))  # fmt: skip
 
     first = start_agent(account, terminal, nats_url=nats_url, data_dir=tmp_path)
-    await eventually(lambda: first.agent.known.keys() == {a, b, keep} and not first.agent.outbox)
-    await eventually(lambda: position_facts())
+    await until(lambda: first.agent.known.keys() == {a, b, keep} and not first.agent.outbox)
+    await until(position_facts)
     first.agent.kill(first.stop)
     await asyncio.gather(first.task, return_exceptions=True)
 
@@ -54,10 +53,12 @@ async def test_agent_when_killed_and_restarted_then_no_duplicates_and_close_seen
     closed = terminal.order_send({"action": c.TRADE_ACTION_DEAL, "symbol": "EURUSD",
                                   "volume": 0.1, "type": c.ORDER_TYPE_SELL, "position": a,
                                   "price": tick.bid, "deviation": 50})  # fmt: skip
-    assert closed is not None and closed.retcode == c.TRADE_RETCODE_DONE
+    assert closed is not None
+    assert closed.retcode == c.TRADE_RETCODE_DONE
     modified = terminal.order_send({"action": c.TRADE_ACTION_SLTP, "symbol": "EURUSD",
                                     "position": b, "sl": round(tick.bid - 0.005, 5)})  # fmt: skip
-    assert modified is not None and modified.retcode == c.TRADE_RETCODE_DONE
+    assert modified is not None
+    assert modified.retcode == c.TRADE_RETCODE_DONE
     d = terminal.open_position("EURUSD", c.ORDER_TYPE_SELL, 0.2).ticket
 
     second = start_agent(account, terminal, nats_url=nats_url, data_dir=tmp_path)
@@ -66,7 +67,7 @@ async def test_agent_when_killed_and_restarted_then_no_duplicates_and_close_seen
             ("PositionOpened", a): 1, ("PositionOpened", b): 1, ("PositionOpened", keep): 1,
             ("PositionClosed", a): 1, ("PositionModified", b): 1, ("PositionOpened", d): 1,
         }  # fmt: skip
-        assert await eventually(lambda: _equal(position_facts(), expected), timeout=10)
+        assert await until(lambda: _equal(position_facts(), expected), timeout=10)
         facts = decoded(await read_subject(nc, f"mt5.{account_id}.position.closed", idle=0.3))
         close = facts[0]
         assert isinstance(close, PositionClosed)

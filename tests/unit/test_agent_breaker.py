@@ -8,6 +8,10 @@ from agents.backoff import Backoff
 from agents.breaker import CircuitBreaker
 
 
+def _state(breaker: CircuitBreaker) -> str:
+    return breaker.state
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -21,16 +25,20 @@ def test_breaker_when_failures_reach_threshold_then_open_then_half_open_then_clo
     breaker = CircuitBreaker(3, 10.0, 1, clock=clock)
     for _ in range(2):
         breaker.record_failure()
-    assert breaker.state == "closed" and breaker.allow()
+    assert _state(breaker) == "closed"
+    assert breaker.allow()
     breaker.record_failure()
-    assert breaker.state == "open" and not breaker.allow()
+    assert _state(breaker) == "open"
+    assert not breaker.allow()
     clock.now = 9.9
-    assert breaker.state == "open"
+    assert _state(breaker) == "open"
     clock.now = 10.0
-    assert breaker.state == "half_open"
-    assert breaker.allow() and not breaker.allow()  # one probe only
+    assert _state(breaker) == "half_open"
+    assert breaker.allow()
+    assert not breaker.allow()
     breaker.record_success()
-    assert breaker.state == "closed" and breaker.allow()
+    assert _state(breaker) == "closed"
+    assert breaker.allow()
 
 
 def test_breaker_when_half_open_probe_fails_then_open_again() -> None:
@@ -38,9 +46,12 @@ def test_breaker_when_half_open_probe_fails_then_open_again() -> None:
     breaker = CircuitBreaker(1, 5.0, 2, clock=clock)
     breaker.record_failure()
     clock.now = 5.0
-    assert breaker.allow() and breaker.allow() and not breaker.allow()
+    assert breaker.allow()
+    assert breaker.allow()
+    assert not breaker.allow()
     breaker.record_failure()
-    assert breaker.state == "open" and breaker.times_opened == 2
+    assert _state(breaker) == "open"
+    assert breaker.times_opened == 2
     assert breaker.seconds_until_probe() == pytest.approx(5.0)
 
 
@@ -49,7 +60,7 @@ def test_breaker_when_success_between_failures_then_count_resets() -> None:
     breaker.record_failure()
     breaker.record_success()
     breaker.record_failure()
-    assert breaker.state == "closed"
+    assert _state(breaker) == "closed"
 
 
 def test_backoff_when_attempts_grow_then_exponential_capped_with_jitter() -> None:

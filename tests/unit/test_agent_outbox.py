@@ -24,7 +24,8 @@ def test_outbox_when_full_then_ticks_evicted_before_facts(tmp_path: Path) -> Non
     box = Outbox(open_store(tmp_path / "a.sqlite"), 5)
     box.append([_fact(0, PRIORITY_FACT), _fact(1, PRIORITY_TICK), _fact(2, PRIORITY_ACCOUNT)])
     box.append([_fact(3, PRIORITY_TICK), _fact(4, PRIORITY_FACT)])
-    assert box.full and box.dropped == 0
+    assert box.full
+    assert box.dropped == 0
     box.append([_fact(5, PRIORITY_FACT), _fact(6, PRIORITY_FACT)])
     assert len(box) == 5
     assert box.dropped == 2
@@ -63,4 +64,5 @@ def test_outbox_when_transaction_rolls_back_then_nothing_added(tmp_path: Path) -
             raise RuntimeError("boom")
     except RuntimeError:
         box.recount()
-    assert len(box) == 0 and box.peek(10) == []
+    assert len(box) == 0
+    assert box.peek(10) == []

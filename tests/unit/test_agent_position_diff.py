@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from agents.position_diff import (
     PositionRecord,
     close_deal_from_history,
@@ -22,8 +24,8 @@ def _pos(ticket: int, *, volume: float = 0.1, sl: float = 0.0, tp: float = 0.0,
     )  # fmt: skip
 
 
-def _deal(ticket: int, position: int, entry: int, price: float, reason: int, msc: int) -> TradeDeal:
-    fields = dict.fromkeys(TradeDeal._fields, 0)
+def _deal(ticket: int, position: int, entry: int, price: float, reason: int, msc: int) -> TradeDeal:  # noqa: PLR0917
+    fields: dict[str, Any] = dict.fromkeys(TradeDeal._fields, 0)
     fields.update(
         ticket=ticket, order=ticket, time_msc=msc, position_id=position, entry=entry,
         price=price, reason=reason, profit=5.0, symbol="EURUSD", comment="", external_id="",
@@ -38,9 +40,12 @@ def _known(*positions: TradePosition) -> dict[int, PositionRecord]:
 def test_diff_when_position_appears_then_opened() -> None:
     changes = diff_positions({}, [record_from_terminal(_pos(1))])
     assert [r.ticket for r in changes.opened] == [1]
-    assert not changes.modified and not changes.closed
+    assert not changes.modified
+    assert not changes.closed
     record = changes.opened[0]
-    assert record.side == "sell" and record.reason == "expert" and record.magic == 7
+    assert record.side == "sell"
+    assert record.reason == "expert"
+    assert record.magic == 7
 
 
 def test_diff_when_only_price_moves_then_no_change() -> None:
@@ -75,5 +80,6 @@ def test_fact_ids_when_built_then_deterministic_per_ticket_and_update() -> None:
     assert modified_fact("acc", record, ("sl",))[0] != modified_fact("acc", other, ("sl",))[0]
     msg_id, fact = closed_fact("acc", record, None, 123)
     assert msg_id == "acc:position.closed:1"
-    assert fact.close_price == record.price_current and fact.deal_reason == "unknown"
+    assert fact.close_price == record.price_current
+    assert fact.deal_reason == "unknown"
     assert fact.close_time_msc == 123
