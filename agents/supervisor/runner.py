@@ -13,6 +13,7 @@ from typing import Any
 
 from agents.supervisor.health import UNKNOWN, Health, HealthReport, derive_health
 from agents.supervisor.lifecycle import LifecyclePublisher
+from agents.supervisor.pidfile import PidFile
 from agents.supervisor.policy import RestartPolicy
 from agents.supervisor.process import AgentProcess, describe_exit
 from bus.schemas import AgentHeartbeat, AgentLifecycleChanged
@@ -40,6 +41,7 @@ class AgentRunner:
         policy: RestartPolicy,
         publisher: LifecyclePublisher,
         log_path: Path | None = None,
+        pid_dir: Path | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         self.account = account
@@ -49,6 +51,8 @@ class AgentRunner:
         self._policy = policy
         self._publisher = publisher
         self._log_path = log_path
+        self._pidfile = PidFile(pid_dir, account.id) if pid_dir is not None else None
+        self._checked_leftover = False
         self._clock = clock
         self._lock = asyncio.Lock()
         self._proc: AgentProcess | None = None
@@ -171,12 +175,17 @@ class AgentRunner:
     async def _spawn(self, reason: str) -> None:
         self.next_restart_at = None
         self._transition("STARTING", reason)
+        if self._pidfile is not None and not self._checked_leftover:
+            self._checked_leftover = True
+            await asyncio.to_thread(self._pidfile.stop_leftover, self._policy.stop_timeout_s)
         try:
             proc = await AgentProcess.spawn(self._command, log_path=self._log_path)
         except OSError as exc:
             await self._fail(f"could not start: {exc}")
             return
         self._proc = proc
+        if self._pidfile is not None:
+            self._pidfile.write(proc.pid)
         self._expected_exit = False
         self._started_at = self._clock()
         self.heartbeat = None
@@ -191,7 +200,7 @@ class AgentRunner:
         async with self._lock:
             if proc is not self._proc or self._expected_exit:
                 return
-            self._proc = None
+            self._forget_process()
             self.last_exit = describe_exit(code)
             await self._fail(self.last_exit)
 
@@ -203,7 +212,7 @@ class AgentRunner:
                 log.warning("%s: restarting: %s", self.account_id, reason)
                 self._expected_exit = True
                 code, killed = await proc.stop(self._policy.stop_timeout_s)
-                self._proc = None
+                self._forget_process()
                 self.last_exit = describe_exit(code) + (" after stop timeout" if killed else "")
                 await self._fail(f"{reason} ({self.last_exit})")
         finally:
@@ -215,10 +224,15 @@ class AgentRunner:
         self._transition("STOPPING", reason)
         self._expected_exit = True
         code, killed = await proc.stop(self._policy.stop_timeout_s)
-        self._proc = None
+        self._forget_process()
         self.last_exit = describe_exit(code) + (" after stop timeout" if killed else "")
         self.health = UNKNOWN
         self._transition("STOPPED", f"{reason} ({self.last_exit})")
+
+    def _forget_process(self) -> None:
+        self._proc = None
+        if self._pidfile is not None:
+            self._pidfile.remove()
 
     async def _fail(self, reason: str) -> None:
         self.health = UNKNOWN

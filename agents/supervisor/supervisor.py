@@ -67,6 +67,7 @@ class Supervisor:
                 policy=self.policy,
                 publisher=self._publisher,
                 log_path=logs / f"agent-{account.id}.log",
+                pid_dir=data_dir / "run",
             )
             for account in config.accounts
         }

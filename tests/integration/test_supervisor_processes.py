@@ -187,3 +187,64 @@ async def test_supervisor_when_agent_crashes_repeatedly_then_delays_grow(
     assert restarting == ["restart 1 in 0.2s", "restart 2 in 0.6s"]
     failed = [e.reason for e in log.events if e.state == "FAILED"]
     assert failed == ["killed by SIGKILL", "killed by SIGKILL"]
+
+
+async def test_supervisor_when_agent_stays_well_after_restart_then_counter_resets(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    await provision(nc)
+    acct = unique_id("sup-forgive")
+    supervisor = Supervisor(
+        make_config([acct], restart_initial_delay_s=0.2, healthy_reset_after_s=1.0),
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        command_factory=fake_agents(nats_url),
+        serve=False,
+    )
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    try:
+        await eventually(lambda: runner.state == "RUNNING")
+        pid = runner.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: runner.restart_count == 1 and runner.state == "RUNNING")
+        await eventually(lambda: runner.restart_count == 0, timeout=5)
+        assert runner.health.status is Health.HEALTHY
+    finally:
+        await supervisor.stop()
+
+
+async def test_supervisor_when_agent_left_over_by_crashed_supervisor_then_stopped_first(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    await provision(nc)
+    acct = unique_id("sup-leftover")
+    command = fake_agents(nats_url)
+    leftover = await asyncio.create_subprocess_exec(*command(acct), start_new_session=True)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / f"agent-{acct}.pid").write_text(f"{leftover.pid}\n")
+    supervisor = Supervisor(
+        make_config([acct]),
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=tmp_path,
+        command_factory=command,
+        serve=False,
+    )
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    try:
+        assert await asyncio.wait_for(leftover.wait(), 5) in (0, -signal.SIGTERM)
+        await eventually(lambda: runner.state == "RUNNING")
+        assert runner.pid != leftover.pid
+        assert (tmp_path / "run" / f"agent-{acct}.pid").read_text().strip() == str(runner.pid)
+    finally:
+        await supervisor.stop()
+        if leftover.returncode is None:
+            leftover.kill()
+            await leftover.wait()
+    assert not (tmp_path / "run" / f"agent-{acct}.pid").exists()
