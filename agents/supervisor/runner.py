@@ -71,6 +71,7 @@ class AgentRunner:
         self._started_at = 0.0
         self._unhealthy_since: float | None = None
         self._healthy_since: float | None = None
+        self._grace_from = 0.0
 
     # --- operations ----------------------------------------------------------------
 
@@ -130,10 +131,19 @@ class AgentRunner:
         self._update_health()
         return True
 
-    def check(self) -> None:
-        """Re-derive health; reset the restart counter or recover a broken agent if due."""
+    def excuse_silence(self) -> None:
+        """Count heartbeat silence from now: the supervisor itself could not hear (NATS down)."""
+        self._grace_from = self._clock()
+        self._unhealthy_since = None
+
+    def check(self, *, act: bool = True) -> None:
+        """Re-derive health; reset the restart counter or recover a broken agent if due.
+
+        With `act=False` (the supervisor is cut off from NATS) health is updated but no
+        agent is restarted for silence it cannot judge.
+        """
         self._update_health()
-        if self.state not in ACTIVE_STATES or not self.alive() or self._recovering:
+        if not act or self.state not in ACTIVE_STATES or not self.alive() or self._recovering:
             return
         now = self._clock()
         if self.restart_count and self._policy.forgives(healthy_since=self._healthy_since, now=now):
@@ -153,10 +163,13 @@ class AgentRunner:
             self.health = UNKNOWN
             return
         now = self._clock()
+        received_at = self._received_at
+        if received_at is not None:
+            received_at = max(received_at, self._grace_from)
         report = derive_health(
             self.heartbeat,
-            received_at=self._received_at,
-            started_at=self._started_at,
+            received_at=received_at,
+            started_at=max(self._started_at, self._grace_from),
             now=now,
             agent=self.account.agent,
             heartbeat_timeout_s=self._policy.heartbeat_timeout_s,

@@ -168,10 +168,17 @@ class Supervisor:
             runner.on_heartbeat(fact)
 
     async def _check_loop(self) -> None:
+        was_connected = True
         while True:
             await asyncio.sleep(self.policy.check_interval_s)
+            connected = self._nc.is_connected
+            if connected != was_connected:
+                log.warning("NATS %s", "back: heartbeat timers restart" if connected else "lost")
             for runner in self.runners.values():
                 try:
-                    runner.check()
+                    if connected and not was_connected:
+                        runner.excuse_silence()
+                    runner.check(act=connected)
                 except Exception:
                     log.exception("%s: health check failed", runner.account_id)
+            was_connected = connected

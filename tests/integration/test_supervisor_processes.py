@@ -11,6 +11,8 @@ import pytest
 from nats.aio.client import Client
 
 from agents.supervisor import Health, Supervisor
+from bus.connection import connect, settings_from_env
+from bus.embedded import EmbeddedNatsServer
 from tests.integration.supervisor_support import (
     LifecycleLog,
     fake_agents,
@@ -248,3 +250,36 @@ async def test_supervisor_when_agent_left_over_by_crashed_supervisor_then_stoppe
             leftover.kill()
             await leftover.wait()
     assert not (tmp_path / "run" / f"agent-{acct}.pid").exists()
+
+
+async def test_supervisor_when_nats_down_longer_than_heartbeat_timeout_then_agents_not_killed(
+    fresh_nats_server: EmbeddedNatsServer, tmp_path: Path
+) -> None:
+    url = fresh_nats_server.url
+    nc = await connect(settings_from_env(url, name="test-supervisor"))
+    await provision(nc)
+    acct = unique_id("sup-outage")
+    supervisor = Supervisor(
+        make_config([acct], heartbeat_timeout_s=2.0),
+        nc,
+        config_paths=[],
+        nats_url=url,
+        data_dir=tmp_path,
+        command_factory=fake_agents(url),
+        serve=False,
+    )
+    await supervisor.start()
+    runner = supervisor.runner(acct)
+    try:
+        await eventually(lambda: runner.health.status is Health.HEALTHY)
+        pid = runner.pid
+        fresh_nats_server.stop()
+        await eventually(lambda: runner.health.status is Health.UNHEALTHY, timeout=5)
+        await asyncio.sleep(1.0)
+        fresh_nats_server.start()
+        await eventually(lambda: runner.health.status is Health.HEALTHY, timeout=15)
+        assert runner.pid == pid
+        assert runner.restart_count == 0
+    finally:
+        await supervisor.stop()
+        await nc.close()

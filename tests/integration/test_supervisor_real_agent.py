@@ -42,6 +42,7 @@ accounts:
       stale_feed_seconds: 1.0
       slow_terminal_ms: 2000
       reconnect: {{initial_delay_s: 0.2, max_delay_s: 0.5}}
+      breaker: {{recovery_seconds: 1}}
     symbols: [{{name: EURUSD}}]
 """
 
@@ -109,8 +110,8 @@ async def test_real_agent_when_simulator_faults_then_health_degrades_and_recover
 ) -> None:
     account = unique_id("real-fault")
     faults = (
-        "[{kind: stale_feed, start_s: 4, duration_s: 3},"
-        " {kind: disconnect, start_s: 10, duration_s: 3}]"
+        "[{kind: stale_feed, start_s: 3, duration_s: 2.5},"
+        " {kind: disconnect, start_s: 7, duration_s: 2.5}]"
     )
     supervisor = await _supervise(nc, nats_url, tmp_path, account, faults)
     runner = supervisor.runner(account)
