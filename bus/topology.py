@@ -35,6 +35,9 @@ class TopologySettings:
     ticks_max_age_s: float = DAY
     dlq_max_age_s: float = 30 * DAY
     duplicate_window_s: float = 120.0
+    # An agent may die between publishing a fact and clearing it from its outbox, and be
+    # restarted after a backoff of up to an hour: its replay must still be deduplicated.
+    facts_duplicate_window_s: float = 3600.0
     replicas: int = 1
 
 
@@ -71,7 +74,7 @@ def stream_configs(settings: TopologySettings | None = None) -> list[api.StreamC
             description="mtq facts from agents and the supervisor",
             subjects=list(subjects.FACTS_SUBJECTS),
             retention=api.RetentionPolicy.LIMITS,
-            **common,
+            **{**common, "duplicate_window": s.facts_duplicate_window_s},
         ),
         api.StreamConfig(
             name=subjects.STREAM_RISK,

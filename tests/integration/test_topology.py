@@ -61,3 +61,16 @@ async def test_ensure_topology_when_stream_conflicts_then_reported_and_left_alon
     cmd = await js.stream_info("CMD")
     assert cmd.config.retention == api.RetentionPolicy.LIMITS
     assert cmd.state.messages == 1
+
+
+async def test_ensure_topology_when_created_then_facts_dedupe_outlasts_agent_restart_backoff(
+    fresh_nats_server: object, nats_client_fresh: Client
+) -> None:
+    js = nats_client_fresh.jetstream()
+    await ensure_topology(js)
+    facts = await js.stream_info(subjects.STREAM_FACTS)
+    assert facts.config.duplicate_window == pytest.approx(3600)
+    first = await js.publish("mt5.acc-1.account", b"{}", headers={"Nats-Msg-Id": "acc-1:x:1"})
+    again = await js.publish("mt5.acc-1.account", b"{}", headers={"Nats-Msg-Id": "acc-1:x:1"})
+    assert again.duplicate
+    assert again.seq == first.seq
