@@ -5,18 +5,38 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], Awaitable[T] | T],
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,  # noqa: ASYNC109
+    interval: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T],
+    *,
+    timeout: float = ...,  # noqa: ASYNC109
+    interval: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], Any],
     *,
     timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for polling, not for one call
     interval: float = 0.05,
     message: str = "condition not met",
-) -> T:
+) -> Any:
     """Call `check` until it returns a truthy value without raising; return that value.
 
     `check` may be sync or async. AssertionError and other exceptions are retried until the
@@ -27,10 +47,10 @@ async def eventually(
     while True:
         try:
             result = check()
-            if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
-                result = await result  # type: ignore[misc]
+            if isinstance(result, Awaitable):
+                result = await result
             if result:
-                return result  # type: ignore[return-value]
+                return result
             last = AssertionError(f"{message}: got {result!r}")
         except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
             last = exc

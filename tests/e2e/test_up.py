@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from bus import codec, subjects
 from bus.schemas import AccountSnapshot, TickReceived
@@ -42,7 +43,7 @@ async def test_up_when_started_then_facts_flow_for_every_demo_account_and_sigter
             seen_ticks: set[str] = set()
             seen_snapshots: set[str] = set()
 
-            async def on_msg(msg: nats.aio.msg.Msg) -> None:
+            async def on_msg(msg: Msg) -> None:
                 fact = codec.decode_fact(msg.subject, msg.data)
                 if isinstance(fact, TickReceived):
                     seen_ticks.add(fact.account_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import msgspec
@@ -28,7 +29,7 @@ from bus.schemas.base import Message
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NOW = datetime(2026, 11, 22, 8, 30, 15, 123000, tzinfo=UTC)
-POSITION = {
+POSITION: dict[str, Any] = {
     "account_id": "ftmo-001",
     "ticket": 1001,
     "identifier": 1001,
@@ -49,9 +50,9 @@ SAMPLES: list[Message] = [
     TickReceived(
         account_id="ftmo-001", symbol="EURUSD", bid=1.0851, ask=1.0852, time_msc=1, flags=6
     ),
-    PositionOpened(**POSITION),  # type: ignore[arg-type]
-    PositionModified(**POSITION, changed=("sl",)),  # type: ignore[arg-type]
-    PositionClosed(  # type: ignore[arg-type]
+    PositionOpened(**POSITION),
+    PositionModified(**POSITION, changed=("sl",)),
+    PositionClosed(
         **POSITION, close_price=1.0860, deal_reason="tp", deal_ticket=5, close_time_msc=2
     ),
     AccountSnapshot(
