@@ -96,7 +96,7 @@ class AgentRunner:
             self._cancel_timer()
             if self.alive():
                 await self._terminate(reason)
-            elif self.state != "STOPPED":
+            elif self.state not in ("STOPPED", "CREATED"):
                 self.next_restart_at = None
                 self._transition("STOPPED", reason)
 
