@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -73,10 +74,12 @@ async def _last_snapshot(nc: Client, account_id: str) -> AccountSnapshot | None:
 
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="mtq agents")
-    for column in ("account", "state", "health", "pid", "restarts", "breaker", "latency ms",
-                   "tick age s", "buffered", "equity", "notes"):  # fmt: skip
+    table = Table(title="mtq agents", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True)
+    for column in ("account", "state", "health", "pid", "restarts", "breaker"):
         table.add_column(column, overflow="fold")
+    for column in ("latency ms", "tick age s", "buffered", "equity"):
+        table.add_column(column, justify="right", overflow="fold")
+    table.add_column("notes", overflow="fold")
     for row in rows:
         beat = row.get("last_heartbeat") or {}
         ages = beat.get("last_tick_age_s") or {}
