@@ -280,6 +280,15 @@ async def test_supervisor_when_nats_down_longer_than_heartbeat_timeout_then_agen
         await eventually(lambda: runner.health.status is Health.HEALTHY, timeout=15)
         assert runner.pid == pid
         assert runner.restart_count == 0
+
+        # Lifecycle events from an outage are stored, in order, once NATS is back.
+        fresh_nats_server.stop()
+        await supervisor.stop_agents(acct)
+        assert runner.state == "STOPPED"
+        fresh_nats_server.start()
+        log = await LifecycleLog.follow(nc.jetstream(), acct)
+        await eventually(log.has(["STARTING", "RUNNING", "STOPPING", "STOPPED"]), timeout=15)
+        assert log.states() == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
     finally:
         await supervisor.stop()
         await nc.close()
