@@ -35,6 +35,7 @@ from agents.session import TerminalSession, TerminalUnavailable
 from agents.state import AgentState
 from agents.store import db_path, open_store, transaction
 from agents.terminal import AsyncTerminal, make_terminal
+from agents.terminal.factory import simulator_world_path
 from agents.ticks import SymbolCursor, tick_field
 from bus import subjects
 from bus.codec import encode, fact_msg_id
@@ -120,7 +121,9 @@ class Agent:
             self.outbox,
             retries=cfg.order_retries,
             wake=self.publisher.wake,
+            state_changed=self._trading_state_changed,
         )
+        self._terminal_trading_state: str | None = None
         self.known: dict[int, PositionRecord] = self.state.positions()
         self._close_attempts: dict[int, int] = {}
         self.cursors = {s: SymbolCursor() for s in self.symbols}
@@ -140,6 +143,7 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("agent %s starting (%d positions recorded)", self.account_id, len(self.known))
+        self.executor.reject_interrupted()
         tasks = [
             asyncio.create_task(self.link.run(stop), name="nats-link"),
             asyncio.create_task(self.publisher.run(stop), name="publisher"),
@@ -197,6 +201,7 @@ class Agent:
             started = time.monotonic()
             try:
                 if await self.session.ensure_connected():
+                    await self._sync_trading_state()
                     await self.poll_once()
             except TerminalUnavailable:
                 pass
@@ -211,6 +216,20 @@ class Agent:
                     await asyncio.wait_for(stop.wait(), timeout=wait)
             else:
                 await asyncio.sleep(0)
+
+    def _trading_state_changed(self) -> None:
+        self._terminal_trading_state = None
+
+    async def _sync_trading_state(self) -> None:
+        """Forward the recorded trading state to the terminal after (re)connects and changes."""
+        state = self.executor.trading_state
+        if state == self._terminal_trading_state:
+            return
+        try:
+            await self.session.set_trading_state(state)
+        except Exception as exc:  # noqa: BLE001 - the state stays recorded; polling goes on
+            log.warning("trading state %s not forwarded to the terminal: %r", state, exc)
+        self._terminal_trading_state = state
 
     async def poll_once(self) -> None:
         """One round: ticks of every symbol, positions, account."""
@@ -424,7 +443,11 @@ async def run_agent(
     password = account.resolve_password(environ) if account.password_env else None
     if terminal is None:
         terminal = AsyncTerminal(
-            make_terminal(account.terminal, account.symbols),
+            make_terminal(
+                account.terminal,
+                account.symbols,
+                world_path=simulator_world_path(data_dir, account.id),
+            ),
             thread_name=f"mt5-{account.id}",
         )
     link = NatsLink(

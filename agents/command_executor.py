@@ -49,6 +49,7 @@ class CommandExecutor:
         retry_delay_s: float = 0.05,
         terminal_wait_s: float = 5.0,
         wake: Callable[[], None] = lambda: None,
+        state_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.account_id = account_id
         self.session = session
@@ -59,8 +60,26 @@ class CommandExecutor:
         self.retry_delay_s = retry_delay_s
         self.terminal_wait_s = terminal_wait_s
         self._wake = wake
+        self._wake_state = state_changed
         self.executed = 0
         self.duplicates = 0
+        self.trading_state = state.trading_state()
+        """As recorded; the agent forwards it to the terminal (see Agent._sync_trading_state)."""
+
+    def reject_interrupted(self) -> int:
+        """Answer commands a crash interrupted mid-execution: their outcome is unknown (an
+        order may or may not have reached the terminal), so say so rather than stay silent.
+        Returns how many were answered."""
+        unfinished = self.state.unfinished_commands()
+        for command_id, kind in unfinished:
+            log.warning("command %s (%s) was interrupted by a restart: outcome unknown",
+                        command_id, kind)  # fmt: skip
+            comment = (
+                f"outcome unknown: the agent stopped while executing this {kind}; "
+                "check positions before resending"
+            )
+            self._finish(command_id, [self._rejected(command_id, None, comment)])
+        return len(unfinished)
 
     async def handle(self, command: Command, msg: Msg | None = None) -> None:
         """Handle one decoded command (the safe_handler callback)."""
@@ -80,6 +99,8 @@ class CommandExecutor:
         else:
             with transaction(self._conn):
                 self.state.set_trading_state(command.state)
+            self.trading_state = command.state
+            self._wake_state()
             log.info("trading state set to %s by %s: %s", command.state, command.actor,
                      command.reason)  # fmt: skip
             results = []

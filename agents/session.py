@@ -183,6 +183,14 @@ class TerminalSession:
         self.breaker.record_success()
         return result, (RES_S_OK, "Success")
 
+    async def set_trading_state(self, state: str) -> bool:
+        """Tell a terminal that listens (the simulator's scripted trader) the account's trading
+        state; False when the terminal has no such hook (a real terminal)."""
+        hook = getattr(self.terminal, "set_trading_state", None)
+        if hook is None:
+            return False
+        return bool(await hook(state) is not False)
+
     async def close(self) -> None:
         if not self.connected:
             return

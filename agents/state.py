@@ -67,6 +67,16 @@ class AgentState:
             (command_id, kind, time.time()),
         )
 
+    def unfinished_commands(self) -> list[tuple[str, str]]:
+        """(command id, kind) of commands started but never finished (a crash mid-way)."""
+        return [
+            (str(cid), str(kind))
+            for cid, kind in self._conn.execute(
+                "SELECT command_id, kind FROM commands WHERE result_payload IS NULL "
+                "ORDER BY received_at"
+            )
+        ]
+
     def command_finished(self, command_id: str, subject: str, msg_id: str, payload: bytes) -> None:
         self._conn.execute(
             "UPDATE commands SET result_subject = ?, result_msg_id = ?, result_payload = ? "

@@ -181,6 +181,14 @@ class AsyncTerminal:
     async def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
         return await self.call(self.terminal.order_send, request)
 
+    async def set_trading_state(self, state: str) -> bool:
+        """Forward the account's trading state to a terminal with that hook (the simulator)."""
+        hook = getattr(self.terminal, "set_trading_state", None)
+        if hook is None:
+            return False
+        await self.call(hook, state)
+        return True
+
     async def call_with_error(
         self, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> tuple[T, tuple[int, str]]:

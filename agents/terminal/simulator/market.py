@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from typing import Any
 
 from agents.terminal.simulator.constants import TICK_FLAG_ASK, TICK_FLAG_BID
 from agents.terminal.simulator.settings import SymbolSpec
 from agents.terminal.simulator.structures import Tick
 
 TICKS_KEPT_PER_SYMBOL = 20_000
+SNAPSHOT_TICKS = 1_000
 
 
 class SymbolFeed:
@@ -21,6 +23,12 @@ class SymbolFeed:
         self._mid = spec.start_price
         self.ticks: deque[Tick] = deque(maxlen=TICKS_KEPT_PER_SYMBOL)
         self.tick: Tick | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with only the newest ticks (a snapshot stays small)."""
+        state = dict(self.__dict__)
+        state["ticks"] = deque(list(self.ticks)[-SNAPSHOT_TICKS:], maxlen=self.ticks.maxlen)
+        return state
 
     @property
     def bid(self) -> float:
@@ -64,11 +72,17 @@ class SymbolFeed:
         return tick
 
     def ticks_from(self, from_msc: int, count: int) -> tuple[Tick, ...]:
-        """Up to `count` kept ticks stamped at or after `from_msc`, oldest first."""
-        out: list[Tick] = []
-        for tick in self.ticks:
-            if tick.time_msc >= from_msc:
-                out.append(tick)
-                if len(out) >= count:
-                    break
-        return tuple(out)
+        """Up to `count` kept ticks stamped at or after `from_msc`, oldest first.
+
+        Scans from the newest tick back, so asking for the last few is cheap however many
+        are kept.
+        """
+        if count <= 0:
+            return ()
+        newer: list[Tick] = []
+        for tick in reversed(self.ticks):
+            if tick.time_msc < from_msc:
+                break
+            newer.append(tick)
+        newer.reverse()
+        return tuple(newer[:count])

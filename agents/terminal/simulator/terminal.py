@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import threading
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.terminal.simulator import constants as c
@@ -14,6 +17,13 @@ from agents.terminal.simulator.events import OrderHandled, SimEvent
 from agents.terminal.simulator.orders import (
     InvalidRequest,
     parse_request,
+)
+from agents.terminal.simulator.persistence import (
+    SNAPSHOT_EVERY_S,
+    JournalEntry,
+    WorldJournal,
+    read_snapshot,
+    write_snapshot,
 )
 from agents.terminal.simulator.settings import SimulatorSettings, settings_from_config
 from agents.terminal.simulator.structures import (
@@ -31,6 +41,10 @@ from agents.terminal.simulator.world import SimWorld
 if TYPE_CHECKING:
     from config.models import SimulatorConfig, SymbolConfig
 
+log = logging.getLogger(__name__)
+
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+_WORLD_CHANGING = frozenset({c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL})
 OK: tuple[int, str] = (c.RES_S_OK, "Success")
 NO_IPC: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
 IPC_TIMEOUT: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
@@ -62,16 +76,56 @@ class SimulatedTerminal:
     """One simulated terminal and account. Thread-safe; every call first catches the market
     up with the clock (or, in fast mode, `symbol_info_tick` advances one step)."""
 
-    def __init__(self, settings: SimulatorSettings | None = None, clock: SimClock | None = None):
+    def __init__(
+        self,
+        settings: SimulatorSettings | None = None,
+        clock: SimClock | None = None,
+        *,
+        journal: WorldJournal | None = None,
+        use_snapshot: bool = True,
+        snapshot_every_s: float = SNAPSHOT_EVERY_S,
+    ):
+        """With `journal`, the world starts at its origin (from its latest snapshot when
+        `use_snapshot`), replays its recorded calls and catches up with the clock on the
+        first call; world-changing calls are then recorded in it."""
         self.settings = settings or SimulatorSettings()
         self.clock: SimClock = clock or WallClock()
         self._lock = threading.RLock()
-        origin = int(self.clock.now() * 1000)
-        self.world = SimWorld(self.settings, origin)
+        self._journal = journal
+        self._replay: deque[JournalEntry] = deque()
+        self._applied = 0
+        snapshot = read_snapshot(journal) if journal is not None and use_snapshot else None
+        if snapshot is not None:
+            self.world: SimWorld = snapshot.world
+            self._applied = snapshot.applied
+        else:
+            origin = journal.origin_msc if journal else int(self.clock.now() * 1000)
+            self.world = SimWorld(self.settings, origin)
+        if journal is not None:
+            self._replay.extend(journal.entries[self._applied :])
+        self._snapshot_steps = max(1, int(snapshot_every_s * 1000 / self.settings.tick_interval_ms))
+        self._snapshot_step = self.world.step_count
         self._connected = False
         self._login = self.settings.login
         self._error = OK
         self._desk = OrderDesk(self.world)
+        self.caught_up_steps = 0
+        """Steps taken by the most recent catch-up with the clock."""
+
+    @classmethod
+    def persistent(
+        cls,
+        settings: SimulatorSettings,
+        path: Path,
+        clock: SimClock | None = None,
+        *,
+        use_snapshot: bool = True,
+    ) -> SimulatedTerminal:
+        """A terminal whose world lives in `path` (a JSON-lines journal) and survives restarts:
+        the first start fixes its origin; later starts continue the same timeline."""
+        clock = clock or WallClock()
+        journal = WorldJournal.open(path, settings, int(clock.now() * 1000))
+        return cls(settings, clock, journal=journal, use_snapshot=use_snapshot)
 
     @classmethod
     def from_config(
@@ -118,6 +172,24 @@ class SimulatedTerminal:
         with self._lock:
             for _ in range(steps):
                 self.world.step()
+                if self._replay:
+                    self._replay_due()
+
+    @property
+    def trading_state(self) -> str:
+        return self.world.trading_state
+
+    def set_trading_state(self, state: str) -> None:
+        """The account's risk state (ACTIVE, REDUCING, HALTED); the scripted trader opens
+        positions only while ACTIVE. A simulator hook, not part of the MetaTrader5 API."""
+        if state not in TRADING_STATES:
+            raise ValueError(f"unknown trading state {state!r}; one of {TRADING_STATES}")
+        with self._lock:
+            self._sync()
+            if state == self.world.trading_state:
+                return
+            self.world.trading_state = state
+            self._record("trading_state", {"state": state})
 
     def set_price(self, symbol: str, bid: float) -> None:
         """Jump `symbol` to `bid` at once; stops and stop-out apply as on any tick."""
@@ -357,6 +429,8 @@ class SimulatedTerminal:
             result = self._order_send(request)
             recorded = dict(request) if isinstance(request, dict) else {}
             retcode = None if result is None else result.retcode
+            if retcode in _WORLD_CHANGING:
+                self._record("order", recorded)
             self.world.history.append(OrderHandled(self.world.now_msc, recorded, retcode))
             return result
 
@@ -367,8 +441,52 @@ class SimulatedTerminal:
             return
         world = self.world
         target = (int(self.clock.now() * 1000) - world.origin_msc) // self.settings.tick_interval_ms
+        if self._replay:
+            self._replay_due()
+        if world.step_count >= target:
+            return
+        start = world.step_count
         while world.step_count < target:
             world.step()
+            if self._replay:
+                self._replay_due()
+        self.caught_up_steps = world.step_count - start
+        if self._journal is not None and world.step_count - self._snapshot_step >= (
+            self._snapshot_steps
+        ):
+            self._snapshot()
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
+        if self._journal is not None:
+            self._journal.record(self.world.step_count, kind, data)
+            self._applied += 1
+
+    def _replay_due(self) -> None:
+        """Apply the journal's calls recorded at or before the current step, in order."""
+        world = self.world
+        while self._replay and self._replay[0].step <= world.step_count:
+            entry = self._replay.popleft()
+            self._applied += 1
+            if entry.kind == "trading_state":
+                world.trading_state = str(entry.data["state"])
+            elif entry.kind == "order":
+                try:
+                    result = self._desk.execute(parse_request(entry.data))
+                except InvalidRequest as exc:
+                    log.error("journal order at step %d not replayed: %s", entry.step, exc)
+                    continue
+                world.history.append(OrderHandled(world.now_msc, entry.data, result.retcode))
+                if result.retcode not in _WORLD_CHANGING:
+                    log.error("journal order at step %d replayed with retcode %d",
+                              entry.step, result.retcode)  # fmt: skip
+
+    def _snapshot(self) -> None:
+        assert self._journal is not None
+        self._snapshot_step = self.world.step_count
+        try:
+            write_snapshot(self._journal, self.world, self._applied)
+        except OSError as exc:
+            log.warning("simulator snapshot not written: %r", exc)
 
     def _faulted(self, kind: str) -> bool:
         return self.world.faults.strikes(kind, self.world.elapsed_s)

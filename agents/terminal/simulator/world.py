@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from agents.terminal.simulator import constants as c
 from agents.terminal.simulator.book import Book, OpenPosition
@@ -42,10 +43,19 @@ class SimWorld:
         self.faults = FaultSchedule(settings.faults, settings.seed)
         self.trader = RandomTrader(settings.strategy, settings.seed)
         self.trader_tickets: list[int] = []
+        self.trading_state = "ACTIVE"
+        """The account's risk state as the agent last reported it; the scripted trader only
+        opens positions while it is ACTIVE."""
         self.history: deque[SimEvent] = deque(maxlen=settings.history_limit)
         self._record_fault_transitions()
         for name, feed in self.feeds.items():
             self.history.append(TickGenerated(name, feed.step(origin_msc)))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the event record (it is per process, not part of the world)."""
+        state = dict(self.__dict__)
+        state["history"] = deque(maxlen=self.history.maxlen)
+        return state
 
     @property
     def now_msc(self) -> int:
@@ -205,7 +215,7 @@ class SimWorld:
             if isinstance(intent, CloseIntent):
                 reason = _CLIENT_CLOSE_REASON[self.book.positions[intent.ticket].reason]
                 self.close(intent.ticket, None, reason)
-            elif isinstance(intent, OpenIntent):
+            elif isinstance(intent, OpenIntent) and self.trading_state == "ACTIVE":
                 self._trader_open(intent)
 
     def _trader_open(self, intent: OpenIntent) -> None:
