@@ -53,23 +53,27 @@ def _parse_headers(block: bytes) -> tuple[int, dict[str, str]]:
     return status, headers
 
 
+def endpoint(url: str) -> tuple[str, int, dict[str, str]]:
+    """Host, port and CONNECT credentials of the first server in `url`."""
+    first = url.split(",", maxsplit=1)[0].strip()
+    if "://" not in first:
+        first = f"nats://{first}"
+    parts = urlsplit(first)
+    if parts.scheme not in ("nats", ""):
+        raise ValueError(f"direct gets support nats:// URLs only, not {parts.scheme!r}")
+    auth: dict[str, str] = {}
+    if parts.username and parts.password is not None:
+        auth = {"user": unquote(parts.username), "pass": unquote(parts.password)}
+    elif parts.username:
+        auth = {"auth_token": unquote(parts.username)}
+    return parts.hostname or "127.0.0.1", parts.port or 4222, auth
+
+
 class DirectGetClient:
     """Direct-get requests on one raw connection (reconnects on the next request)."""
 
     def __init__(self, url: str) -> None:
-        first = url.split(",", maxsplit=1)[0].strip()
-        if "://" not in first:
-            first = f"nats://{first}"
-        parts = urlsplit(first)
-        if parts.scheme not in ("nats", ""):
-            raise ValueError(f"direct gets support nats:// URLs only, not {parts.scheme!r}")
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 4222
-        self._auth: dict[str, str] = {}
-        if parts.username and parts.password is not None:
-            self._auth = {"user": unquote(parts.username), "pass": unquote(parts.password)}
-        elif parts.username:
-            self._auth = {"auth_token": unquote(parts.username)}
+        self.host, self.port, self._auth = endpoint(url)
         self._inbox = f"_DG.{secrets.token_hex(8)}"
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None

@@ -109,27 +109,45 @@ class JetStreamStore:
         seq = int(ack["seq"])
         return list(range(seq - len(messages) + 1, seq + 1))
 
-    async def _read_originator(self, subject_filter: str) -> list[RawMsg]:
+    def _direct(self, request: dict[str, Any]) -> tuple[list[RawMsg], int]:
+        """One batched direct get, answered on the calling thread."""
+        try:
+            return self.runtime.read(
+                lambda: self.runtime.reader.batch(self.stream, request, self.settings.timeout)
+            )
+        except DirectGetError as exc:
+            raise OperationalError(str(exc)) from exc
+
+    def _last(self, subject_filter: str) -> RawMsg | None:
+        """The last message on `subject_filter`, read on the calling thread."""
+        try:
+            return self.runtime.read(
+                lambda: self.runtime.reader.last(self.stream, subject_filter, self.settings.timeout)
+            )
+        except DirectGetError as exc:
+            raise OperationalError(str(exc)) from exc
+
+    def _read_originator(self, subject_filter: str) -> list[RawMsg]:
         """Every record of one aggregate: one subject per version, so the last message of
         each subject is all of them (the server answers `multi_last` from its subject
         index, far faster than scanning with `next_by_subj` in a stream of many subjects)."""
         try:
-            msgs, _ = await self.runtime.direct.batch(
-                self.stream, {"multi_last": [subject_filter], "batch": READ_BATCH}
-            )
-        except DirectGetError:  # e.g. a server limit on multi_last: scan instead
-            return await self._read(subject_filter, 1, 1 << 62)
+            msgs, _ = self._direct({"multi_last": [subject_filter], "batch": READ_BATCH})
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, DirectGetError):
+                raise
+            return self._read(subject_filter, 1, 1 << 62)  # e.g. a server limit on multi_last
         if len(msgs) < READ_BATCH:
             return msgs
-        return await self._read(subject_filter, 1, 1 << 62)
+        return self._read(subject_filter, 1, 1 << 62)
 
-    async def _read(self, subject_filter: str, start: int, limit: int) -> list[RawMsg]:
+    def _read(self, subject_filter: str, start: int, limit: int) -> list[RawMsg]:
         """Up to `limit` messages on `subject_filter` from sequence `start` on."""
         found: list[RawMsg] = []
         while len(found) < limit:
             want = min(limit - len(found), READ_BATCH)
-            msgs, pending = await self.runtime.direct.batch(
-                self.stream, {"seq": start, "batch": want, "next_by_subj": subject_filter}
+            msgs, pending = self._direct(
+                {"seq": start, "batch": want, "next_by_subj": subject_filter}
             )
             found.extend(msgs)
             if not msgs or not pending:
@@ -191,11 +209,9 @@ class JetStreamAggregateRecorder(JetStreamStore, AggregateRecorder):
     ) -> Sequence[StoredEvent]:
         subject_filter = self.subjects.originator_filter(self.kind, originator_id)
         if desc and limit == 1 and gt is None and lte is None:
-            last: RawMsg | None = self._call(
-                lambda: self.runtime.direct.last(self.stream, subject_filter)
-            )
+            last = self._last(subject_filter)
             return [wire.to_stored_event(last)] if last is not None else []
-        msgs: list[RawMsg] = self._call(lambda: self._read_originator(subject_filter))
+        msgs = self._read_originator(subject_filter)
         events = [wire.to_stored_event(m) for m in msgs]
         if gt is not None:
             events = [e for e in events if e.originator_version > gt]
@@ -223,19 +239,17 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         first = 1 if start is None else (start if inclusive_of_start else start + 1)
-        return list(
-            self._call(lambda: self._notifications(max(first, 1), limit, stop, set(topics)))
-        )
+        return self._notifications(max(first, 1), limit, stop, set(topics))
 
-    async def _notifications(
+    def _notifications(
         self, start: int, limit: int, stop: int | None, topics: set[str]
     ) -> list[Notification]:
         subject_filter = self.subjects.all(wire.EVENTS)
         found: list[Notification] = []
         while len(found) < limit:
             want = READ_BATCH if topics else min(limit - len(found), READ_BATCH)
-            msgs, pending = await self.runtime.direct.batch(
-                self.stream, {"seq": start, "batch": want, "next_by_subj": subject_filter}
+            msgs, pending = self._direct(
+                {"seq": start, "batch": want, "next_by_subj": subject_filter}
             )
             for msg in msgs:
                 if stop is not None and msg.seq > stop:
@@ -252,9 +266,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
 
     def max_notification_id(self) -> int | None:
         subject_filter = self.subjects.all(wire.EVENTS)
-        last: RawMsg | None = self._call(
-            lambda: self.runtime.direct.last(self.stream, subject_filter)
-        )
+        last = self._last(subject_filter)
         return last.seq if last is not None else None
 
     def subscribe(
@@ -319,9 +331,9 @@ class JetStreamTrackingRecorder(JetStreamStore, TrackingRecorder):
         self._call(lambda: self._publish_with_tracking([], tracking))
 
     def max_tracking_id(self, application_name: str) -> int | None:
-        position: tuple[int, int | None] = self._call(
-            lambda: self._last_tracking(application_name, refresh=True)
-        )
+        msg = self._last(self.subjects.tracking(application_name))
+        position = (0, None) if msg is None else (msg.seq, int(msg.data))
+        self._tracking_positions[application_name] = position
         return position[1]
 
 

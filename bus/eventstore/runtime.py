@@ -18,7 +18,9 @@ import nats
 from eventsourcing.persistence import OperationalError, ProgrammingError
 from nats.aio.client import Client
 
+from bus.eventstore import wire
 from bus.eventstore.directget import DirectGetClient
+from bus.eventstore.syncget import SyncDirectGetClient
 
 T = TypeVar("T")
 
@@ -41,6 +43,7 @@ class Runtime:
         self._connecting: asyncio.Lock | None = None
         self._up = asyncio.Event()
         self.direct = DirectGetClient(url)
+        self.reader = SyncDirectGetClient(url, wire.READ_HEADERS)
         self._thread.start()
 
     @classmethod
@@ -71,6 +74,7 @@ class Runtime:
                     await asyncio.wait_for(nc.close(), 2.0)
             self.direct.close()
 
+        self.reader.close()
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5.0)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -93,6 +97,17 @@ class Runtime:
                 f"NATS at {self.url} did not answer within {timeout:.1f}s"
             ) from exc
         except (OSError, nats.errors.Error) as exc:
+            raise OperationalError(f"NATS at {self.url}: {exc!r}") from exc
+
+    def read(self, fn: Callable[[], T]) -> T:
+        """Run a blocking read in the calling thread (never the loop thread)."""
+        if threading.current_thread() is self._thread:
+            raise ProgrammingError("event store called from its own event loop thread")
+        try:
+            return fn()
+        except TimeoutError as exc:
+            raise OperationalError(f"NATS at {self.url}: {exc}") from exc
+        except OSError as exc:
             raise OperationalError(f"NATS at {self.url}: {exc!r}") from exc
 
     async def client(self) -> Client:

@@ -22,6 +22,7 @@ H_EXPECTED_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
 H_BATCH_ID = "Nats-Batch-Id"
 H_BATCH_SEQ = "Nats-Batch-Sequence"
 H_BATCH_COMMIT = "Nats-Batch-Commit"
+READ_HEADERS = (H_TOPIC, H_ORIGINATOR_ID, H_VERSION, H_ID_TYPE, H_TYPES, H_APPLICATION)
 
 EVENTS = "events"
 SNAPSHOTS = "snapshots"

@@ -1,0 +1,264 @@
+"""Batched direct gets from the calling thread, on a blocking socket of its own.
+
+Reads need no event loop: handing a request to the loop thread and the reply back costs two
+thread wake-ups and GIL hand-offs per call, and moves the parsing of large replies onto the
+one loop thread. Each reading thread gets its own small NATS protocol connection instead
+(CONNECT, SUB, PUB, HMSG, PING/PONG), opened on first use and again after any failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bus.eventstore.directget import CONNECT_TIMEOUT, DirectGetError, RawMsg, endpoint
+
+_CRLF = b"\r\n"
+_RECV = 1 << 20
+
+
+def parse_headers(block: bytes) -> tuple[int, dict[str, str]]:
+    """Split `NATS/1.0[ code text]\\r\\nK: V...` into (status code or 0, headers)."""
+    lines = block.decode(errors="replace").split("\r\n")
+    first = lines[0]
+    status = int(first[9:12]) if len(first) >= 12 else 0
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            key, _, value = line.partition(":")
+            headers[key] = value.strip()
+    return status, headers
+
+
+def pick_headers(block: bytes, keys: Sequence[tuple[str, str]]) -> tuple[int, dict[str, str]]:
+    """Like `parse_headers` but only for `keys`: (name, "\\r\\n<name>:") pairs."""
+    text = block.decode(errors="replace")
+    status = int(text[9:12]) if text.find("\r\n") >= 12 else 0
+    headers: dict[str, str] = {}
+    for key, marker in keys:
+        i = text.find(marker)
+        if i >= 0:
+            i += len(marker)
+            headers[key] = text[i : text.find("\r\n", i)].strip()
+    return status, headers
+
+
+_ALWAYS = ("Nats-Subject", "Nats-Sequence", "Nats-Num-Pending")
+
+
+def _pending(status: int, headers: dict[str, str], block: bytes) -> int:
+    """Messages still pending when a reply ends with `status`; raise for errors."""
+    if status in (0, 404):  # a single message, or nothing (more) matches
+        return 0
+    if status == 204:  # end of batch
+        return int(headers.get("Nats-Num-Pending", "0"))
+    if status == 503:
+        raise OSError("no responders for direct get")
+    raise DirectGetError(f"direct get failed: {block!r}")
+
+
+class _Connection:
+    """One thread's connection and its unread bytes."""
+
+    def __init__(self, sock: socket.socket, inbox: bytes) -> None:
+        self.sock = sock
+        self.inbox = inbox
+        self.buf = b""
+        self.next_id = 0
+
+
+class SyncDirectGetClient:
+    """Direct gets answered on the calling thread; one connection per thread."""
+
+    def __init__(self, url: str, keys: tuple[str, ...] | None = None) -> None:
+        """`keys`: the only headers to read from messages (default: all of them)."""
+        self.host, self.port, self._auth = endpoint(url)
+        self._keys = (
+            None if keys is None else [(k, f"\r\n{k}:") for k in dict.fromkeys(keys + _ALWAYS)]
+        )
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: set[_Connection] = set()
+        self._closed = False
+
+    def batch(
+        self, stream: str, request: dict[str, Any], timeout: float
+    ) -> tuple[list[RawMsg], int]:
+        """Messages of a batched direct get and the count still pending after them."""
+        return self._request(stream, request, timeout, single=False)
+
+    def last(self, stream: str, subject: str, timeout: float) -> RawMsg | None:
+        """The last message on `subject` (wildcards allowed), or None."""
+        msgs, _ = self._request(stream, {"last_by_subj": subject}, timeout, single=True)
+        return msgs[0] if msgs else None
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            self._closed = True
+            conns, self._all = self._all, set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.sock.close()
+
+    def _request(
+        self, stream: str, request: dict[str, Any], timeout: float, *, single: bool
+    ) -> tuple[list[RawMsg], int]:
+        deadline = time.monotonic() + timeout
+        conn = self._connection(timeout)
+        conn.next_id += 1
+        reply_to = b"%s.%d" % (conn.inbox, conn.next_id)
+        payload = json.dumps(request, separators=(",", ":")).encode()
+        try:
+            conn.sock.sendall(
+                b"PUB $JS.API.DIRECT.GET.%s %s %d\r\n%s\r\n"
+                % (stream.encode(), reply_to, len(payload), payload)
+            )
+            return self._replies(conn, reply_to, deadline, single)
+        except TimeoutError as exc:
+            self._drop(conn)
+            raise TimeoutError(f"no direct-get reply within {timeout:.1f}s") from exc
+        except (OSError, ValueError) as exc:
+            self._drop(conn)
+            raise ConnectionError(f"direct get failed: {exc}") from exc
+
+    def _replies(
+        self, conn: _Connection, reply_to: bytes, deadline: float, single: bool
+    ) -> tuple[list[RawMsg], int]:
+        msgs: list[RawMsg] = []
+        buf = conn.buf
+        pos = 0
+        while True:
+            end = buf.find(_CRLF, pos)
+            if end < 0 or not buf.startswith(b"HMSG ", pos):
+                buf, pos = self._control(conn.sock, buf, pos, end, deadline)
+                continue
+            parts = buf[pos + 5 : end].split(b" ")
+            hdr_len, total = int(parts[-2]), int(parts[-1])
+            start = end + 2
+            if len(buf) < start + total + 2:
+                buf = self._more(conn.sock, buf[pos:], deadline)
+                pos = 0
+                continue
+            pos = start + total + 2
+            if parts[0] != reply_to:
+                continue  # a late reply to a request that timed out
+            block = buf[start : start + hdr_len]
+            if self._keys is None:
+                status, headers = parse_headers(block)
+            else:
+                status, headers = pick_headers(block, self._keys)
+            if status == 0:
+                msgs.append(
+                    RawMsg(
+                        headers.pop("Nats-Subject", ""),
+                        int(headers.pop("Nats-Sequence", "0")),
+                        headers,
+                        buf[start + hdr_len : start + total],
+                    )
+                )
+                if not single:
+                    continue
+            conn.buf = buf[pos:]
+            return msgs, _pending(status, headers, block[:200])
+
+    def _control(
+        self, sock: socket.socket, buf: bytes, pos: int, end: int, deadline: float
+    ) -> tuple[bytes, int]:
+        """Handle a protocol line other than HMSG (or read more); return (buf, pos)."""
+        if end < 0:
+            return self._more(sock, buf[pos:], deadline), 0
+        line = buf[pos:end]
+        pos = end + 2
+        if line == b"PING":
+            sock.sendall(b"PONG\r\n")
+        elif line.startswith(b"-ERR"):
+            raise ValueError(f"NATS error: {line.decode(errors='replace')}")
+        elif line.startswith(b"MSG "):
+            size = int(line.rsplit(b" ", 1)[1])
+            while len(buf) < pos + size + 2:
+                buf = self._more(sock, buf, deadline)
+            pos += size + 2
+        return buf, pos
+
+    @staticmethod
+    def _more(sock: socket.socket, buf: bytes, deadline: float) -> bytes:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        sock.settimeout(remaining)
+        chunk = sock.recv(_RECV)
+        if not chunk:
+            raise OSError("NATS closed the connection")
+        return buf + chunk if buf else chunk
+
+    def _connection(self, timeout: float) -> _Connection:
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise ConnectionError("direct-get client closed")
+        try:
+            conn = self._connect(min(timeout, CONNECT_TIMEOUT))
+        except TimeoutError as exc:
+            raise TimeoutError(f"cannot reach NATS at {self.host}:{self.port}") from exc
+        except OSError as exc:
+            raise ConnectionError(f"cannot reach NATS at {self.host}:{self.port}: {exc}") from exc
+        self._local.conn = conn
+        with self._lock:
+            self._all.add(conn)
+        return conn
+
+    def _connect(self, timeout: float) -> _Connection:
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            deadline = time.monotonic() + timeout
+            buf = b""
+            while _CRLF not in buf:
+                buf = self._more(sock, buf, deadline)
+            if not buf.startswith(b"INFO"):
+                raise ConnectionError(f"unexpected greeting from NATS: {buf[:80]!r}")
+            inbox = f"_DG.{secrets.token_hex(8)}".encode()
+            options = {
+                "verbose": False,
+                "pedantic": False,
+                "headers": True,
+                "no_responders": True,
+                "protocol": 1,
+                "lang": "mtq-directget",
+                "version": "1",
+                **self._auth,
+            }
+            sock.sendall(
+                b"CONNECT %s\r\nSUB %s.* 1\r\nPING\r\n" % (json.dumps(options).encode(), inbox)
+            )
+            buf = buf[buf.index(_CRLF) + 2 :]
+            while True:
+                while _CRLF not in buf:
+                    buf = self._more(sock, buf, deadline)
+                line, _, buf = buf.partition(_CRLF)
+                if line.startswith(b"PONG"):
+                    break
+                if not line.startswith((b"+OK", b"INFO", b"PING")):
+                    raise ConnectionError(f"NATS refused the connection: {line.strip()!r}")
+        except BaseException:
+            sock.close()
+            raise
+        conn = _Connection(sock, inbox)
+        conn.buf = buf
+        return conn
+
+    def _drop(self, conn: _Connection) -> None:
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._lock:
+            self._all.discard(conn)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
