@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 
 COPY_TICKS_ALL = -1
 MAX_QUEUED = 2_000
-"""Facts waiting in memory for the publisher beyond which polling pauses."""
+"""Facts waiting in memory for the publisher beyond which polling pauses..."""
+MAX_PAUSE_S = 1.0
+"""...for at most this long per round (positions are still polled if NATS stays stuck)."""
 CLOSE_DEAL_ATTEMPTS = 10
 """Polls to wait for a vanished position's closing deal before publishing without it."""
 
@@ -127,6 +129,7 @@ class Agent:
         self.known: dict[int, PositionRecord] = self.state.positions()
         self._close_attempts: dict[int, int] = {}
         self.cursors = {s: SymbolCursor() for s in self.symbols}
+        self._tick_subjects = {s: subjects.tick(account.id, s) for s in self.symbols}
         self.last_tick_at: dict[str, float] = {}
         self._started = time.time()
         self._last_snapshot: tuple[float, ...] | None = None
@@ -207,7 +210,12 @@ class Agent:
                 pass
             except Exception:
                 log.exception("poll failed; continuing")
-            while self.publisher.queued > MAX_QUEUED and not stop.is_set():  # noqa: ASYNC110
+            paused = time.monotonic()
+            while (  # noqa: ASYNC110
+                self.publisher.queued > MAX_QUEUED
+                and time.monotonic() - paused < MAX_PAUSE_S
+                and not stop.is_set()
+            ):
                 # Backpressure: poll later; copy_ticks_from fills the gap, nothing is lost.
                 await asyncio.sleep(0.005)
             wait = self.poll_interval_s - (time.monotonic() - started)
@@ -258,25 +266,31 @@ class Agent:
                 ticks = history
         facts = []
         observed = time.time()
+        subject = self._tick_subjects[symbol]
+        prefix = f"{self.account_id}:tick:{symbol}:"
+        account_id = self.account_id
         for t, seq in cursor.take(ticks):
+            try:  # the module's Tick named tuple; numpy records below
+                bid, ask, last, volume, time_msc, flags = (
+                    t.bid, t.ask, t.last, t.volume, t.time_msc, t.flags,
+                )  # fmt: skip
+            except AttributeError:
+                bid, ask, last, volume, time_msc, flags = (
+                    tick_field(t, k) for k in ("bid", "ask", "last", "volume", "time_msc", "flags")
+                )  # fmt: skip
             fact = TickReceived(
-                account_id=self.account_id,
+                account_id=account_id,
                 symbol=symbol,
-                bid=float(tick_field(t, "bid")),
-                ask=float(tick_field(t, "ask")),
-                last=float(tick_field(t, "last")),
-                volume=float(tick_field(t, "volume")),
-                time_msc=int(tick_field(t, "time_msc")),
-                flags=int(tick_field(t, "flags")),
+                bid=float(bid),
+                ask=float(ask),
+                last=float(last),
+                volume=float(volume),
+                time_msc=int(time_msc),
+                flags=int(flags),
             )
-            msg_id = fact_msg_id(self.account_id, "tick", f"{symbol}:{fact.time_msc}:{seq}")
             facts.append(
                 OutgoingFact(
-                    subjects.tick(self.account_id, symbol),
-                    msg_id,
-                    encode(fact),
-                    PRIORITY_TICK,
-                    observed,
+                    subject, f"{prefix}{fact.time_msc}:{seq}", encode(fact), PRIORITY_TICK, observed
                 )
             )
         if facts:

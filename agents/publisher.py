@@ -33,11 +33,14 @@ class FactPublisher:
     """Single writer to JetStream for one agent.
 
     Ticks are handed over in memory (`submit`) and published directly while the outbox is
-    empty and NATS is up; otherwise, and for anything whose ack does not come back, they go
-    to the outbox. Position, account and order facts are written to the outbox by the agent
-    (in the same SQLite transaction as its state) and drained here, oldest first. Every
-    message carries its Nats-Msg-Id, so a replay after a lost ack is a duplicate JetStream
-    drops.
+    empty and NATS is up, with up to `window` publishes awaiting their acks at a time (a
+    sliding window: acks are taken in order as they arrive, without pausing the stream).
+    Otherwise, and for anything whose ack does not come back, they go to the outbox. Before
+    anything is routed to the outbox the window is settled first, so facts on one subject
+    keep their order. Position, account and order facts are written to the outbox by the
+    agent (in the same SQLite transaction as its state) and drained here, oldest first.
+    Every message carries its Nats-Msg-Id, so a replay after a lost ack is a duplicate
+    JetStream drops.
     """
 
     def __init__(
@@ -46,28 +49,34 @@ class FactPublisher:
         outbox: Outbox,
         *,
         batch_size: int = 500,
+        window: int = 1_000,
+        memory_limit: int = 5_000,
         ack_timeout: float = 3.0,
         on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
     ) -> None:
         self.link = link
         self.outbox = outbox
         self.batch_size = batch_size
+        self.window = window
+        self.memory_limit = memory_limit
         self.ack_timeout = ack_timeout
         self.stats = PublisherStats()
         self._queue: deque[OutgoingFact] = deque()
+        self._inflight: deque[tuple[OutgoingFact, asyncio.Future[Any], float]] = deque()
         self._wake = asyncio.Event()
         self._on_published = on_published
+        self._direct_paused_until = 0.0
         self.last_error = ""
 
     @property
     def pending(self) -> int:
-        """Facts not yet acknowledged: in memory plus in the outbox."""
-        return len(self._queue) + len(self.outbox)
+        """Facts not yet acknowledged: in memory, in flight and in the outbox."""
+        return len(self._queue) + len(self._inflight) + len(self.outbox)
 
     @property
     def queued(self) -> int:
-        """Facts handed over in memory and not yet routed."""
-        return len(self._queue)
+        """Facts handed over in memory and not yet acknowledged or stored."""
+        return len(self._queue) + len(self._inflight)
 
     def submit(self, fact: OutgoingFact) -> None:
         self._queue.append(fact)
@@ -81,24 +90,140 @@ class FactPublisher:
     def wake(self) -> None:
         self._wake.set()
 
+    def _on_ack(self, _: asyncio.Future[Any]) -> None:
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop`; then flush what can be flushed quickly."""
         while not stop.is_set():
+            if self._direct_ok():
+                self._wake.clear()  # before looking: an ack or submit from now on wakes us
+                self._reap()
+                if self._failed_front():
+                    await self._settle()
+                    continue
+                sent = await self._send_window()
+                if not sent:
+                    await self._idle(self._until_oldest_deadline())
+                continue
+            if self._inflight:
+                await self._settle()
+                continue
             if not self._queue and (not len(self.outbox) or not self.link.connected):
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                await self._idle(0.5)
                 continue
             await self.step()
         await self.flush(deadline=time.monotonic() + 2.0)
 
+    async def _idle(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(seconds, 0.5)):  # no task per wait, unlike wait_for
+                await self._wake.wait()
+
+    def _direct_ok(self) -> bool:
+        """Direct publishing: connected and nothing older waiting in the outbox."""
+        return (
+            self.link.connected
+            and self.link.js is not None
+            and not len(self.outbox)
+            and time.monotonic() >= self._direct_paused_until
+        )
+
+    def _until_oldest_deadline(self) -> float:
+        if not self._inflight:
+            return 0.5
+        return self._inflight[0][2] - time.monotonic()
+
+    async def _send_window(self) -> int:
+        """Publish queued facts while the window has room; how many were sent."""
+        js = self.link.js
+        assert js is not None
+        room = min(self.window - len(self._inflight), len(self._queue))
+        if room <= 0:
+            return 0
+        deadline = time.monotonic() + self.ack_timeout
+        queue, inflight = self._queue, self._inflight
+        sent = 0
+        fut = None
+        try:
+            for _ in range(room):
+                fact = queue[0]
+                fut = await _publish_async(js, fact)
+                queue.popleft()
+                inflight.append((fact, fut, deadline))
+                sent += 1
+        except Exception as exc:  # noqa: BLE001 - the rest goes the outbox way for a moment
+            self._note_error(f"publish failed: {type(exc).__name__}: {exc}")
+            self._direct_paused_until = time.monotonic() + 0.2
+        if fut is not None:
+            # Acks come back in order: waking when the burst's last one is in is enough
+            # (a failure earlier in it is found then, a missing ack by its deadline).
+            fut.add_done_callback(self._on_ack)
+        return sent
+
+    def _reap(self) -> None:
+        """Take acknowledged facts off the front of the window, in order."""
+        inflight = self._inflight
+        done: list[OutgoingFact] = []
+        while inflight:
+            fact, fut, _ = inflight[0]
+            if not fut.done() or fut.cancelled() or fut.exception() is not None:
+                break
+            inflight.popleft()
+            done.append(fact)
+        if done:
+            self.stats.published += len(done)
+            self.stats.direct += len(done)
+            if self._on_published is not None:
+                self._on_published(done, time.time())
+
+    def _failed_front(self) -> bool:
+        """Whether the oldest fact in flight failed or timed out."""
+        if not self._inflight:
+            return False
+        _, fut, deadline = self._inflight[0]
+        return fut.done() or time.monotonic() >= deadline
+
+    async def _settle(self) -> None:
+        """Wait out the window; store the first unacknowledged fact and all after it."""
+        if not self._inflight:
+            return
+        futures = [fut for _, fut, _ in self._inflight]
+        timeout = max(0.0, self._inflight[-1][2] - time.monotonic())
+        await asyncio.wait(futures, timeout=timeout)
+        self._reap()
+        if not self._inflight:
+            return
+        failed = [fact for fact, _, _ in self._inflight]
+        first_error = None
+        for _, fut, _ in self._inflight:
+            if not fut.done():
+                fut.cancel()
+            elif not fut.cancelled() and first_error is None:
+                first_error = fut.exception()
+        self._inflight.clear()
+        why = f"not acknowledged: {first_error!r}" if first_error else "ack timed out"
+        self._note_error(f"publish {why}")
+        self.stats.failures += 1
+        self.outbox.append(failed)
+
     async def step(self) -> None:
-        """One round: drain a slice of the outbox, then route what is queued in memory."""
+        """One round: drain a slice of the outbox, then route what is queued in memory.
+
+        While NATS is up and the outbox is draining, newer facts wait in memory (up to
+        `memory_limit`) and go out directly once it is empty: moving them through SQLite
+        would only slow the drain down.
+        """
         js = self.link.js
         if self.link.connected and js is not None and len(self.outbox):
             ok = await self._drain_once(js)
             if not ok:
                 await asyncio.sleep(0.2)
+            if self.link.connected and len(self._queue) <= self.memory_limit:
+                return
         batch = self._take_batch()
         if not batch:
             return
@@ -112,6 +237,7 @@ class FactPublisher:
 
     async def flush(self, deadline: float) -> None:
         """Publish or store everything pending (used on stop)."""
+        await self._settle()
         batch = list(self._queue)
         self._queue.clear()
         if batch:
@@ -143,10 +269,7 @@ class FactPublisher:
         futures: list[asyncio.Future[Any]] = []
         try:
             for fact in facts:
-                fut = await js.publish_async(
-                    fact.subject, fact.payload, headers={MSG_ID: fact.msg_id}, wait_stall=1.0
-                )
-                futures.append(fut)
+                futures.append(await _publish_async(js, fact))
         except Exception as exc:  # noqa: BLE001 - disconnect mid-batch: the rest stays queued
             self._note_error(f"publish failed: {type(exc).__name__}: {exc}")
         if futures:
@@ -176,6 +299,17 @@ class FactPublisher:
         if error != self.last_error:
             log.warning("%s", error)
         self.last_error = error
+
+
+async def _publish_async(
+    js: JetStreamContext, fact: OutgoingFact | StoredFact
+) -> asyncio.Future[Any]:
+    """Hand one fact to the client; the future resolves with its JetStream ack.
+
+    No `wait_stall`: with it nats-py wraps every call in a task; the publisher's window
+    stays below the client's pending limit instead, so the call never waits.
+    """
+    return await js.publish_async(fact.subject, fact.payload, headers={MSG_ID: fact.msg_id})
 
 
 def _as_outgoing(fact: OutgoingFact | StoredFact) -> OutgoingFact:

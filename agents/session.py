@@ -48,6 +48,7 @@ class InlineTerminal:
         async def call(*args: Any, **kwargs: Any) -> Any:
             return func(*args, **kwargs)
 
+        setattr(self, name, call)  # made once per name, not on every call
         return call
 
 
@@ -89,6 +90,10 @@ class TerminalSession:
         self.reconnects = 0
         self._next_attempt = 0.0
         self._slow_logged = 0.0
+        both = getattr(terminal, "call_with_error", None)
+        inner = getattr(terminal, "terminal", None)
+        self._call_with_error = both if inner is not None else None
+        self._inner = inner
 
     @property
     def breaker_state(self) -> BreakerState:
@@ -134,9 +139,8 @@ class TerminalSession:
 
     async def _invoke(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, tuple[int, str]]:
         """Call and read last_error atomically when the facade can (one worker job)."""
-        both = getattr(self.terminal, "call_with_error", None)
-        inner = getattr(self.terminal, "terminal", None)
-        if both is not None and inner is not None:
+        both, inner = self._call_with_error, self._inner
+        if both is not None:
             result, (code, text) = await self._timed(both(getattr(inner, name), *args, **kwargs))
             return result, (int(code), str(text))
         result = await self._timed(getattr(self.terminal, name)(*args, **kwargs))

@@ -169,7 +169,10 @@ class SimulatorSettings:
     company: str = "mtq simulated broker"
     name: str = "Simulated Trader"
     fast: bool = False
-    """Advance one step per `symbol_info_tick` call instead of following the clock."""
+    """Advance `fast_steps` steps per `symbol_info_tick` call instead of following the clock."""
+    fast_steps: int = 1
+    """Steps per call in fast mode: more than one is a market busier than the poll rate, whose
+    ticks an agent fetches with `copy_ticks_from`."""
     history_limit: int = 200_000
     """How many events `history` keeps (oldest dropped first)."""
 

@@ -369,7 +369,8 @@ class SimulatedTerminal:
     def symbol_info_tick(self, symbol: str) -> Tick | None:
         with self._lock:
             if self.settings.fast:
-                self.world.step()
+                for _ in range(self.settings.fast_steps):
+                    self.world.step()
             if not self._gate() or not self._known(symbol):
                 return None
             return self.world.feeds[symbol].tick

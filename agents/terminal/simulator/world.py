@@ -69,15 +69,21 @@ class SimWorld:
         """Advance one tick interval: faults, quotes, stops, the scripted trader, stop-out."""
         self.step_count += 1
         now, elapsed = self.now_msc, self.elapsed_s
-        self._record_fault_transitions()
+        faults = self.faults.faults
+        if faults:
+            self._record_fault_transitions()
+        history = self.history
         for name, feed in self.feeds.items():
-            if self.faults.active("stale_feed", elapsed, name) is not None:
+            if faults and self.faults.active("stale_feed", elapsed, name) is not None:
                 continue
             tick = feed.step(now)
-            self.history.append(TickGenerated(name, tick))
-            self._on_quote(name)
-        self._run_trader()
-        self.check_stop_out()
+            history.append(TickGenerated(name, tick))
+            if self.book.positions:
+                self._on_quote(name)
+        if self.trader.spec.kind != "none":
+            self._run_trader()
+        if self.book.positions:
+            self.check_stop_out()
 
     def set_bid(self, symbol: str, bid: float) -> None:
         """Move `symbol` to `bid` now (a scripted jump), then apply stops and stop-out."""
