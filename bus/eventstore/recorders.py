@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 )
 
 from bus.eventstore import wire
+from bus.eventstore.batching import GroupCommitter, Message
 from bus.eventstore.directget import DirectGetError, RawMsg
 from bus.eventstore.runtime import Runtime
 from bus.eventstore.settings import Settings
@@ -41,8 +42,6 @@ MAX_BATCH = 1000  # nats-server's limit on messages per atomic batch
 READ_BATCH = 1000
 WRONG_LAST_SEQUENCE = 10071
 TRACKING_RETRIES = 5
-
-Message = tuple[str, dict[str, str], bytes]
 
 
 class ConflictError(Exception):
@@ -92,14 +91,20 @@ class JetStreamStore:
             batch_id = uuid.uuid4().hex
             last = len(messages)
             for number, (subject, headers, data) in enumerate(messages[:-1], start=1):
-                headers[wire.H_BATCH_ID] = batch_id
-                headers[wire.H_BATCH_SEQ] = str(number)
-                await nc.publish(subject, data, headers=headers)
+                batch_headers = {
+                    **headers,
+                    wire.H_BATCH_ID: batch_id,
+                    wire.H_BATCH_SEQ: str(number),
+                }
+                await nc.publish(subject, data, headers=batch_headers)
             subject, headers, data = messages[-1]
-            headers[wire.H_BATCH_ID] = batch_id
-            headers[wire.H_BATCH_SEQ] = str(last)
-            headers[wire.H_BATCH_COMMIT] = "1"
-            reply = await nc.request(subject, data, timeout=timeout, headers=headers)
+            batch_headers = {
+                **headers,
+                wire.H_BATCH_ID: batch_id,
+                wire.H_BATCH_SEQ: str(last),
+                wire.H_BATCH_COMMIT: "1",
+            }
+            reply = await nc.request(subject, data, timeout=timeout, headers=batch_headers)
         ack = json.loads(reply.data)
         error = ack.get("error")
         if error:
@@ -188,6 +193,20 @@ class JetStreamAggregateRecorder(JetStreamStore, AggregateRecorder):
         return subject, headers, stored.state
 
     async def _publish_events(self, messages: list[Message]) -> list[int]:
+        if len(messages) == 1 or len(messages) > MAX_BATCH:
+            # One message needs no batch (and is cheap); too many is refused clearly.
+            return await self._publish_alone(messages)
+        committer = self.runtime.committers.get(self.stream)
+        if committer is None:
+            committer = GroupCommitter(MAX_BATCH, ConflictError)
+            self.runtime.committers[self.stream] = committer
+        keys = frozenset(h.get(wire.H_EXPECTED_SUBJECT, s) for s, h, _ in messages)
+        try:
+            return await committer.write(messages, keys, self._publish)
+        except ConflictError as exc:
+            raise IntegrityError(f"event version already recorded: {exc}") from exc
+
+    async def _publish_alone(self, messages: list[Message]) -> list[int]:
         try:
             return await self._publish(messages)
         except ConflictError as exc:

@@ -19,6 +19,7 @@ from eventsourcing.persistence import OperationalError, ProgrammingError
 from nats.aio.client import Client
 
 from bus.eventstore import wire
+from bus.eventstore.batching import GroupCommitter
 from bus.eventstore.directget import DirectGetClient
 from bus.eventstore.syncget import SyncDirectGetClient
 
@@ -44,6 +45,7 @@ class Runtime:
         self._up = asyncio.Event()
         self.direct = DirectGetClient(url)
         self.reader = SyncDirectGetClient(url, wire.READ_HEADERS)
+        self.committers: dict[str, GroupCommitter] = {}  # by stream; used on the loop only
         self._thread.start()
 
     @classmethod

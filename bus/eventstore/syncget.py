@@ -1,9 +1,10 @@
-"""Batched direct gets from the calling thread, on a blocking socket of its own.
+"""Batched direct gets from the calling thread, on blocking sockets.
 
 Reads need no event loop: handing a request to the loop thread and the reply back costs two
 thread wake-ups and GIL hand-offs per call, and moves the parsing of large replies onto the
-one loop thread. Each reading thread gets its own small NATS protocol connection instead
-(CONNECT, SUB, PUB, HMSG, PING/PONG), opened on first use and again after any failure.
+one loop thread. A reading thread takes an idle connection from a small pool (or opens one)
+for each request and gives it back afterwards; a connection that failed is closed. Each is a
+minimal NATS protocol client (CONNECT, SUB, PUB, HMSG, PING/PONG).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class _Connection:
 
 
 class SyncDirectGetClient:
-    """Direct gets answered on the calling thread; one connection per thread."""
+    """Direct gets answered on the calling thread, over pooled connections."""
 
     def __init__(self, url: str, keys: tuple[str, ...] | None = None) -> None:
         """`keys`: the only headers to read from messages (default: all of them)."""
@@ -82,9 +83,9 @@ class SyncDirectGetClient:
         self._keys = (
             None if keys is None else [(k, f"\r\n{k}:") for k in dict.fromkeys(keys + _ALWAYS)]
         )
-        self._local = threading.local()
         self._lock = threading.Lock()
         self._all: set[_Connection] = set()
+        self._idle: list[_Connection] = []  # connected, not in use
         self._closed = False
 
     def batch(
@@ -102,7 +103,7 @@ class SyncDirectGetClient:
         """Close every thread's connection."""
         with self._lock:
             self._closed = True
-            conns, self._all = self._all, set()
+            conns, self._all, self._idle = self._all, set(), []
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.sock.close()
@@ -111,7 +112,7 @@ class SyncDirectGetClient:
         self, stream: str, request: dict[str, Any], timeout: float, *, single: bool
     ) -> tuple[list[RawMsg], int]:
         deadline = time.monotonic() + timeout
-        conn = self._connection(timeout)
+        conn = self._checkout(timeout)
         conn.next_id += 1
         reply_to = b"%s.%d" % (conn.inbox, conn.next_id)
         payload = json.dumps(request, separators=(",", ":")).encode()
@@ -120,13 +121,18 @@ class SyncDirectGetClient:
                 b"PUB $JS.API.DIRECT.GET.%s %s %d\r\n%s\r\n"
                 % (stream.encode(), reply_to, len(payload), payload)
             )
-            return self._replies(conn, reply_to, deadline, single)
+            result = self._replies(conn, reply_to, deadline, single)
         except TimeoutError as exc:
             self._drop(conn)
             raise TimeoutError(f"no direct-get reply within {timeout:.1f}s") from exc
         except (OSError, ValueError) as exc:
             self._drop(conn)
             raise ConnectionError(f"direct get failed: {exc}") from exc
+        except DirectGetError:
+            self._checkin(conn)
+            raise
+        self._checkin(conn)
+        return result
 
     def _replies(
         self, conn: _Connection, reply_to: bytes, deadline: float, single: bool
@@ -198,22 +204,29 @@ class SyncDirectGetClient:
             raise OSError("NATS closed the connection")
         return buf + chunk if buf else chunk
 
-    def _connection(self, timeout: float) -> _Connection:
-        conn: _Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        if self._closed:
-            raise ConnectionError("direct-get client closed")
+    def _checkout(self, timeout: float) -> _Connection:
+        with self._lock:
+            if self._closed:
+                raise ConnectionError("direct-get client closed")
+            if self._idle:
+                return self._idle.pop()
         try:
             conn = self._connect(min(timeout, CONNECT_TIMEOUT))
         except TimeoutError as exc:
             raise TimeoutError(f"cannot reach NATS at {self.host}:{self.port}") from exc
         except OSError as exc:
             raise ConnectionError(f"cannot reach NATS at {self.host}:{self.port}: {exc}") from exc
-        self._local.conn = conn
         with self._lock:
             self._all.add(conn)
         return conn
+
+    def _checkin(self, conn: _Connection) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._idle.append(conn)
+                return
+        with contextlib.suppress(OSError):  # closed meanwhile
+            conn.sock.close()
 
     def _connect(self, timeout: float) -> _Connection:
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
@@ -256,8 +269,6 @@ class SyncDirectGetClient:
         return conn
 
     def _drop(self, conn: _Connection) -> None:
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
         with self._lock:
             self._all.discard(conn)
         with contextlib.suppress(OSError):
