@@ -220,8 +220,7 @@ class Agent:
                 await asyncio.sleep(0.005)
             wait = self.poll_interval_s - (time.monotonic() - started)
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=wait)
+                await _wait(stop, wait)
             else:
                 await asyncio.sleep(0)
 
@@ -423,8 +422,7 @@ class Agent:
                 await self._publish_heartbeat()
             except Exception as exc:  # noqa: BLE001 - a lost heartbeat is not worth a crash
                 log.debug("heartbeat not published: %r", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.heartbeat_interval_s)
+            await _wait(stop, self.heartbeat_interval_s)
 
     async def _publish_heartbeat(self) -> None:
         """Heartbeats are live signals: sent when NATS is up, never buffered."""
@@ -434,6 +432,16 @@ class Agent:
         await self.link.js.publish(
             self.heartbeats.subject, payload, timeout=2.0, headers={"Nats-Msg-Id": msg_id}
         )
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds` or until `stop` is set (no task per call, unlike wait_for)."""
+    if seconds <= 0.25:  # short: a plain sleep is cheapest; `stop` is seen right after
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def run_agent(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -19,6 +18,8 @@ from agents.outbox import Outbox, OutgoingFact, StoredFact
 log = logging.getLogger(__name__)
 
 MSG_ID = "Nats-Msg-Id"
+TICK_S = 0.25
+"""How often the publisher looks at ack deadlines and the connection when nothing wakes it."""
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FactPublisher:
         self._wake = asyncio.Event()
         self._on_published = on_published
         self._direct_paused_until = 0.0
+        self._watched: asyncio.Future[Any] | None = None
         self.last_error = ""
 
     @property
@@ -95,6 +97,22 @@ class FactPublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop`; then flush what can be flushed quickly."""
+        ticker = asyncio.create_task(self._ticker(stop), name="publisher-ticker")
+        try:
+            await self._run(stop)
+        finally:
+            ticker.cancel()
+        await self.flush(deadline=time.monotonic() + 2.0)
+
+    async def _ticker(self, stop: asyncio.Event) -> None:
+        """Wake the loop now and then: ack deadlines, reconnects and `stop` are noticed
+        without a timer per wait."""
+        while not stop.is_set():
+            await asyncio.sleep(TICK_S)
+            self._wake.set()
+        self._wake.set()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self._direct_ok():
                 self._wake.clear()  # before looking: an ack or submit from now on wakes us
@@ -102,26 +120,17 @@ class FactPublisher:
                 if self._failed_front():
                     await self._settle()
                     continue
-                sent = await self._send_window()
-                if not sent:
-                    await self._idle(self._until_oldest_deadline())
+                if not await self._send_window():
+                    await self._wake.wait()
                 continue
             if self._inflight:
                 await self._settle()
                 continue
             if not self._queue and (not len(self.outbox) or not self.link.connected):
                 self._wake.clear()
-                await self._idle(0.5)
+                await self._wake.wait()
                 continue
             await self.step()
-        await self.flush(deadline=time.monotonic() + 2.0)
-
-    async def _idle(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(seconds, 0.5)):  # no task per wait, unlike wait_for
-                await self._wake.wait()
 
     def _direct_ok(self) -> bool:
         """Direct publishing: connected and nothing older waiting in the outbox."""
@@ -131,11 +140,6 @@ class FactPublisher:
             and not len(self.outbox)
             and time.monotonic() >= self._direct_paused_until
         )
-
-    def _until_oldest_deadline(self) -> float:
-        if not self._inflight:
-            return 0.5
-        return self._inflight[0][2] - time.monotonic()
 
     async def _send_window(self) -> int:
         """Publish queued facts while the window has room; how many were sent."""
@@ -174,6 +178,10 @@ class FactPublisher:
                 break
             inflight.popleft()
             done.append(fact)
+        if inflight and inflight[0][1] is not self._watched:
+            # Acks usually arrive in order; if the front is late, wake when it comes.
+            self._watched = inflight[0][1]
+            self._watched.add_done_callback(self._on_ack)
         if done:
             self.stats.published += len(done)
             self.stats.direct += len(done)

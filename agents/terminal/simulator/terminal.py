@@ -490,7 +490,8 @@ class SimulatedTerminal:
             log.warning("simulator snapshot not written: %r", exc)
 
     def _faulted(self, kind: str) -> bool:
-        return self.world.faults.strikes(kind, self.world.elapsed_s)
+        faults = self.world.faults
+        return bool(faults.faults) and faults.strikes(kind, self.world.elapsed_s)
 
     def _gate(self) -> bool:
         """Catch up with the clock, then apply connection faults; False when the call fails."""
