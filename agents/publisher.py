@@ -10,14 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nats.js.client import JetStreamContext
-
+from agents.js_acks import AckInbox
 from agents.nats_link import NatsLink
 from agents.outbox import Outbox, OutgoingFact, StoredFact
 
 log = logging.getLogger(__name__)
 
-MSG_ID = "Nats-Msg-Id"
 TICK_S = 0.25
 """How often the publisher looks at ack deadlines and the connection when nothing wakes it."""
 
@@ -68,6 +66,7 @@ class FactPublisher:
         self._on_published = on_published
         self._direct_paused_until = 0.0
         self._watched: asyncio.Future[Any] | None = None
+        self._ack_inbox: AckInbox | None = None
         self.last_error = ""
 
     @property
@@ -91,6 +90,14 @@ class FactPublisher:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _acks(self) -> AckInbox:
+        """The ack inbox on the link's client (made on first use, kept across reconnects)."""
+        nc = self.link.nc
+        assert nc is not None
+        if self._ack_inbox is None or self._ack_inbox.nc is not nc:
+            self._ack_inbox = AckInbox(nc)
+        return self._ack_inbox
 
     def _on_ack(self, _: asyncio.Future[Any]) -> None:
         self._wake.set()
@@ -143,8 +150,7 @@ class FactPublisher:
 
     async def _send_window(self) -> int:
         """Publish queued facts while the window has room; how many were sent."""
-        js = self.link.js
-        assert js is not None
+        acks = self._acks()
         room = min(self.window - len(self._inflight), len(self._queue))
         if room <= 0:
             return 0
@@ -155,7 +161,7 @@ class FactPublisher:
         try:
             for _ in range(room):
                 fact = queue[0]
-                fut = await _publish_async(js, fact)
+                fut = await acks.publish(fact.subject, fact.payload, fact.msg_id)
                 queue.popleft()
                 inflight.append((fact, fut, deadline))
                 sent += 1
@@ -213,6 +219,8 @@ class FactPublisher:
             elif not fut.cancelled() and first_error is None:
                 first_error = fut.exception()
         self._inflight.clear()
+        if self._ack_inbox is not None:
+            self._ack_inbox.forget_done()
         why = f"not acknowledged: {first_error!r}" if first_error else "ack timed out"
         self._note_error(f"publish {why}")
         self.stats.failures += 1
@@ -227,7 +235,7 @@ class FactPublisher:
         """
         js = self.link.js
         if self.link.connected and js is not None and len(self.outbox):
-            ok = await self._drain_once(js)
+            ok = await self._drain_once()
             if not ok:
                 await asyncio.sleep(0.2)
             if self.link.connected and len(self._queue) <= self.memory_limit:
@@ -236,7 +244,7 @@ class FactPublisher:
         if not batch:
             return
         if self.link.connected and js is not None and not len(self.outbox):
-            failed = await self._publish(js, batch)
+            failed = await self._publish(batch)
             self.stats.direct += len(batch) - len(failed)
             if failed:
                 self.outbox.append(failed)
@@ -252,18 +260,18 @@ class FactPublisher:
             self.outbox.append(batch)
         js = self.link.js
         while len(self.outbox) and self.link.connected and js and time.monotonic() < deadline:
-            if not await self._drain_once(js):
+            if not await self._drain_once():
                 break
 
     def _take_batch(self) -> list[OutgoingFact]:
         n = min(len(self._queue), self.batch_size)
         return [self._queue.popleft() for _ in range(n)]
 
-    async def _drain_once(self, js: JetStreamContext) -> bool:
+    async def _drain_once(self) -> bool:
         rows = self.outbox.peek(self.batch_size)
         if not rows:
             return True
-        failed = await self._publish(js, rows)
+        failed = await self._publish(rows)
         acked = len(rows) - len(failed)
         if acked:
             self.outbox.remove_through(rows[acked - 1].seq)
@@ -271,13 +279,14 @@ class FactPublisher:
         return not failed
 
     async def _publish(
-        self, js: JetStreamContext, facts: Sequence[OutgoingFact] | Sequence[StoredFact]
+        self, facts: Sequence[OutgoingFact] | Sequence[StoredFact]
     ) -> list[OutgoingFact]:
         """Publish in order; return the facts from the first unacknowledged one on."""
         futures: list[asyncio.Future[Any]] = []
+        acks = self._acks()
         try:
             for fact in facts:
-                futures.append(await _publish_async(js, fact))
+                futures.append(await acks.publish(fact.subject, fact.payload, fact.msg_id))
         except Exception as exc:  # noqa: BLE001 - disconnect mid-batch: the rest stays queued
             self._note_error(f"publish failed: {type(exc).__name__}: {exc}")
         if futures:
@@ -295,6 +304,7 @@ class FactPublisher:
         if acked < len(facts):
             why = f"not acknowledged: {first_error!r}" if first_error else "ack timed out"
             self._note_error(f"publish {why}")
+            acks.forget_done()
         self.stats.published += acked
         if acked and self._on_published is not None:
             self._on_published(facts[:acked], time.time())
@@ -307,17 +317,6 @@ class FactPublisher:
         if error != self.last_error:
             log.warning("%s", error)
         self.last_error = error
-
-
-async def _publish_async(
-    js: JetStreamContext, fact: OutgoingFact | StoredFact
-) -> asyncio.Future[Any]:
-    """Hand one fact to the client; the future resolves with its JetStream ack.
-
-    No `wait_stall`: with it nats-py wraps every call in a task; the publisher's window
-    stays below the client's pending limit instead, so the call never waits.
-    """
-    return await js.publish_async(fact.subject, fact.payload, headers={MSG_ID: fact.msg_id})
 
 
 def _as_outgoing(fact: OutgoingFact | StoredFact) -> OutgoingFact:

@@ -94,6 +94,7 @@ class TerminalSession:
         inner = getattr(terminal, "terminal", None)
         self._call_with_error = both if inner is not None else None
         self._inner = inner
+        self._sync_target = terminal.target if isinstance(terminal, InlineTerminal) else None
 
     @property
     def breaker_state(self) -> BreakerState:
@@ -139,6 +140,17 @@ class TerminalSession:
 
     async def _invoke(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, tuple[int, str]]:
         """Call and read last_error atomically when the facade can (one worker job)."""
+        target = self._sync_target
+        if target is not None:  # a synchronous terminal on the loop: no coroutine hops
+            started = self._clock()
+            try:
+                result = getattr(target, name)(*args, **kwargs)
+            finally:
+                self._record_latency(started)
+            if result is None:
+                code, text = target.last_error()
+                return None, (int(code), str(text))
+            return result, (RES_S_OK, "Success")
         both, inner = self._call_with_error, self._inner
         if both is not None:
             result, (code, text) = await self._timed(both(getattr(inner, name), *args, **kwargs))
@@ -226,10 +238,12 @@ class TerminalSession:
         try:
             return await awaitable
         finally:
-            elapsed = (self._clock() - started) * 1000.0
-            self.latency_ms = (
-                elapsed if self.latency_ms == 0 else 0.8 * self.latency_ms + 0.2 * elapsed
-            )
-            if elapsed > self._slow_ms and self._clock() - self._slow_logged > 10:
-                self._slow_logged = self._clock()
-                log.warning("slow terminal call: %.0f ms", elapsed)
+            self._record_latency(started)
+
+    def _record_latency(self, started: float) -> None:
+        now = self._clock()
+        elapsed = (now - started) * 1000.0
+        self.latency_ms = elapsed if self.latency_ms == 0 else 0.8 * self.latency_ms + 0.2 * elapsed
+        if elapsed > self._slow_ms and now - self._slow_logged > 10:
+            self._slow_logged = now
+            log.warning("slow terminal call: %.0f ms", elapsed)

@@ -125,10 +125,11 @@ async def _accounts_step(url: str, data: Path, accounts: int, seconds: float) ->
             await asyncio.sleep(0.05)  # stagger polls
     await asyncio.sleep(2.0)
     measuring = True
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.sleep(seconds)
     measuring = False
     elapsed = time.perf_counter() - started
+    cpu = (time.process_time() - cpu_started) / elapsed
     await asyncio.gather(*(r.close(timeout=5) for r in runners))
     await nc.close()
     lags.sort()
@@ -140,6 +141,7 @@ async def _accounts_step(url: str, data: Path, accounts: int, seconds: float) ->
         "expected_ticks_per_s": round(expected / elapsed, 1),
         "lag_p50_ms": round(statistics.median(lags), 2) if lags else None,
         "lag_p99_ms": round(p99, 2),
+        "process_cpu_percent": round(cpu * 100, 1),
         "passed": p99 < LAG_LIMIT_MS and ticks >= 0.9 * expected,
     }
 
@@ -219,7 +221,8 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         step = _run_worker(ctx, "accounts", "--accounts", str(accounts),
                            "--seconds", str(step_seconds), timeout=300)  # fmt: skip
         _log(f"{accounts} accounts: {step['ticks_per_s']:,.0f}/{step['expected_ticks_per_s']:,.0f}"
-             f" ticks/s, lag p50 {step['lag_p50_ms']} ms p99 {step['lag_p99_ms']} ms"
+             f" ticks/s, lag p50 {step['lag_p50_ms']} ms p99 {step['lag_p99_ms']} ms,"
+             f" agent process CPU {step['process_cpu_percent']}%"
              f" -> {'pass' if step['passed'] else 'FAIL'}")  # fmt: skip
         results.append(step)
         if not step["passed"] and step["lag_p99_ms"] > 10 * LAG_LIMIT_MS:
