@@ -214,7 +214,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         "ratio_to_baseline_js_publish_async": ctx.ratio(busy, "js_publish_async") if base else None,
         "target_ratio": 0.7,
     }
-    steps = [10, 25] if ctx.quick else [50, 100, 200, 300]
+    steps = [10, 25] if ctx.quick else [50, 75, 100, 150, 200]
     step_seconds = 3.0 if ctx.quick else 10.0
     results = []
     for accounts in steps:
