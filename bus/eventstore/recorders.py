@@ -40,6 +40,7 @@ from bus.eventstore.subscription import JetStreamSubscription
 
 MAX_BATCH = 1000  # nats-server's limit on messages per atomic batch
 READ_BATCH = 1000
+CURSOR_MIN = 100  # smaller log reads use direct gets (no consumer to create)
 WRONG_LAST_SEQUENCE = 10071
 TRACKING_RETRIES = 5
 
@@ -131,6 +132,23 @@ class JetStreamStore:
             )
         except DirectGetError as exc:
             raise OperationalError(str(exc)) from exc
+
+    def _log(self, subject_filter: str, start: int, count: int) -> tuple[list[RawMsg], bool]:
+        """Up to `count` messages from `start` on, and whether there may be more."""
+        if count < CURSOR_MIN:
+            msgs, pending = self._direct(
+                {"seq": start, "batch": count, "next_by_subj": subject_filter}
+            )
+            return msgs, pending > 0
+        try:
+            msgs = self.runtime.read(
+                lambda: self.runtime.log.read(
+                    self.stream, subject_filter, start, count, self.settings.timeout
+                )
+            )
+        except DirectGetError as exc:
+            raise OperationalError(str(exc)) from exc
+        return msgs, len(msgs) == count
 
     def _read_originator(self, subject_filter: str) -> list[RawMsg]:
         """Every record of one aggregate: one subject per version, so the last message of
@@ -267,9 +285,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
         found: list[Notification] = []
         while len(found) < limit:
             want = READ_BATCH if topics else min(limit - len(found), READ_BATCH)
-            msgs, pending = self._direct(
-                {"seq": start, "batch": want, "next_by_subj": subject_filter}
-            )
+            msgs, more = self._log(subject_filter, start, want)
             for msg in msgs:
                 if stop is not None and msg.seq > stop:
                     return found
@@ -278,7 +294,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
                 found.append(wire.to_notification(msg.seq, msg.headers, msg.data))
                 if len(found) == limit:
                     return found
-            if not msgs or not pending:
+            if not msgs or not more:
                 break
             start = msgs[-1].seq + 1
         return found

@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from bus.eventstore import wire
 from bus.eventstore.batching import GroupCommitter
 from bus.eventstore.directget import DirectGetClient
+from bus.eventstore.logreader import LogReader
 from bus.eventstore.syncget import SyncDirectGetClient
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ class Runtime:
         self._up = asyncio.Event()
         self.direct = DirectGetClient(url)
         self.reader = SyncDirectGetClient(url, wire.READ_HEADERS)
+        self.log = LogReader(self.reader)
         self.committers: dict[str, GroupCommitter] = {}  # by stream; used on the loop only
         self._thread.start()
 

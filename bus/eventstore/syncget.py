@@ -15,10 +15,12 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from bus.eventstore.directget import CONNECT_TIMEOUT, DirectGetError, RawMsg, endpoint
+
+T = TypeVar("T")
 
 _CRLF = b"\r\n"
 _RECV = 1 << 20
@@ -64,13 +66,14 @@ def _pending(status: int, headers: dict[str, str], block: bytes) -> int:
     raise DirectGetError(f"direct get failed: {block!r}")
 
 
-class _Connection:
+class Connection:
     """One thread's connection and its unread bytes."""
 
     def __init__(self, sock: socket.socket, inbox: bytes) -> None:
         self.sock = sock
         self.inbox = inbox
         self.buf = b""
+        self.pos = 0  # used by next_frame only; 0 between requests
         self.next_id = 0
 
 
@@ -84,8 +87,8 @@ class SyncDirectGetClient:
             None if keys is None else [(k, f"\r\n{k}:") for k in dict.fromkeys(keys + _ALWAYS)]
         )
         self._lock = threading.Lock()
-        self._all: set[_Connection] = set()
-        self._idle: list[_Connection] = []  # connected, not in use
+        self._all: set[Connection] = set()
+        self._idle: list[Connection] = []  # connected, not in use
         self._closed = False
 
     def batch(
@@ -111,23 +114,37 @@ class SyncDirectGetClient:
     def _request(
         self, stream: str, request: dict[str, Any], timeout: float, *, single: bool
     ) -> tuple[list[RawMsg], int]:
+        payload = json.dumps(request, separators=(",", ":")).encode()
+        return self.exchange(
+            b"$JS.API.DIRECT.GET." + stream.encode(),
+            payload,
+            timeout,
+            lambda conn, reply_to, deadline: self._replies(conn, reply_to, deadline, single),
+        )
+
+    def exchange(
+        self,
+        subject: bytes,
+        payload: bytes,
+        timeout: float,
+        collect: Callable[[Connection, bytes, float], T],
+    ) -> T:
+        """Publish a request on a pooled connection; `collect` reads the replies."""
         deadline = time.monotonic() + timeout
         conn = self._checkout(timeout)
         conn.next_id += 1
         reply_to = b"%s.%d" % (conn.inbox, conn.next_id)
-        payload = json.dumps(request, separators=(",", ":")).encode()
         try:
             conn.sock.sendall(
-                b"PUB $JS.API.DIRECT.GET.%s %s %d\r\n%s\r\n"
-                % (stream.encode(), reply_to, len(payload), payload)
+                b"PUB %s %s %d\r\n%s\r\n" % (subject, reply_to, len(payload), payload)
             )
-            result = self._replies(conn, reply_to, deadline, single)
+            result = collect(conn, reply_to, deadline)
         except TimeoutError as exc:
             self._drop(conn)
-            raise TimeoutError(f"no direct-get reply within {timeout:.1f}s") from exc
+            raise TimeoutError(f"no reply from NATS within {timeout:.1f}s") from exc
         except (OSError, ValueError) as exc:
             self._drop(conn)
-            raise ConnectionError(f"direct get failed: {exc}") from exc
+            raise ConnectionError(f"NATS request failed: {exc}") from exc
         except DirectGetError:
             self._checkin(conn)
             raise
@@ -135,7 +152,7 @@ class SyncDirectGetClient:
         return result
 
     def _replies(
-        self, conn: _Connection, reply_to: bytes, deadline: float, single: bool
+        self, conn: Connection, reply_to: bytes, deadline: float, single: bool
     ) -> tuple[list[RawMsg], int]:
         msgs: list[RawMsg] = []
         buf = conn.buf
@@ -193,6 +210,33 @@ class SyncDirectGetClient:
             pos += size + 2
         return buf, pos
 
+    def next_frame(self, conn: Connection, deadline: float) -> tuple[list[bytes], bytes, bytes]:
+        """The next MSG/HMSG at `conn.pos`: (line tokens after the verb, header block, body).
+
+        Advances `conn.pos`; the caller compacts `conn.buf` when it is done.
+        """
+        while True:
+            buf, pos = conn.buf, conn.pos
+            end = buf.find(_CRLF, pos)
+            is_msg = buf.startswith((b"HMSG ", b"MSG "), pos)
+            if end < 0 or not is_msg:
+                conn.buf, conn.pos = self._control(conn.sock, buf, pos, end, deadline)
+                continue
+            headers = buf[pos] == ord("H")
+            parts = buf[pos + (5 if headers else 4) : end].split(b" ")
+            total = int(parts[-1])
+            hdr_len = int(parts[-2]) if headers else 0
+            start = end + 2
+            if len(buf) < start + total + 2:
+                conn.buf, conn.pos = self._more(conn.sock, buf[pos:], deadline), 0
+                continue
+            conn.pos = start + total + 2
+            return parts, buf[start : start + hdr_len], buf[start + hdr_len : start + total]
+
+    def headers_of(self, block: bytes) -> tuple[int, dict[str, str]]:
+        """Status and headers of a header block (only the configured keys, if any)."""
+        return parse_headers(block) if self._keys is None else pick_headers(block, self._keys)
+
     @staticmethod
     def _more(sock: socket.socket, buf: bytes, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()
@@ -204,7 +248,7 @@ class SyncDirectGetClient:
             raise OSError("NATS closed the connection")
         return buf + chunk if buf else chunk
 
-    def _checkout(self, timeout: float) -> _Connection:
+    def _checkout(self, timeout: float) -> Connection:
         with self._lock:
             if self._closed:
                 raise ConnectionError("direct-get client closed")
@@ -220,7 +264,7 @@ class SyncDirectGetClient:
             self._all.add(conn)
         return conn
 
-    def _checkin(self, conn: _Connection) -> None:
+    def _checkin(self, conn: Connection) -> None:
         with self._lock:
             if conn in self._all:
                 self._idle.append(conn)
@@ -228,7 +272,7 @@ class SyncDirectGetClient:
         with contextlib.suppress(OSError):  # closed meanwhile
             conn.sock.close()
 
-    def _connect(self, timeout: float) -> _Connection:
+    def _connect(self, timeout: float) -> Connection:
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -264,11 +308,11 @@ class SyncDirectGetClient:
         except BaseException:
             sock.close()
             raise
-        conn = _Connection(sock, inbox)
+        conn = Connection(sock, inbox)
         conn.buf = buf
         return conn
 
-    def _drop(self, conn: _Connection) -> None:
+    def _drop(self, conn: Connection) -> None:
         with self._lock:
             self._all.discard(conn)
         with contextlib.suppress(OSError):
