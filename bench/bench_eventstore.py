@@ -8,6 +8,7 @@ nats-server without `sync_interval: always` to show what durability costs.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import nats
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import (
@@ -30,6 +32,7 @@ from eventsourcing.persistence import (
     Tracking,
 )
 from eventsourcing.utils import Environment
+from nats.js.api import StorageType, StreamConfig
 
 from bench.context import BenchContext
 from bench.postgres import postgres_env
@@ -201,6 +204,30 @@ def ours_env(url: str) -> dict[str, str]:
     }
 
 
+def memory_stream_env(url: str) -> dict[str, str]:
+    """Settings for ours on a MEMORY stream made beforehand (not durable; explanation only)."""
+    env = ours_env(url)
+    stream = env["NATS_STREAM"]
+
+    async def create() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().add_stream(
+                StreamConfig(
+                    name=stream,
+                    subjects=[f"{stream.lower()}.>"],
+                    storage=StorageType.MEMORY,
+                    allow_atomic=True,
+                    allow_direct=True,
+                )
+            )
+        finally:
+            await nc.close()
+
+    asyncio.run(create())
+    return env
+
+
 def table(results: dict[str, dict[str, Any]]) -> str:
     rows = ["a_save", "a_save_4_threads", "b_reconstruct", "c_read_log", "d_process"]
     names = list(results)
@@ -260,7 +287,27 @@ def run(ctx: BenchContext) -> dict[str, Any]:
             "a_save": round(rate),
             "d_process": round(process_inserts(ours_env(url), max(n_process // 4, 50))),
         }
+    log("ours on a MEMORY stream (not durable, to show what batch staging costs): (a), (d)")
+    mem = new_app(memory_stream_env(ctx.nats_url))
+    rate, _ = save_aggregates(mem, max(n // 5, 100), threads=1)
+    mem.close()
+    mem4 = new_app(memory_stream_env(ctx.nats_url))
+    rate4, _ = save_aggregates(mem4, max(n // 5, 100), threads=4)
+    mem4.close()
+    results["ours_memory"] = {
+        "a_save": round(rate),
+        "a_save_4_threads": round(rate4),
+        "d_process": round(
+            process_inserts(memory_stream_env(ctx.nats_url), max(n_process // 4, 50))
+        ),
+    }
     print(table(results), file=sys.stderr, flush=True)
+    print(
+        "ours_no_fsync: default sync interval; ours_memory: MEMORY stream, NOT durable "
+        "(both for explanation only)",
+        file=sys.stderr,
+        flush=True,
+    )
     ratios = {
         row: {
             "ours/sqlite": round(results["ours"][row] / results["sqlite"][row], 2),
