@@ -26,6 +26,9 @@ PAYLOAD = (
     b'"ask":1.08522,"last":0.0,"volume":0.0,"time_msc":1767225600123,"flags":6}'
 )
 LAG_LIMIT_MS = 100.0
+_RAW_CPU_US: list[float] = []
+"""Client CPU per message of each raw publish_async run (a figure the machine's load
+disturbs far less than msgs/s)."""
 
 
 def _log(text: str) -> None:
@@ -43,9 +46,10 @@ async def _raw_publish_async(url: str, count: int) -> float:
     name = f"BENCH_AGENT_RAW_{int(time.time() * 1000)}"
     await js.add_stream(name=name, subjects=[f"benchraw.{name}"])
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         futures = [await js.publish_async(f"benchraw.{name}", PAYLOAD) for _ in range(count)]
         await asyncio.gather(*futures)
+        _RAW_CPU_US.append((time.process_time() - cpu) / count * 1e6)
         return count / (time.perf_counter() - started)
     finally:
         await js.delete_stream(name)
@@ -73,11 +77,16 @@ async def _throughput_worker(
     running = start_agent(account, terminal, nats_url=url, data_dir=data, tuning=tuning)
     stats = running.agent.publisher.stats
     await asyncio.sleep(1.0)  # connect and warm up
-    before, started = stats.published, time.perf_counter()
+    before, started, cpu = stats.published, time.perf_counter(), time.process_time()
     await asyncio.sleep(seconds)
     published, elapsed = stats.published - before, time.perf_counter() - started
+    cpu = time.process_time() - cpu
     await running.close()
-    return {"facts_per_s": round(published / elapsed, 1), "published": published}
+    return {
+        "facts_per_s": round(published / elapsed, 1),
+        "published": published,
+        "cpu_us_per_fact": round(cpu / max(published, 1) * 1e6, 1),
+    }
 
 
 async def _accounts_step(url: str, data: Path, accounts: int, seconds: float) -> dict[str, Any]:
@@ -195,7 +204,8 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         fast = _run_worker(ctx, "throughput", "--seconds", str(seconds),
                            "--steps-per-poll", str(steps_per_poll), timeout=120)  # fmt: skip
         raws.append(asyncio.run(_raw_publish_async(ctx.nats_url, raw_count)))
-        _log(f"agent ({steps_per_poll} tick(s) per poll): {fast['facts_per_s']:,.0f} facts/s;"
+        _log(f"agent ({steps_per_poll} tick(s) per poll): {fast['facts_per_s']:,.0f} facts/s"
+             f" ({fast['cpu_us_per_fact']} us CPU/fact, raw {_RAW_CPU_US[-1]:.1f} us/msg);"
              f" raw publish_async after it: {raws[-1]:,.0f} msgs/s")  # fmt: skip
         modes[str(steps_per_poll)] = fast
     # Raw throughput on a shared machine drifts: compare with the raw runs around each one.
@@ -211,6 +221,9 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         "raw_publish_async_per_s": [round(r, 1) for r in raws],
         "ratio_to_raw_publish_async": ratios["10"],
         "ratio_to_raw_publish_async_one_tick_per_poll": ratios["1"],
+        "cpu_us_per_fact": modes["10"]["cpu_us_per_fact"],
+        "cpu_us_per_fact_one_tick_per_poll": modes["1"]["cpu_us_per_fact"],
+        "raw_publish_async_cpu_us_per_msg": round(statistics.median(_RAW_CPU_US), 1),
         "ratio_to_baseline_js_publish_async": ctx.ratio(busy, "js_publish_async") if base else None,
         "target_ratio": 0.7,
     }
