@@ -5,7 +5,8 @@ from __future__ import annotations
 from eventsourcing.persistence import Tracking
 from eventsourcing.tests.projection import EventCountersView
 
-from bus.eventstore.recorders import JetStreamTrackingRecorder, Message
+from bus.eventstore.batching import Message
+from bus.eventstore.recorders import JetStreamTrackingRecorder
 
 
 class JetStreamEventCounters(JetStreamTrackingRecorder, EventCountersView):
