@@ -40,17 +40,32 @@ class _Request:
     msgs: list[RawMsg] = field(default_factory=list)
 
 
-def _parse_headers(block: bytes) -> tuple[int, dict[str, str]]:
+def parse_headers(block: bytes) -> tuple[int, dict[str, str]]:
     """Split `NATS/1.0[ code text]\\r\\nK: V...` into (status code or 0, headers)."""
-    lines = block.split(_CRLF)
+    lines = block.decode(errors="replace").split("\r\n")
     first = lines[0]
     status = int(first[9:12]) if len(first) >= 12 else 0
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if line:
-            key, _, value = line.partition(b":")
-            headers[key.decode()] = value.strip().decode()
+            key, _, value = line.partition(":")
+            headers[key] = value.strip()
     return status, headers
+
+
+def connect_command(auth: dict[str, str], inbox: bytes) -> bytes:
+    """CONNECT with headers on, then a subscription to the reply inbox and a PING."""
+    options = {
+        "verbose": False,
+        "pedantic": False,
+        "headers": True,
+        "no_responders": True,
+        "protocol": 1,
+        "lang": "mtq-directget",
+        "version": "1",
+        **auth,
+    }
+    return b"CONNECT %s\r\nSUB %s.* 1\r\nPING\r\n" % (json.dumps(options).encode(), inbox)
 
 
 def endpoint(url: str) -> tuple[str, int, dict[str, str]]:
@@ -123,20 +138,7 @@ class DirectGetClient:
             if not info.startswith(b"INFO"):
                 writer.close()
                 raise ConnectionError(f"unexpected greeting from NATS: {info[:80]!r}")
-            options = {
-                "verbose": False,
-                "pedantic": False,
-                "headers": True,
-                "no_responders": True,
-                "protocol": 1,
-                "lang": "mtq-directget",
-                "version": "1",
-                **self._auth,
-            }
-            writer.write(
-                b"CONNECT %s\r\nSUB %s.* 1\r\nPING\r\n"
-                % (json.dumps(options).encode(), self._inbox.encode())
-            )
+            writer.write(connect_command(self._auth, self._inbox.encode()))
             line = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
             while line.startswith((b"+OK", b"INFO")):
                 line = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
@@ -201,7 +203,7 @@ class DirectGetClient:
         request = self._pending.get(rid)
         if request is None or request.future.done():
             return
-        status, headers = _parse_headers(header_block)
+        status, headers = parse_headers(header_block)
         if status == 0:
             msg = RawMsg(
                 headers.pop("Nats-Subject", ""),

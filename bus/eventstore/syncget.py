@@ -18,25 +18,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from bus.eventstore.directget import CONNECT_TIMEOUT, DirectGetError, RawMsg, endpoint
+from bus.eventstore.directget import (
+    CONNECT_TIMEOUT,
+    DirectGetError,
+    RawMsg,
+    connect_command,
+    endpoint,
+    parse_headers,
+)
 
 T = TypeVar("T")
 
 _CRLF = b"\r\n"
 _RECV = 1 << 20
-
-
-def parse_headers(block: bytes) -> tuple[int, dict[str, str]]:
-    """Split `NATS/1.0[ code text]\\r\\nK: V...` into (status code or 0, headers)."""
-    lines = block.decode(errors="replace").split("\r\n")
-    first = lines[0]
-    status = int(first[9:12]) if len(first) >= 12 else 0
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            key, _, value = line.partition(":")
-            headers[key] = value.strip()
-    return status, headers
 
 
 def pick_headers(block: bytes, keys: Sequence[tuple[str, str]]) -> tuple[int, dict[str, str]]:
@@ -283,19 +277,7 @@ class SyncDirectGetClient:
             if not buf.startswith(b"INFO"):
                 raise ConnectionError(f"unexpected greeting from NATS: {buf[:80]!r}")
             inbox = f"_DG.{secrets.token_hex(8)}".encode()
-            options = {
-                "verbose": False,
-                "pedantic": False,
-                "headers": True,
-                "no_responders": True,
-                "protocol": 1,
-                "lang": "mtq-directget",
-                "version": "1",
-                **self._auth,
-            }
-            sock.sendall(
-                b"CONNECT %s\r\nSUB %s.* 1\r\nPING\r\n" % (json.dumps(options).encode(), inbox)
-            )
+            sock.sendall(connect_command(self._auth, inbox))
             buf = buf[buf.index(_CRLF) + 2 :]
             while True:
                 while _CRLF not in buf:
