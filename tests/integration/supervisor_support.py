@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
-from agents.supervisor.supervisor import CommandFactory
+from agents.supervisor.supervisor import CommandFactory, Supervisor
 from bus import subjects
 from bus.codec import decode_fact
 from bus.schemas import AgentLifecycleChanged
@@ -68,6 +68,27 @@ def fake_agents(nats_url: str, modes: dict[str, str] | None = None) -> CommandFa
         ]
 
     return command
+
+
+def fake_supervisor(
+    config: MtqConfig,
+    nc: Client,
+    *,
+    nats_url: str,
+    data_dir: Path,
+    modes: dict[str, str] | None = None,
+    command_factory: CommandFactory | None = None,
+) -> Supervisor:
+    """A supervisor of fake agents (or of `command_factory`'s processes), no micro service."""
+    return Supervisor(
+        config,
+        nc,
+        config_paths=[],
+        nats_url=nats_url,
+        data_dir=data_dir,
+        command_factory=command_factory or fake_agents(nats_url, modes),
+        serve=False,
+    )
 
 
 def pid_alive(pid: int) -> bool:

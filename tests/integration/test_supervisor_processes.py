@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
-from agents.supervisor import Health, Supervisor
+from agents.supervisor import Health
 from bus.connection import connect, settings_from_env
 from bus.embedded import EmbeddedNatsServer
 from tests.integration.supervisor_support import (
     LifecycleLog,
     fake_agents,
+    fake_supervisor,
     make_config,
     pid_alive,
     provision,
@@ -32,15 +33,7 @@ async def test_supervisor_when_started_then_agents_run_healthy_and_stop_leaves_n
     js = await provision(nc)
     a, b = unique_id("sup-a"), unique_id("sup-b")
     logs = {acct: await LifecycleLog.follow(js, acct) for acct in (a, b)}
-    supervisor = Supervisor(
-        make_config([a, b]),
-        nc,
-        config_paths=[],
-        nats_url=nats_url,
-        data_dir=tmp_path,
-        command_factory=fake_agents(nats_url),
-        serve=False,
-    )
+    supervisor = fake_supervisor(make_config([a, b]), nc, nats_url=nats_url, data_dir=tmp_path)
     await supervisor.start()
     try:
         runners = [supervisor.runner(acct) for acct in (a, b)]
@@ -66,14 +59,8 @@ async def test_supervisor_when_agent_hangs_then_killed_and_restarted_with_backof
     acct = unique_id("sup-hung")
     log = await LifecycleLog.follow(js, acct)
     config = make_config([acct], heartbeat_timeout_s=1.0, restart_initial_delay_s=0.3)
-    supervisor = Supervisor(
-        config,
-        nc,
-        config_paths=[],
-        nats_url=nats_url,
-        data_dir=tmp_path,
-        command_factory=fake_agents(nats_url, {acct: "silent"}),
-        serve=False,
+    supervisor = fake_supervisor(
+        config, nc, nats_url=nats_url, data_dir=tmp_path, modes={acct: "silent"}
     )
     await supervisor.start()
     runner = supervisor.runner(acct)
@@ -102,14 +89,8 @@ async def test_supervisor_when_terminal_disconnected_then_restarted_only_after_g
     acct = unique_id("sup-disc")
     log = await LifecycleLog.follow(js, acct)
     config = make_config([acct], unhealthy_restart_after_s=2.0)
-    supervisor = Supervisor(
-        config,
-        nc,
-        config_paths=[],
-        nats_url=nats_url,
-        data_dir=tmp_path,
-        command_factory=fake_agents(nats_url, {acct: "disconnected"}),
-        serve=False,
+    supervisor = fake_supervisor(
+        config, nc, nats_url=nats_url, data_dir=tmp_path, modes={acct: "disconnected"}
     )
     loop = asyncio.get_running_loop()
     await supervisor.start()
@@ -137,14 +118,12 @@ async def test_supervisor_when_agent_ignores_sigterm_then_killed_after_stop_time
     js = await provision(nc)
     acct = unique_id("sup-stubborn")
     log = await LifecycleLog.follow(js, acct)
-    supervisor = Supervisor(
+    supervisor = fake_supervisor(
         make_config([acct], stop_timeout_s=0.5),
         nc,
-        config_paths=[],
         nats_url=nats_url,
         data_dir=tmp_path,
-        command_factory=fake_agents(nats_url, {acct: "ignore-term"}),
-        serve=False,
+        modes={acct: "ignore-term"},
     )
     await supervisor.start()
     runner = supervisor.runner(acct)
@@ -163,14 +142,11 @@ async def test_supervisor_when_agent_crashes_repeatedly_then_delays_grow(
     js = await provision(nc)
     acct = unique_id("sup-crash")
     log = await LifecycleLog.follow(js, acct)
-    supervisor = Supervisor(
+    supervisor = fake_supervisor(
         make_config([acct], restart_initial_delay_s=0.2, restart_factor=3),
         nc,
-        config_paths=[],
         nats_url=nats_url,
         data_dir=tmp_path,
-        command_factory=fake_agents(nats_url),
-        serve=False,
     )
     await supervisor.start()
     runner = supervisor.runner(acct)
@@ -196,14 +172,11 @@ async def test_supervisor_when_agent_stays_well_after_restart_then_counter_reset
 ) -> None:
     await provision(nc)
     acct = unique_id("sup-forgive")
-    supervisor = Supervisor(
+    supervisor = fake_supervisor(
         make_config([acct], restart_initial_delay_s=0.2, healthy_reset_after_s=1.0),
         nc,
-        config_paths=[],
         nats_url=nats_url,
         data_dir=tmp_path,
-        command_factory=fake_agents(nats_url),
-        serve=False,
     )
     await supervisor.start()
     runner = supervisor.runner(acct)
@@ -228,14 +201,8 @@ async def test_supervisor_when_agent_left_over_by_crashed_supervisor_then_stoppe
     leftover = await asyncio.create_subprocess_exec(*command(acct), start_new_session=True)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / f"agent-{acct}.pid").write_text(f"{leftover.pid}\n")
-    supervisor = Supervisor(
-        make_config([acct]),
-        nc,
-        config_paths=[],
-        nats_url=nats_url,
-        data_dir=tmp_path,
-        command_factory=command,
-        serve=False,
+    supervisor = fake_supervisor(
+        make_config([acct]), nc, nats_url=nats_url, data_dir=tmp_path, command_factory=command
     )
     await supervisor.start()
     runner = supervisor.runner(acct)
@@ -259,14 +226,8 @@ async def test_supervisor_when_nats_down_longer_than_heartbeat_timeout_then_agen
     nc = await connect(settings_from_env(url, name="test-supervisor"))
     await provision(nc)
     acct = unique_id("sup-outage")
-    supervisor = Supervisor(
-        make_config([acct], heartbeat_timeout_s=2.0),
-        nc,
-        config_paths=[],
-        nats_url=url,
-        data_dir=tmp_path,
-        command_factory=fake_agents(url),
-        serve=False,
+    supervisor = fake_supervisor(
+        make_config([acct], heartbeat_timeout_s=2.0), nc, nats_url=url, data_dir=tmp_path
     )
     await supervisor.start()
     runner = supervisor.runner(acct)
