@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from nats.aio.msg import Msg
+from nats.js import api
 from nats.js.client import JetStreamContext
 
 from bus.codec import DecodeError
@@ -87,3 +90,64 @@ async def _dead_letter(
     except Exception:
         log.exception("%s: could not dead-letter message on %s", consumer, msg.subject)
         raise
+
+
+GetJetStream = Callable[[], JetStreamContext | None]
+
+
+async def consume_durable(
+    get_js: GetJetStream,
+    *,
+    subject: str,
+    durable: str,
+    stream: str,
+    decode: Decode[T],
+    handle: Handle[T],
+    stop: asyncio.Event,
+    ack_wait_s: float = 60.0,
+    max_deliver: int = 5,
+    batch: int = 10,
+) -> None:
+    """Fetch from a durable pull consumer and handle each message until `stop` is set.
+
+    `get_js` returns None while the connection is down; the loop waits and resubscribes.
+    Undecodable messages go to the DLQ, failing handlers are retried (see `safe_handler`).
+    """
+    sub: JetStreamContext.PullSubscription | None = None
+    handler: Callable[[Msg], Awaitable[None]] | None = None
+    while not stop.is_set():
+        js = get_js()
+        if js is None:
+            await _pause(stop, 0.2)
+            continue
+        if sub is None or handler is None:
+            try:
+                sub = await js.pull_subscribe(
+                    subject,
+                    durable=durable,
+                    stream=stream,
+                    config=api.ConsumerConfig(ack_wait=ack_wait_s, max_deliver=max_deliver),
+                )
+            except Exception as exc:  # noqa: BLE001 - stream missing or NATS down: retry
+                log.warning("%s: cannot subscribe to %s yet: %r", durable, subject, exc)
+                await _pause(stop, 1.0)
+                continue
+            handler = safe_handler(js, decode, handle, consumer=durable, max_deliver=max_deliver)
+        try:
+            msgs = await sub.fetch(batch, timeout=0.5)
+        except TimeoutError:
+            continue
+        except Exception as exc:  # noqa: BLE001 - reconnecting: try again shortly
+            log.debug("%s: fetch failed: %r", durable, exc)
+            await _pause(stop, 0.2)
+            continue
+        for msg in msgs:
+            try:
+                await handler(msg)
+            except Exception:
+                log.exception("%s: message on %s not handled; redelivered", durable, msg.subject)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

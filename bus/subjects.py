@@ -29,6 +29,8 @@ ORDER_KINDS: Final = ("executed", "rejected")
 COMMAND_KINDS: Final = ("close_position", "close_all", "set_trading_state")
 
 DLQ_PREFIX: Final = "dlq"
+RISK_PREFIX: Final = "risk"
+"""Prefix of the risk engine's event store: `risk.events.<aggregate id>.<version>.<Type>`."""
 
 
 class SubjectError(ValueError):
@@ -108,7 +110,8 @@ def commands_for(account_id: str) -> str:
 
 
 def risk_events(aggregate_id: str, version: int, event_type: str) -> str:
-    return f"risk.events.{check_token(aggregate_id, 'aggregate id')}.{version}.{event_type}"
+    aggregate = check_token(aggregate_id, "aggregate id")
+    return f"{RISK_PREFIX}.events.{aggregate}.{version}.{event_type}"
 
 
 # --- dead letters --------------------------------------------------------------------

@@ -139,3 +139,17 @@ class AgentLifecycleChanged(Message, frozen=True, kw_only=True):
     restart_count: int = 0
     pid: int | None = None
     time: datetime
+
+
+Fact = (
+    TickReceived
+    | PositionOpened
+    | PositionModified
+    | PositionClosed
+    | AccountSnapshot
+    | AgentHeartbeat
+    | OrderExecuted
+    | OrderRejected
+    | AgentLifecycleChanged
+)
+"""Every fact on `mt5.<account>.…`: consumers dispatch on it with `match`."""
