@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from agents.terminal.port import TerminalPort, When
-from agents.terminal.simulator.structures import (
+from agents.terminal.mt5.structures import (
     AccountInfo,
     OrderSendResult,
     TerminalInfo,
@@ -19,7 +19,7 @@ from agents.terminal.simulator.structures import (
     TradeDeal,
     TradePosition,
 )
-from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.mt5.symbol_info import SymbolInfo
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 Every call has the module's name and semantics: it returns None (or False) on failure and
 the reason is then available from `last_error()` as `(code, description)`. Results are the
-module's named tuples (see `agents.terminal.simulator.structures` for their fields), except
+module's named tuples (see `agents.terminal.mt5.structures` for their fields), except
 `copy_ticks_from`, which returns a tuple of `Tick` on every adapter instead of a numpy array.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from agents.terminal.simulator.structures import (
+from agents.terminal.mt5.structures import (
     AccountInfo,
     OrderSendResult,
     TerminalInfo,
@@ -19,7 +19,7 @@ from agents.terminal.simulator.structures import (
     TradeDeal,
     TradePosition,
 )
-from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.mt5.symbol_info import SymbolInfo
 
 When = datetime | int | float
 """A moment as the module accepts it: a datetime or seconds since the epoch (UTC)."""

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from agents.terminal.port import TerminalUnavailable, When
-from agents.terminal.simulator.structures import (
+from agents.terminal.mt5.structures import (
     AccountInfo,
     OrderSendResult,
     TerminalInfo,
@@ -19,7 +19,7 @@ from agents.terminal.simulator.structures import (
     TradePosition,
     TradeRequest,
 )
-from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.mt5.symbol_info import SymbolInfo
 
 N = TypeVar("N")
 

@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from agents.harness import RunningAgent, simulator_account, start_agent
 from agents.state import AgentState
 from agents.store import db_path, open_store
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator import events as sim
 from agents.terminal.simulator.settings import StrategySpec
 from agents.terminal.simulator.terminal import SimulatedTerminal

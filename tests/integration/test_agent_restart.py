@@ -11,7 +11,7 @@ import pytest
 from nats.aio.client import Client
 
 from agents.harness import simulator_account, start_agent
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.base import Message
 from bus.topology import ensure_topology

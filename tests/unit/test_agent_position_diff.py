@@ -11,7 +11,7 @@ from agents.position_diff import (
     opened_fact,
     record_from_terminal,
 )
-from agents.terminal.simulator.structures import TradeDeal, TradePosition
+from agents.terminal.mt5.structures import TradeDeal, TradePosition
 
 
 def _pos(ticket: int, *, volume: float = 0.1, sl: float = 0.0, tp: float = 0.0,

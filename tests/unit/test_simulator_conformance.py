@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.terminal.simulator import mt5sim as mt5
-from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.mt5.symbol_info import SymbolInfo
 
 REAL_FIELDS: dict[str, tuple[str, ...]] = {
     "TradePosition": (

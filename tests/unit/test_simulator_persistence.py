@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator import events as sim
 from agents.terminal.simulator.clock import ManualClock
 from agents.terminal.simulator.market import SymbolFeed

@@ -10,7 +10,7 @@ import pytest
 
 from agents.terminal import AsyncTerminal, ManualClock, SimulatedTerminal
 from agents.terminal.simulator import SimulatorSettings
-from agents.terminal.simulator.structures import AccountInfo, Tick
+from agents.terminal.mt5.structures import AccountInfo, Tick
 
 
 class ThreadRecordingTerminal(SimulatedTerminal):

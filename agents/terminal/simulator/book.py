@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator.settings import SymbolSpec
-from agents.terminal.simulator.structures import TradeDeal, TradePosition
+from agents.terminal.mt5.structures import TradeDeal, TradePosition
 
 _EPS = 1e-9
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.terminal.simulator.structures import Tick
+from agents.terminal.mt5.structures import Tick
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,15 @@ from datetime import datetime
 from typing import Any
 
 # ruff: noqa: PLC0414  (`X as X` marks the named tuples as re-exported, as MetaTrader5 has them)
-from agents.terminal.simulator.constants import *  # noqa: F403  (the module exposes them all)
-from agents.terminal.simulator.structures import AccountInfo as AccountInfo
-from agents.terminal.simulator.structures import OrderSendResult as OrderSendResult
-from agents.terminal.simulator.structures import TerminalInfo as TerminalInfo
-from agents.terminal.simulator.structures import Tick as Tick
-from agents.terminal.simulator.structures import TradeDeal as TradeDeal
-from agents.terminal.simulator.structures import TradePosition as TradePosition
-from agents.terminal.simulator.structures import TradeRequest as TradeRequest
-from agents.terminal.simulator.symbol_info import SymbolInfo as SymbolInfo
+from agents.terminal.mt5.constants import *  # noqa: F403  (the module exposes them all)
+from agents.terminal.mt5.structures import AccountInfo as AccountInfo
+from agents.terminal.mt5.structures import OrderSendResult as OrderSendResult
+from agents.terminal.mt5.structures import TerminalInfo as TerminalInfo
+from agents.terminal.mt5.structures import Tick as Tick
+from agents.terminal.mt5.structures import TradeDeal as TradeDeal
+from agents.terminal.mt5.structures import TradePosition as TradePosition
+from agents.terminal.mt5.structures import TradeRequest as TradeRequest
+from agents.terminal.mt5.symbol_info import SymbolInfo as SymbolInfo
 from agents.terminal.simulator.terminal import SimulatedTerminal
 
 __author__ = "mtq (simulated MetaQuotes terminal)"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator.settings import SymbolSpec
-from agents.terminal.simulator.structures import TradeRequest
+from agents.terminal.mt5.structures import TradeRequest
 
 _INT_FIELDS = (
     "action",

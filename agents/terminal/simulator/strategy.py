@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator.settings import StrategySpec
 
 

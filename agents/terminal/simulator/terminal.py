@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
 from agents.terminal.simulator.orders import (
@@ -26,7 +26,7 @@ from agents.terminal.simulator.persistence import (
     write_snapshot,
 )
 from agents.terminal.simulator.settings import SimulatorSettings, settings_from_config
-from agents.terminal.simulator.structures import (
+from agents.terminal.mt5.structures import (
     AccountInfo,
     OrderSendResult,
     TerminalInfo,
@@ -34,7 +34,7 @@ from agents.terminal.simulator.structures import (
     TradeDeal,
     TradePosition,
 )
-from agents.terminal.simulator.symbol_info import SymbolInfo
+from agents.terminal.mt5.symbol_info import SymbolInfo
 from agents.terminal.simulator.trading import OrderDesk
 from agents.terminal.simulator.world import SimWorld
 

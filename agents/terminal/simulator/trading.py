@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator.orders import RETCODE_COMMENTS, stops_valid, volume_valid
-from agents.terminal.simulator.structures import OrderSendResult, TradeRequest
+from agents.terminal.mt5.structures import OrderSendResult, TradeRequest
 from agents.terminal.simulator.world import SimWorld
 
 

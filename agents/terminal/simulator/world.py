@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from agents.terminal.simulator import constants as c
+from agents.terminal.mt5 import constants as c
 from agents.terminal.simulator.book import Book, OpenPosition
 from agents.terminal.simulator.events import (
     FaultEnded,
@@ -20,7 +20,7 @@ from agents.terminal.simulator.faults import FaultSchedule
 from agents.terminal.simulator.market import SymbolFeed
 from agents.terminal.simulator.settings import SimulatorSettings, SymbolSpec
 from agents.terminal.simulator.strategy import CloseIntent, OpenIntent, RandomTrader
-from agents.terminal.simulator.structures import TradeDeal
+from agents.terminal.mt5.structures import TradeDeal
 
 _CLIENT_CLOSE_REASON = {
     c.POSITION_REASON_CLIENT: c.DEAL_REASON_CLIENT,
