@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -11,11 +12,14 @@ from typing import Any, Final
 import nats
 from nats.aio.client import Client
 
+from bus.datadir import owner_running
+
 log = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
 URL_FILE_NAME: Final = "nats.url"
 DEFAULT_DATA_DIR: Final = Path("data")
+URL_SCHEMES: Final = ("nats", "tls", "ws", "wss")
 
 
 class NatsUnavailable(ConnectionError):
@@ -45,18 +49,42 @@ def _redact(url: str) -> str:
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
+class BadNatsUrl(NatsUnavailable):
+    """A NATS URL mtq cannot use; the message says why and what would work."""
+
+
+def check_url(url: str, *, source: str = "--nats-url") -> str:
+    """Return `url` (comma-separated servers allowed) or raise `BadNatsUrl` naming `source`."""
+    for server in url.split(","):
+        scheme, sep, rest = server.strip().partition("://")
+        if not sep or scheme.lower() not in URL_SCHEMES:
+            shown = ", ".join(f"{s}://" for s in URL_SCHEMES)
+            raise BadNatsUrl(
+                f"{source} {_redact(server.strip())!r} is not a NATS URL: it must start with "
+                f"{shown} (e.g. nats://127.0.0.1:4222)"
+            )
+        if not rest.rsplit("@", 1)[-1].strip("/"):
+            raise BadNatsUrl(f"{source} {_redact(server.strip())!r} names no host")
+    return url
+
+
 def resolve_url(explicit: str | None = None, data_dir: Path | None = None) -> str:
-    """Pick the NATS URL: explicit, else `NATS_URL`, else the one `mtq up` wrote, else default."""
+    """Pick the NATS URL: explicit, else `NATS_URL`, else the one `mtq up` wrote, else default.
+
+    The URL file is trusted only while the data dir's owner (the lock holder) is alive: a
+    file a SIGKILLed `mtq up` left behind names a server that is gone.
+    """
     if explicit:
-        return explicit
+        return check_url(explicit)
     env = os.environ.get("NATS_URL")
     if env:
-        return env
-    url_file = (data_dir or DEFAULT_DATA_DIR) / URL_FILE_NAME
-    if url_file.is_file():
+        return check_url(env, source="NATS_URL")
+    directory = data_dir or DEFAULT_DATA_DIR
+    url_file = directory / URL_FILE_NAME
+    if url_file.is_file() and owner_running(directory):
         text = url_file.read_text(encoding="utf-8").strip()
         if text:
-            return text
+            return check_url(text, source=str(url_file))
     return DEFAULT_URL
 
 
@@ -76,14 +104,54 @@ def settings_from_env(
     )
 
 
-async def _log_error(exc: Exception) -> None:
-    log.warning("NATS connection error: %s", exc)
+class _OutageLog:
+    """Logs a connection outage once (lost, then back), not every failed reconnect."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+        self.down = False
+        self.last_error = ""
+        self.client: Client | None = None
+
+    async def error(self, exc: Exception) -> None:
+        text = str(exc) or type(exc).__name__
+        if self.down and text == self.last_error:
+            return
+        self.last_error = text
+        log.warning("%s: NATS connection error at %s: %s", self.name, self.url, text)
+
+    def lost(self) -> None:
+        if self.client is not None and self.client.is_closed:
+            return  # closed on purpose
+        if not self.down:
+            self.down = True
+            log.warning("%s: NATS connection to %s lost; reconnecting", self.name, self.url)
+
+    def back(self) -> None:
+        if self.down:
+            self.down = False
+            self.last_error = ""
+            log.warning("%s: NATS connection to %s is back", self.name, self.url)
+
+
+def _chain(first: Callable[[], None], then: Any) -> Callable[[], Awaitable[None]]:
+    async def callback() -> None:
+        first()
+        if then is not None:
+            await then()
+
+    return callback
 
 
 async def connect(settings: ConnectSettings, **callbacks: Any) -> Client:
     """Connect, failing fast with `NatsUnavailable` if the first connection fails."""
+    check_url(settings.url)
+    outage = _OutageLog(settings.redacted_url(), settings.name)
+    callbacks["disconnected_cb"] = _chain(outage.lost, callbacks.get("disconnected_cb"))
+    callbacks["reconnected_cb"] = _chain(outage.back, callbacks.get("reconnected_cb"))
     options: dict[str, Any] = {
-        "servers": [settings.url],
+        "servers": [u.strip() for u in settings.url.split(",")],
         "name": settings.name,
         "connect_timeout": settings.connect_timeout,
         # Fail fast on the first connection; reconnecting is switched on once connected.
@@ -113,7 +181,8 @@ async def connect(settings: ConnectSettings, **callbacks: Any) -> Client:
         cause_exc = first_errors[-1] if first_errors else exc
         cause = str(cause_exc) or type(cause_exc).__name__
         raise NatsUnavailable(f"cannot reach NATS at {settings.redacted_url()}: {cause}") from exc
-    client._error_cb = user_error_cb or _log_error
+    outage.client = client
+    client._error_cb = user_error_cb or outage.error
     client.options["allow_reconnect"] = settings.allow_reconnect
     client.options["max_reconnect_attempts"] = settings.max_reconnect_attempts
     return client

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -18,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+
+from bus.datadir import pid_alive, process_cmdline, write_atomic
 
 _PR_SET_PDEATHSIG = 1
 BINARY_NAME = "nats-server.exe" if sys.platform == "win32" else "nats-server"
@@ -113,6 +117,9 @@ class EmbeddedNatsServer:
     stop_timeout: float = 10.0
     # The server dies with the thread that started it, even if that thread is SIGKILLed.
     die_with_parent: bool = True
+    # File descriptors the server keeps open, e.g. the data dir lock (bus.datadir).
+    inherit_fds: tuple[int, ...] = ()
+    _last_error: str = field(default="no answer", init=False, repr=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -136,6 +143,15 @@ class EmbeddedNatsServer:
         return self.data_dir / "nats-server.log"
 
     @property
+    def pid_path(self) -> Path:
+        return self.data_dir / "nats-server.pid"
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code of the last process (negative: killed by that signal)."""
+        return self._process.returncode if self._process else None
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
@@ -146,14 +162,43 @@ class EmbeddedNatsServer:
         """Write the config, launch the binary and wait until it is ready."""
         if self.running():
             return self
+        self._launch()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def start_async(self) -> EmbeddedNatsServer:
+        """`start()` without blocking the event loop (launched from the loop's thread).
+
+        The launching thread matters: with `die_with_parent` the server gets SIGTERM when
+        that thread ends, so it must not be a worker thread.
+        """
+        if self.running():
+            return self
+        self._launch()
+        try:
+            deadline = time.monotonic() + self.ready_timeout
+            while not await asyncio.to_thread(self._ready_once, deadline):  # noqa: ASYNC110 - polls a child process, nothing to wait on
+                await asyncio.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self) -> None:
         binary = find_binary()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._check_leftover()
         if not self.port:
             self.port = free_port(self.host)
         if not self.monitor_port:
             self.monitor_port = free_port(self.host)
-        self.config_path.write_text(
+        write_atomic(
+            self.config_path,
             render_config(
                 host=self.host,
                 port=self.port,
@@ -162,8 +207,8 @@ class EmbeddedNatsServer:
                 server_name=self.server_name,
                 max_payload=self.max_payload,
             ),
-            encoding="utf-8",
         )
+        self._last_error = "no answer"
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(
@@ -172,41 +217,58 @@ class EmbeddedNatsServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                pass_fds=self.inherit_fds,
                 # Only a system call in the child, so safe with threads in the parent.
                 preexec_fn=_pdeathsig_hook() if self.die_with_parent else None,  # noqa: PLW1509
             )
         finally:
             log.close()
+        write_atomic(
+            self.pid_path, json.dumps({"pid": self._process.pid, "owner": os.getpid()}) + "\n"
+        )
+
+    def _check_leftover(self) -> None:
+        """Refuse to share the store with a live server an earlier run left; drop stale pids."""
         try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+            pid = int(json.loads(self.pid_path.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.pid_path.unlink(missing_ok=True)
+            return
+        argv = process_cmdline(pid) if pid_alive(pid) else None
+        if argv and str(self.config_path) in argv and pid != self.pid:
+            raise EmbeddedServerError(
+                f"a nats-server (pid {pid}) from an earlier run still uses {self.store_dir}; "
+                "stop it first"
+            )
+        self.pid_path.unlink(missing_ok=True)  # stale: its pid is gone or not a server of ours
+
+    def _ready_once(self, deadline: float) -> bool:
+        """One readiness probe; raises once the server died or the deadline passed."""
+        if self._process is None or self._process.poll() is not None:
+            code = self._process.returncode if self._process else "?"
+            raise EmbeddedServerError(
+                f"nats-server exited with code {code} before it was ready; "
+                f"see {self.log_path}:\n{self._log_tail()}"
+            )
+        if time.monotonic() >= deadline:
+            raise EmbeddedServerError(
+                f"nats-server on {self.url} not ready after {self.ready_timeout:.0f}s "
+                f"({self._last_error}); see {self.log_path}"
+            )
+        url = f"{self.monitor_url}/healthz?js-enabled-only=true"
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if response.status == 200:
+                    return True
+                self._last_error = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            self._last_error = str(exc)
+        return False
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
-        url = f"{self.monitor_url}/healthz?js-enabled-only=true"
-        last_error = "no answer"
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                code = self._process.returncode if self._process else "?"
-                raise EmbeddedServerError(
-                    f"nats-server exited with code {code} before it was ready; "
-                    f"see {self.log_path}:\n{self._log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=1.0) as response:
-                    if response.status == 200:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except (urllib.error.URLError, OSError) as exc:
-                last_error = str(exc)
+        while not self._ready_once(deadline):
             time.sleep(0.05)
-        raise EmbeddedServerError(
-            f"nats-server on {self.url} not ready after {self.ready_timeout:.0f}s ({last_error}); "
-            f"see {self.log_path}"
-        )
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -230,6 +292,16 @@ class EmbeddedNatsServer:
                     process.kill()
                 process.wait(timeout=self.stop_timeout)
         self._process = None
+        self._forget_pid(process.pid)
+
+    def _forget_pid(self, pid: int) -> None:
+        """Remove the pid file if it still names `pid` (only its owner removes it)."""
+        try:
+            named = int(json.loads(self.pid_path.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if named == pid:
+            self.pid_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Kill the server at once, as a crash would."""

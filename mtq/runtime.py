@@ -1,4 +1,4 @@
-"""Shared plumbing for CLI commands: exit codes, signals, NATS errors as one line."""
+"""Shared plumbing for CLI commands: exit codes, signals, errors as one unwrapped line."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from rich.console import Console
 
-from bus.connection import NatsUnavailable
+from bus.connection import NatsUnavailable, resolve_url
+from bus.datadir import DataDirLock, DataDirLocked
 
 T = TypeVar("T")
 
@@ -19,14 +21,38 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a long line stays one line when piped or narrow (tables still fit the width).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def error_line(message: str) -> None:
+    """Print `error: message` to stderr as it is: no wrapping, no markup."""
+    prefix = "\x1b[1;31merror:\x1b[0m" if sys.stderr.isatty() else "error:"
+    sys.stderr.write(f"{prefix} {message}\n")
+    sys.stderr.flush()
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one clear line to stderr and exit with `code`."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    error_line(message)
     raise SystemExit(code)
+
+
+def nats_url(explicit: str | None, data: Path) -> str:
+    """The URL to use (flag, NATS_URL, the data dir's URL file, default); bad ones exit 2."""
+    try:
+        return resolve_url(explicit, data)
+    except NatsUnavailable as exc:
+        fail(str(exc))
+
+
+def lock_data_dir(data: Path, command: str) -> DataDirLock:
+    """Own `data` for this process's life; if another process owns it, one line and exit 2."""
+    try:
+        return DataDirLock(data, command).acquire()
+    except DataDirLocked as exc:
+        fail(str(exc))
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:

@@ -175,7 +175,8 @@ class AgentRunner:
             heartbeat_timeout_s=self._policy.heartbeat_timeout_s,
         )
         if report.status != self.health.status:
-            log.info("%s: health %s %s", self.account_id, report.status, list(report.details))
+            details = f" ({'; '.join(report.details)})" if report.details else ""
+            log.info("%s: health %s%s", self.account_id, report.status, details)
         self.health = report
         if report.status is Health.UNHEALTHY:
             self._unhealthy_since = self._unhealthy_since or now

@@ -173,7 +173,12 @@ class Supervisor:
             await asyncio.sleep(self.policy.check_interval_s)
             connected = self._nc.is_connected
             if connected != was_connected:
-                log.warning("NATS %s", "back: heartbeat timers restart" if connected else "lost")
+                log.warning(
+                    "supervisor: NATS %s",
+                    "back: heartbeat timers restart"
+                    if connected
+                    else "lost: no restarts for silence",
+                )
             for runner in self.runners.values():
                 try:
                     if connected and not was_connected:

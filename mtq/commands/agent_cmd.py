@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from agents.agent import run_agent
-from bus.connection import resolve_url
 from config.errors import ConfigError
 from config.loader import load_config
 from config.models import AccountConfig
@@ -46,7 +45,7 @@ def run_command(
         format=f"%(asctime)s %(levelname)s agent[{account}] %(name)s: %(message)s",
     )
     account_config = _load_account(config, account)
-    url = resolve_url(nats_url, data)
+    url = runtime.nats_url(nats_url, data)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -8,12 +8,15 @@ from typing import Annotated
 
 import typer
 
-from bus.connection import connect, resolve_url, settings_from_env
+from bus.connection import URL_FILE_NAME, connect, settings_from_env
+from bus.datadir import write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
+from bus.keeper import GaveUp, ServerKeeper
 from bus.topology import TopologyConflict, ensure_topology
 from mtq import runtime
 from mtq.options import DataOption, NatsPortOption, NatsUrlOption
 from mtq.runtime import console, fail
+from mtq.system import stamped
 
 app = typer.Typer(no_args_is_help=True, help="The NATS server and mtq's streams.")
 
@@ -39,7 +42,8 @@ async def provision(url: str) -> None:
 @app.command("provision")
 def provision_command(nats_url: NatsUrlOption = None, data: DataOption = Path("data")) -> None:
     """Create or update mtq's streams, KV bucket and DLQ (idempotent)."""
-    runtime.run(lambda: provision(resolve_url(nats_url, data)))
+    url = runtime.nats_url(nats_url, data)
+    runtime.run(lambda: provision(url))
 
 
 @app.command("serve")
@@ -50,24 +54,43 @@ def serve_command(
         bool, typer.Option("--provision/--no-provision", help="Create mtq's streams on start.")
     ] = True,
 ) -> None:
-    """Run the embedded nats-server with JetStream until Ctrl-C or SIGTERM."""
-    server = EmbeddedNatsServer(data_dir=data / "nats", port=port)
+    """Run the embedded nats-server with JetStream until Ctrl-C or SIGTERM.
+
+    The server is restarted if it dies. The data dir is locked while it runs.
+    """
+    lock = runtime.lock_data_dir(data, "mtq nats serve")
+    server = EmbeddedNatsServer(data_dir=data / "nats", port=port, inherit_fds=(lock.fd,))
+    url_file = data / URL_FILE_NAME
     try:
-        server.start()
-    except EmbeddedServerError as exc:
-        fail(str(exc))
-    try:
-        console.print(f"nats-server with JetStream listening on {server.url}")
-        console.print(f"store: {server.store_dir}  monitoring: {server.monitor_url}")
+        try:
+            server.start()
+        except EmbeddedServerError as exc:
+            fail(str(exc))
+        write_atomic(url_file, server.url + "\n")
+        console.print(f"nats-server with JetStream listening on {server.url}", highlight=False)
+        console.print(
+            f"store: {server.store_dir}  monitoring: {server.monitor_url}", highlight=False
+        )
 
         async def main() -> None:
             if provision_topology:
                 await provision(server.url)
             stop = asyncio.Event()
             runtime.install_stop_signals(stop)
-            await stop.wait()
+            keeper = ServerKeeper(server, say=stamped(console.print))
+            watch = asyncio.ensure_future(keeper.run())
+            await asyncio.wait(
+                {watch, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+            )
+            keeper.stop()
+            try:
+                await watch
+            except GaveUp as exc:
+                fail(str(exc), runtime.EXIT_PROBLEMS)
 
         runtime.run(main)
     finally:
+        url_file.unlink(missing_ok=True)
         server.stop()
+        lock.release()
         console.print("nats-server stopped")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from agents.supervisor import run_supervisor
-from bus.connection import connect, resolve_url, settings_from_env
+from bus.connection import connect, settings_from_env
 from bus.topology import TopologyConflict, ensure_topology
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
@@ -32,7 +32,7 @@ def _load(paths: list[Path]) -> MtqConfig:
         runtime.fail(str(exc))
     except ConfigError as exc:
         for line in exc.result.lines() if exc.result else [str(exc)]:
-            runtime.err_console.print(line, highlight=False)
+            runtime.err_console.print(line, highlight=False, markup=False)
         shown = " ".join(str(p) for p in paths)
         runtime.fail(f"configuration is not valid; run `mtq config validate {shown}`")
 
@@ -56,14 +56,16 @@ def run_command(
 ) -> None:
     """Start an agent per enabled account and keep them running until SIGTERM or Ctrl-C.
 
-    Agents' output goes to DATA/logs/agent-<account>.log. Control them with
+    The data dir is locked while it runs (a second supervisor on it exits 2). Agents'
+    output goes to DATA/logs/agent-<account>.log. Control them with
     `nats req mtq.agents.list ''` (also start, stop, restart, validate).
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s supervisor %(name)s: %(message)s"
     )
     loaded = _load(config)
-    url = resolve_url(nats_url, data)
+    url = runtime.nats_url(nats_url, data)
+    lock = runtime.lock_data_dir(data, "mtq supervisor run")
 
     async def main() -> None:
         await _provision(url, loaded)
@@ -73,4 +75,7 @@ def run_command(
         runtime.console.print(f"supervising {accounts} on {url}", highlight=False)
         await run_supervisor(loaded, config_paths=config, nats_url=url, data_dir=data, stop=stop)
 
-    runtime.run(main)
+    try:
+        runtime.run(main)
+    finally:
+        lock.release()

@@ -11,18 +11,28 @@ from typing import Annotated
 
 import typer
 
-from agents.supervisor import run_supervisor
 from bus.connection import URL_FILE_NAME, connect, settings_from_env
+from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
 from bus.topology import TopologyConflict, TopologyReport, ensure_topology
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
 from mtq.options import ConfigOption, DataOption, NatsPortOption
 from mtq.runtime import console, fail
+from mtq.system import (
+    Part,
+    PartFailed,
+    ServerPart,
+    SupervisorPart,
+    run_parts,
+    show_lifecycle,
+    stamped,
+)
 from mtq.wiring import topology_settings
 
 DEFAULT_CONFIG = Path("config/examples/demo.yaml")
 DEFAULT_NATS_PORT = 4222
+MTQ = ".venv/bin/mtq"  # as `make run` installs it; `mtq` alone is not on PATH
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -44,36 +54,39 @@ def _load(config_path: Path) -> MtqConfig:
     except ConfigError as exc:
         lines = exc.result.lines() if exc.result else [str(exc)]
         for line in lines:
-            runtime.err_console.print(line, highlight=False)
+            runtime.err_console.print(line, highlight=False, markup=False)
         fail(f"{config_path} is not valid; run `mtq config validate {config_path}`")
 
 
-def _parse_http(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise typer.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--http")
-    return host or "127.0.0.1", int(port)
-
-
-def _banner(url: str, config: MtqConfig, data: Path, embedded: bool) -> None:
+def _banner(url: str, config: MtqConfig, data: Path, server: EmbeddedNatsServer | None) -> None:
     ids = [a.id for a in config.enabled_accounts()]
     first = ids[0] if ids else "ACCOUNT"
-    console.print(
-        f"[bold green]mtq is up[/]  NATS: [bold]{url}[/]" + (" (embedded)" if embedded else "")
+    where = f" (embedded, pid {server.pid}, store {server.store_dir})" if server else ""
+    say = console.print
+    say(f"[bold green]mtq is up[/]  NATS: [bold]{url}[/]{where}", highlight=False)
+    say(f"data dir: {data}   accounts: {', '.join(ids) or '(none enabled)'}", highlight=False)
+    say(
+        "running: "
+        + ("nats-server (restarted if it dies), " if server else "")
+        + f"supervisor with {len(ids)} agent process(es); no HTTP API in this build yet",
+        highlight=False,
     )
-    console.print(f"data dir: {data}   accounts: {', '.join(ids) or '(none enabled)'}")
-    console.print("HTTP API: not served by this build yet (it arrives with the projections work)")
-    console.print("try:")
+    say(
+        "try (the `nats` CLI: https://github.com/nats-io/natscli/releases; "
+        f"`{MTQ} tail` works without it):",
+        highlight=False,
+    )
+    data_flag = "" if data == Path("data") else f" --data {data}"
     for cmd in (
+        f"{MTQ} status{data_flag}",
+        f"{MTQ} tail 'mt5.{first}.>'{data_flag}",
         f"nats --server {url} sub 'mt5.{first}.>'",
-        f"nats --server {url} sub 'mt5.*.tick.*'",
         f"nats --server {url} stream ls",
         f"nats --server {url} req mtq.agents.list ''",
         f"nats --server {url} micro ls",
-        f"mtq status --nats-url {url}",
     ):
-        console.print(f"  {cmd}", highlight=False)
-    console.print("Ctrl-C stops everything.")
+        say(f"  {cmd}", highlight=False, markup=False)
+    say("Ctrl-C stops everything.")
 
 
 def _report(report: TopologyReport) -> None:
@@ -82,12 +95,10 @@ def _report(report: TopologyReport) -> None:
         for label, names in (("created", report.created), ("updated", report.updated))
         if names
     ]
-    console.print("topology: " + ("; ".join(parts) if parts else "up to date"))
+    console.print("topology: " + ("; ".join(parts) if parts else "up to date"), highlight=False)
 
 
-async def _serve(
-    config: MtqConfig, config_path: Path, url: str, data: Path, *, embedded: bool
-) -> None:
+async def _provision(config: MtqConfig, url: str) -> None:
     nc = await connect(settings_from_env(url, name="mtq-up"))
     try:
         _report(await ensure_topology(nc.jetstream(), topology_settings(config)))
@@ -95,10 +106,47 @@ async def _serve(
         fail(str(exc), runtime.EXIT_PROBLEMS)
     finally:
         await nc.close()
-    _banner(url, config, data, embedded)
+
+
+async def _serve(
+    config: MtqConfig,
+    config_path: Path,
+    url: str,
+    data: Path,
+    server: EmbeddedNatsServer | None,
+) -> None:
+    await _provision(config, url)
+    say = stamped(lambda text: console.print(text, highlight=False, markup=False))
+    show_lifecycle(say)
+    parts: list[Part] = []
+    if server is not None:
+        parts.append(ServerPart(server, say))
+    parts.append(SupervisorPart(config, [config_path], url, data))
+    # The lead's engine, projector and HTTP API join here, one entry each.
+    _banner(url, config, data, server)
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
-    await run_supervisor(config, config_paths=[config_path], nats_url=url, data_dir=data, stop=stop)
+    try:
+        await run_parts(parts, stop, say)
+    except PartFailed as exc:
+        fail(f"{exc}; stopping mtq", runtime.EXIT_PROBLEMS)
+
+
+def _start_server(data: Path, port: int, lock: DataDirLock) -> EmbeddedNatsServer:
+    if port and not _port_free(port):
+        console.print(
+            f"port {port} is taken (another program, not an mtq on {data}); "
+            "the embedded nats-server takes a free port",
+            highlight=False,
+        )
+        port = 0
+    # The server inherits the lock: the dir stays locked until the server is gone too.
+    server = EmbeddedNatsServer(data_dir=data / "nats", port=port, inherit_fds=(lock.fd,))
+    try:
+        server.start()
+    except EmbeddedServerError as exc:
+        fail(str(exc))
+    return server
 
 
 def up(
@@ -109,36 +157,30 @@ def up(
         typer.Option("--nats-url", help="Use this NATS server instead of starting one."),
     ] = None,
     nats_port: NatsPortOption = DEFAULT_NATS_PORT,
-    http: Annotated[str, typer.Option("--http", help="HOST:PORT for the HTTP API.")] = (
-        "127.0.0.1:8080"
-    ),
 ) -> None:
-    """Start the whole system: NATS (embedded unless --nats-url), topology, agents."""
-    _parse_http(http)
+    """Start the whole system: NATS (embedded unless --nats-url), topology, supervisor, agents.
+
+    The data dir is locked while mtq runs: a second `mtq up` on it exits 2 at once.
+    """
+    if nats_url is not None:
+        nats_url = runtime.nats_url(nats_url, data)
     loaded = _load(config)
-    data.mkdir(parents=True, exist_ok=True)
+    lock = runtime.lock_data_dir(data, "mtq up")
     server: EmbeddedNatsServer | None = None
     url_file = data / URL_FILE_NAME
-    if nats_url is None:
-        port = nats_port
-        if port and not _port_free(port):
-            console.print(f"port {port} is taken; the embedded nats-server takes a free port")
-            port = 0
-        server = EmbeddedNatsServer(data_dir=data / "nats", port=port)
-        try:
-            server.start()
-        except EmbeddedServerError as exc:
-            fail(str(exc))
-        nats_url = server.url
     try:
-        url_file.write_text(nats_url + "\n", encoding="utf-8")
+        if nats_url is None:
+            server = _start_server(data, nats_port, lock)
+            nats_url = server.url
+        write_atomic(url_file, nats_url + "\n")
         url = nats_url
-        runtime.run(lambda: _serve(loaded, config, url, data, embedded=server is not None))
+        runtime.run(lambda: _serve(loaded, config, url, data, server))
     finally:
         with contextlib.suppress(OSError):
-            url_file.unlink()
+            url_file.unlink()  # ours: we hold the lock
         if server is not None:
             server.stop()
+        lock.release()
         console.print("mtq stopped")
 
 
