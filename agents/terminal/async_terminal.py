@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from agents.terminal.port import TerminalPort, When
 from agents.terminal.mt5.structures import (
     AccountInfo,
     OrderSendResult,
@@ -20,6 +19,7 @@ from agents.terminal.mt5.structures import (
     TradePosition,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.port import TerminalPort, When
 
 P = ParamSpec("P")
 T = TypeVar("T")

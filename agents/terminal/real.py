@@ -9,7 +9,6 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
-from agents.terminal.port import TerminalUnavailable, When
 from agents.terminal.mt5.structures import (
     AccountInfo,
     OrderSendResult,
@@ -20,6 +19,7 @@ from agents.terminal.mt5.structures import (
     TradeRequest,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.port import TerminalUnavailable, When
 
 N = TypeVar("N")
 

@@ -116,7 +116,9 @@ def test_account_when_buy_moves_in_favour_then_profit_equity_and_margin_follow()
     expected_margin = 1.0 * 100_000 * 1.10010 / 100
     assert account.margin == pytest.approx(expected_margin, abs=0.01)
     assert account.profit == pytest.approx(expected_profit)
-    assert account.equity == pytest.approx(10_000 + expected_profit)
+    commission = -3.5  # EURUSD's 3.5 per lot, charged on the entry deal
+    assert account.balance == pytest.approx(10_000 + commission)
+    assert account.equity == pytest.approx(10_000 + commission + expected_profit)
     assert account.margin_free == pytest.approx(account.equity - account.margin, abs=0.01)
     assert account.margin_level == pytest.approx(account.equity / account.margin * 100, abs=0.01)
 
@@ -164,7 +166,9 @@ def test_position_when_price_crosses_stop_then_closed_with_deal_reason(
     ]
     account = sim.account_info()
     assert account is not None
-    assert account.balance == pytest.approx(10_000 + out[1].profit)
+    realized = sum(d.profit + d.commission + d.swap + d.fee for d in out)
+    assert [d.commission for d in out] == [-0.7, -0.7]  # 3.5 per lot and deal
+    assert account.balance == pytest.approx(10_000 + realized)
 
 
 def test_account_when_margin_level_below_stop_out_then_worst_position_closed_with_so() -> None:

@@ -72,12 +72,13 @@ def test_order_send_when_deal_with_position_then_closes_it_with_expert_deal(
     assert result.retcode == mt5.TRADE_RETCODE_DONE
     assert result.price == 1.10200
     assert sim.positions_get() == ()
-    _, out = sim.history_deals_get(position=ticket) or ()
+    into, out = sim.history_deals_get(position=ticket) or ()
     assert (out.entry, out.type, out.reason) == (mt5.DEAL_ENTRY_OUT, mt5.DEAL_TYPE_SELL, 3)
     assert out.profit == pytest.approx((1.10200 - 1.10010) * 100_000)
+    assert (into.commission, out.commission) == (-3.5, -3.5)
     account = sim.account_info()
     assert account is not None
-    assert account.balance == pytest.approx(10_000 + out.profit)
+    assert account.balance == pytest.approx(10_000 + out.profit - 7.0)
     assert account.margin == 0.0
 
 
@@ -127,7 +128,8 @@ def test_order_send_when_sltp_then_position_modified_and_recorded(sim: Simulated
 @pytest.mark.parametrize(
     ("extra", "retcode"),
     [
-        ({"price": 1.10030, "deviation": 10}, mt5.TRADE_RETCODE_REQUOTE),
+        ({"type_filling": mt5.ORDER_FILLING_IOC}, mt5.TRADE_RETCODE_INVALID_FILL),
+        ({"type_filling": mt5.ORDER_FILLING_RETURN}, mt5.TRADE_RETCODE_INVALID_FILL),
         ({"volume": 0.015}, mt5.TRADE_RETCODE_INVALID_VOLUME),
         ({"volume": 500.0}, mt5.TRADE_RETCODE_INVALID_VOLUME),
         ({"sl": 1.10500}, mt5.TRADE_RETCODE_INVALID_STOPS),
@@ -177,7 +179,7 @@ def test_history_deals_when_filtered_by_dates_and_group_then_only_matching_deals
     buy(sim)
     clock.advance(10)
     later = clock.now()
-    sim.order_send({"action": 1, "symbol": "GBPUSD", "volume": 0.1, "type": 1})
+    sim.order_send({"action": 1, "symbol": "GBPUSD", "volume": 0.1, "type": 1, "type_filling": 1})
     deals = sim.history_deals_get(later - 1, later + 1)
     assert [d.symbol for d in deals or ()] == ["GBPUSD"]
     everything = sim.history_deals_get(0, later + 1, group="*,!GBP*")

@@ -8,6 +8,7 @@ from agents.terminal.simulator.events import (
     PositionClosed,
     PositionModified,
     PositionOpened,
+    PositionsRolledOver,
     SimEvent,
     TickGenerated,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "PositionClosed",
     "PositionModified",
     "PositionOpened",
+    "PositionsRolledOver",
     "SimClock",
     "SimEvent",
     "SimulatedTerminal",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from agents.terminal.mt5 import constants as c
-from agents.terminal.simulator.settings import SymbolSpec
 from agents.terminal.mt5.structures import TradeDeal, TradePosition
+from agents.terminal.simulator.settings import SymbolSpec
 
 _EPS = 1e-9
 
@@ -42,6 +42,14 @@ class OpenPosition:
     time_update_msc: int
     price_current: float
     profit: float
+    identifier: int = 0
+    """Stays when a rollover re-opens the position under a new ticket (0: the ticket)."""
+    swap: float = 0.0
+    """Swap charged so far (account currency), paid out with the closing deals."""
+
+    def __post_init__(self) -> None:
+        if not self.identifier:
+            self.identifier = self.ticket
 
     def as_mt5(self) -> TradePosition:
         return TradePosition(
@@ -52,14 +60,14 @@ class OpenPosition:
             time_update_msc=self.time_update_msc,
             type=self.type,
             magic=self.magic,
-            identifier=self.ticket,
+            identifier=self.identifier,
             reason=self.reason,
             volume=self.volume,
             price_open=self.price_open,
             sl=self.sl,
             tp=self.tp,
             price_current=self.price_current,
-            swap=0.0,
+            swap=round(self.swap, 2),
             profit=self.profit,
             symbol=self.symbol,
             comment=self.comment,
@@ -67,8 +75,19 @@ class OpenPosition:
         )
 
 
+def swap_charge(spec: SymbolSpec, type_: int, volume: float, nights: int) -> float:
+    """Swap for `nights` rollovers (SYMBOL_SWAP_MODE_POINTS): points x point value x lots."""
+    points = spec.swap_long if type_ == c.POSITION_TYPE_BUY else spec.swap_short
+    return round(points * spec.point / spec.tick_size * spec.tick_value * volume * nights, 2)
+
+
 class Book:
-    """Balance, positions (hedging account) and deal history, in account currency."""
+    """Balance, positions (hedging account) and deal history, in account currency.
+
+    Commission is charged on every deal (entry and exit, `commission_per_lot`); swap accrues
+    on the position at each rollover and is paid with its closing deal, so the realized P/L
+    of a position is the sum of profit + commission + swap + fee over its deals.
+    """
 
     def __init__(
         self, specs: dict[str, SymbolSpec], balance: float, leverage: int, start_msc: int
@@ -97,7 +116,11 @@ class Book:
 
     @property
     def profit(self) -> float:
-        return round(sum(p.profit for p in self.positions.values()), 2)
+        """Floating P/L of the open positions, their swap included (ACCOUNT_PROFIT)."""
+        return round(sum(p.profit + p.swap for p in self.positions.values()), 2)
+
+    def position_by_identifier(self, identifier: int) -> OpenPosition | None:
+        return next((p for p in self.positions.values() if p.identifier == identifier), None)
 
     @property
     def margin(self) -> float:
@@ -158,6 +181,8 @@ class Book:
             profit=0.0,
         )
         self.positions[order] = pos
+        commission = self._commission(symbol, volume)
+        self.balance = round(self.balance + commission, 2)
         deal = self._deal(
             order=order,
             time_msc=time_msc,
@@ -171,8 +196,31 @@ class Book:
             profit=0.0,
             symbol=symbol,
             comment=comment,
+            commission=commission,
         )
         return pos, deal
+
+    def _commission(self, symbol: str, volume: float) -> float:
+        return -round(self.specs[symbol].commission_per_lot * volume, 2)
+
+    def rollover(self, time_msc: int, day: int | None, *, reopen: bool) -> list[tuple[int, int]]:
+        """Charge swap for the night after weekday `day` (0 Sunday .. 6 Saturday; triple on the
+        symbol's `swap_rollover3days`, none after Saturday and Sunday; None: one night) on every
+        position; with `reopen` give each a new ticket (same identifier).
+        Returns (old ticket, new ticket) pairs."""
+        moved: list[tuple[int, int]] = []
+        for ticket, pos in list(self.positions.items()):
+            spec = self.specs[pos.symbol]
+            nights = 1 if day is None else _nights(day, spec.swap_rollover3days)
+            charge = swap_charge(spec, pos.type, pos.volume, nights)
+            pos.swap = round(pos.swap + charge, 2)
+            pos.time_update_msc = time_msc
+            if reopen:
+                new = self._take_order()
+                del self.positions[ticket]
+                self.positions[new] = replace(pos, ticket=new)
+                moved.append((ticket, new))
+        return moved
 
     def close(
         self,
@@ -189,7 +237,10 @@ class Book:
         pos = self.positions[ticket]
         spec = self.specs[pos.symbol]
         profit = position_profit(spec, pos.type, volume, pos.price_open, price)
-        self.balance = round(self.balance + profit, 2)
+        share = min(1.0, volume / pos.volume) if pos.volume > 0 else 1.0
+        swap = round(pos.swap * share, 2)
+        commission = self._commission(pos.symbol, volume)
+        self.balance = round(self.balance + profit + swap + commission, 2)
         closing_type = c.DEAL_TYPE_SELL if pos.type == c.POSITION_TYPE_BUY else c.DEAL_TYPE_BUY
         deal = self._deal(
             order=self._take_order(),
@@ -197,13 +248,15 @@ class Book:
             type_=closing_type,
             entry=c.DEAL_ENTRY_OUT,
             magic=pos.magic if magic is None else magic,
-            position_id=ticket,
+            position_id=pos.identifier,
             reason=deal_reason,
             volume=volume,
             price=price,
             profit=profit,
             symbol=pos.symbol,
             comment=comment or _close_comment(deal_reason, price, spec.digits),
+            commission=commission,
+            swap=swap,
         )
         remaining = round(pos.volume - volume, 8)
         if remaining <= _EPS:
@@ -211,7 +264,11 @@ class Book:
             return deal, 0.0
         left_profit = position_profit(spec, pos.type, remaining, pos.price_open, pos.price_current)
         self.positions[ticket] = replace(
-            pos, volume=remaining, profit=left_profit, time_update_msc=time_msc
+            pos,
+            volume=remaining,
+            profit=left_profit,
+            swap=round(pos.swap - swap, 2),
+            time_update_msc=time_msc,
         )
         return deal, remaining
 
@@ -239,6 +296,8 @@ class Book:
         profit: float,
         symbol: str,
         comment: str,
+        commission: float = 0.0,
+        swap: float = 0.0,
     ) -> TradeDeal:
         deal = TradeDeal(
             ticket=self._next_deal,
@@ -252,8 +311,8 @@ class Book:
             reason=reason,
             volume=volume,
             price=price,
-            commission=0.0,
-            swap=0.0,
+            commission=commission,
+            swap=swap,
             profit=profit,
             fee=0.0,
             symbol=symbol,
@@ -263,6 +322,12 @@ class Book:
         self._next_deal += 1
         self.deals.append(deal)
         return deal
+
+
+def _nights(day: int, triple_day: int) -> int:
+    if day in (0, 6):
+        return 0
+    return 3 if day == triple_day else 1
 
 
 def _close_comment(deal_reason: int, price: float, digits: int) -> str:

@@ -59,6 +59,14 @@ class PositionClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionsRolledOver:
+    """Swap charged at the rollover; `reopened` holds (old ticket, new ticket) pairs."""
+
+    time_msc: int
+    reopened: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FaultStarted:
     time_msc: int
     kind: str
@@ -86,6 +94,7 @@ SimEvent = (
     | PositionOpened
     | PositionModified
     | PositionClosed
+    | PositionsRolledOver
     | FaultStarted
     | FaultEnded
     | OrderHandled

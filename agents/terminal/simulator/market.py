@@ -7,8 +7,8 @@ from collections import deque
 from typing import Any
 
 from agents.terminal.mt5.constants import TICK_FLAG_ASK, TICK_FLAG_BID
-from agents.terminal.simulator.settings import SymbolSpec
 from agents.terminal.mt5.structures import Tick
+from agents.terminal.simulator.settings import SymbolSpec
 
 TICKS_KEPT_PER_SYMBOL = 20_000
 SNAPSHOT_TICKS = 1_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from agents.terminal.mt5 import constants as c
-from agents.terminal.simulator.settings import SymbolSpec
 from agents.terminal.mt5.structures import TradeRequest
+from agents.terminal.simulator.settings import SymbolSpec
 
 _INT_FIELDS = (
     "action",
@@ -46,7 +46,7 @@ def parse_request(request: Any) -> TradeRequest:
                 raise InvalidRequest(key)
             values[key] = float(value)
         elif key in ("symbol", "comment"):
-            if not isinstance(value, str):
+            if not isinstance(value, str) or (key == "comment" and not comment_valid(value)):
                 raise InvalidRequest(key)
             values[key] = value
         else:
@@ -54,6 +54,38 @@ def parse_request(request: Any) -> TradeRequest:
     if "action" not in values:
         raise InvalidRequest("action")
     return TradeRequest(**values)
+
+
+MAX_COMMENT = 31
+
+
+def comment_valid(comment: str) -> bool:
+    """The terminal's comment rule as field reports describe it: `order_send` returns None with
+    (-2, 'Invalid "comment" argument') for long comments (40 characters; some 31-character
+    ones with spaces) and non-ASCII text. The simulator is at least as strict: printable ASCII,
+    at most 31 characters, and under 31 when there is a space."""
+    if len(comment) > MAX_COMMENT or not comment.isascii() or not comment.isprintable():
+        return False
+    return len(comment) < MAX_COMMENT or " " not in comment
+
+
+def filling_allowed(spec: SymbolSpec, type_filling: int) -> bool:
+    """Whether a market deal's `type_filling` is accepted for the symbol (else 10030).
+
+    Request and Instant execution choose the filling themselves. Under Market execution only
+    the modes in `filling_mode` (FOK flag 1, IOC flag 2) are allowed, never RETURN; under
+    Exchange execution RETURN is always allowed as well (MQL5 `CTrade::FillingCheck`).
+    """
+    exemode = spec.trade_exemode
+    if exemode in (c.SYMBOL_TRADE_EXECUTION_REQUEST, c.SYMBOL_TRADE_EXECUTION_INSTANT):
+        return True
+    if type_filling == c.ORDER_FILLING_FOK:
+        return bool(spec.filling_mode & c.SYMBOL_FILLING_FOK)
+    if type_filling == c.ORDER_FILLING_IOC:
+        return bool(spec.filling_mode & c.SYMBOL_FILLING_IOC)
+    if type_filling == c.ORDER_FILLING_RETURN:
+        return exemode == c.SYMBOL_TRADE_EXECUTION_EXCHANGE
+    return False
 
 
 def volume_valid(spec: SymbolSpec, volume: float) -> bool:
@@ -81,4 +113,5 @@ RETCODE_COMMENTS: dict[int, str] = {
     c.TRADE_RETCODE_POSITION_CLOSED: "Position doesn't exist",
     c.TRADE_RETCODE_INVALID_CLOSE_VOLUME: "Invalid close volume",
     c.TRADE_RETCODE_MARKET_CLOSED: "Market closed",
+    c.TRADE_RETCODE_INVALID_FILL: "Invalid order filling type",
 }

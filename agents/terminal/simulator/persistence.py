@@ -42,7 +42,8 @@ def settings_digest(settings: SimulatorSettings) -> str:
 class JournalEntry:
     step: int
     kind: str
-    """'order' (data: the order_send request) or 'trading_state' (data: {'state': ...})."""
+    """'order' (data: the order_send request), 'trading_state' (data: {'state': ...}) or
+    'rollover' (data: {'reopen': ...})."""
     data: dict[str, Any]
 
 

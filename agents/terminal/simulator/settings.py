@@ -45,6 +45,18 @@ class SymbolSpec:
     volume_step: float = 0.01
     currency_base: str = "EUR"
     currency_profit: str = "USD"
+    filling_mode: int = 3
+    """`symbol_info().filling_mode` flags: 1 FOK, 2 IOC (checked under Market/Exchange
+    execution; anything else answers TRADE_RETCODE_INVALID_FILL 10030)."""
+    trade_exemode: int = 2
+    """SYMBOL_TRADE_EXECUTION_*: 0 request, 1 instant (requotes), 2 market, 3 exchange."""
+    commission_per_lot: float = 0.0
+    """Charged on every deal (entry and exit), in account currency per lot (a cost: >= 0)."""
+    swap_long: float = 0.0
+    """Overnight swap of a buy position in points per lot (SYMBOL_SWAP_MODE_POINTS)."""
+    swap_short: float = 0.0
+    swap_rollover3days: int = 3
+    """Day of the week (0 Sunday .. 6 Saturday) whose rollover charges triple swap."""
 
     @property
     def pip(self) -> float:
@@ -73,6 +85,10 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
         0.01,
         "EUR",
         "USD",
+        filling_mode=1,  # FOK only
+        commission_per_lot=3.5,
+        swap_long=-7.2,
+        swap_short=2.1,
     ),
     SymbolSpec(
         "GBPUSD",
@@ -89,6 +105,10 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
         0.01,
         "GBP",
         "USD",
+        filling_mode=2,  # IOC only
+        commission_per_lot=3.5,
+        swap_long=-4.5,
+        swap_short=-1.3,
     ),
     SymbolSpec(
         "USDJPY",
@@ -105,9 +125,30 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
         0.01,
         "USD",
         "JPY",
+        filling_mode=3,  # FOK and IOC
+        commission_per_lot=3.5,
+        swap_long=12.4,
+        swap_short=-24.8,
     ),
     SymbolSpec(
-        "XAUUSD", 2, 0.01, 100, 1.0, 0.01, 25, 2350.00, 0.0001, 0.01, 50, 0.01, "XAU", "USD"
+        "XAUUSD",
+        2,
+        0.01,
+        100,
+        1.0,
+        0.01,
+        25,
+        2350.00,
+        0.0001,
+        0.01,
+        50,
+        0.01,
+        "XAU",
+        "USD",
+        filling_mode=2,
+        trade_exemode=1,  # instant execution: requotes when the price moved
+        swap_long=-45.0,
+        swap_short=20.0,
     ),
 )
 
@@ -175,6 +216,15 @@ class SimulatorSettings:
     ticks an agent fetches with `copy_ticks_from`."""
     history_limit: int = 200_000
     """How many events `history` keeps (oldest dropped first)."""
+    server_timezone: str = "UTC"
+    """IANA zone of the broker's server clock: every MT5 time the simulator gives (ticks,
+    positions, deals) is in it, as on a real server."""
+    server_shift_h: float = 0.0
+    """Hours added to `server_timezone`: ("America/New_York", 7) is the usual "New York close"
+    server, UTC+2 in winter and UTC+3 from the US DST change on."""
+    rollover_reopen: bool = False
+    """At the daily rollover, re-open every position under a new ticket (same identifier), as
+    brokers that charge swap by re-opening do."""
 
     def __post_init__(self) -> None:
         if self.tick_interval_ms <= 0:

@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.structures import (
+    AccountInfo,
+    OrderSendResult,
+    TerminalInfo,
+    Tick,
+    TradeDeal,
+    TradePosition,
+)
+from agents.terminal.mt5.symbol_info import SymbolInfo
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
 from agents.terminal.simulator.orders import (
@@ -26,15 +35,6 @@ from agents.terminal.simulator.persistence import (
     write_snapshot,
 )
 from agents.terminal.simulator.settings import SimulatorSettings, settings_from_config
-from agents.terminal.mt5.structures import (
-    AccountInfo,
-    OrderSendResult,
-    TerminalInfo,
-    Tick,
-    TradeDeal,
-    TradePosition,
-)
-from agents.terminal.mt5.symbol_info import SymbolInfo
 from agents.terminal.simulator.trading import OrderDesk
 from agents.terminal.simulator.world import SimWorld
 
@@ -190,6 +190,14 @@ class SimulatedTerminal:
                 return
             self.world.trading_state = state
             self._record("trading_state", {"state": state})
+
+    def rollover(self, *, reopen: bool | None = None) -> None:
+        """Run a rollover now: one night of swap on every position and, with `reopen`
+        (default: `settings.rollover_reopen`), new tickets under the same identifiers."""
+        with self._lock:
+            self._sync()
+            self.world.rollover(None, reopen=reopen)
+            self._record("rollover", {"reopen": reopen})
 
     def set_price(self, symbol: str, bid: float) -> None:
         """Jump `symbol` to `bid` at once; stops and stop-out apply as on any tick."""
@@ -358,6 +366,12 @@ class SimulatedTerminal:
                 volume_min=spec.volume_min,
                 volume_max=spec.volume_max,
                 volume_step=spec.volume_step,
+                trade_exemode=spec.trade_exemode,
+                filling_mode=spec.filling_mode,
+                swap_mode=c.SYMBOL_SWAP_MODE_POINTS,
+                swap_long=spec.swap_long,
+                swap_short=spec.swap_short,
+                swap_rollover3days=spec.swap_rollover3days,
                 currency_base=spec.currency_base,
                 currency_profit=spec.currency_profit,
                 currency_margin=spec.currency_base,
@@ -470,6 +484,8 @@ class SimulatedTerminal:
             self._applied += 1
             if entry.kind == "trading_state":
                 world.trading_state = str(entry.data["state"])
+            elif entry.kind == "rollover":
+                world.rollover(None, reopen=entry.data.get("reopen"))
             elif entry.kind == "order":
                 try:
                     result = self._desk.execute(parse_request(entry.data))

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from agents.terminal.mt5 import constants as c
-from agents.terminal.simulator.orders import RETCODE_COMMENTS, stops_valid, volume_valid
 from agents.terminal.mt5.structures import OrderSendResult, TradeRequest
+from agents.terminal.simulator.orders import (
+    RETCODE_COMMENTS,
+    filling_allowed,
+    stops_valid,
+    volume_valid,
+)
 from agents.terminal.simulator.world import SimWorld
+
+_QUOTED = frozenset({c.SYMBOL_TRADE_EXECUTION_REQUEST, c.SYMBOL_TRADE_EXECUTION_INSTANT})
 
 
 class OrderDesk:
@@ -56,11 +63,14 @@ class OrderDesk:
         spec, feed = world.specs[req.symbol], world.feeds[req.symbol]
         if world.faults.active("stale_feed", world.elapsed_s, req.symbol) is not None:
             return c.TRADE_RETCODE_MARKET_CLOSED
+        if not filling_allowed(spec, req.type_filling):
+            return c.TRADE_RETCODE_INVALID_FILL
         if not volume_valid(spec, req.volume):
             return c.TRADE_RETCODE_INVALID_VOLUME
         market = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
-        if req.price and abs(req.price - market) > max(req.deviation, 0) * spec.point + 1e-12:
-            return c.TRADE_RETCODE_REQUOTE
+        moved = abs(req.price - market) > max(req.deviation, 0) * spec.point + 1e-12
+        if req.price and moved and spec.trade_exemode in _QUOTED:
+            return c.TRADE_RETCODE_REQUOTE  # market execution fills at market, whatever the price
         return None
 
     def _deal(self, req: TradeRequest) -> OrderSendResult:

@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.structures import TradeDeal
 from agents.terminal.simulator.book import Book, OpenPosition
 from agents.terminal.simulator.events import (
     FaultEnded,
@@ -13,14 +14,15 @@ from agents.terminal.simulator.events import (
     PositionClosed,
     PositionModified,
     PositionOpened,
+    PositionsRolledOver,
     SimEvent,
     TickGenerated,
 )
 from agents.terminal.simulator.faults import FaultSchedule
 from agents.terminal.simulator.market import SymbolFeed
+from agents.terminal.simulator.server_time import DAY_MS, ServerTime
 from agents.terminal.simulator.settings import SimulatorSettings, SymbolSpec
 from agents.terminal.simulator.strategy import CloseIntent, OpenIntent, RandomTrader
-from agents.terminal.mt5.structures import TradeDeal
 
 _CLIENT_CLOSE_REASON = {
     c.POSITION_REASON_CLIENT: c.DEAL_REASON_CLIENT,
@@ -31,25 +33,31 @@ _CLIENT_CLOSE_REASON = {
 
 
 class SimWorld:
-    """Prices, positions, faults and the scripted trader; step k is at origin + k x interval."""
+    """Prices, positions, faults and the scripted trader; step k is at origin + k x interval
+    (true UTC). Every MT5 time it hands out is server time (`settings.server_timezone`), and
+    swap is charged at the server's midnight."""
 
     def __init__(self, settings: SimulatorSettings, origin_msc: int) -> None:
         self.settings = settings
         self.origin_msc = origin_msc
         self.step_count = 0
+        self.server_time = ServerTime(settings.server_timezone, settings.server_shift_h)
         self.specs: dict[str, SymbolSpec] = {s.name: s for s in settings.symbols}
         self.feeds = {s.name: SymbolFeed(s, settings.seed) for s in settings.symbols}
-        self.book = Book(self.specs, settings.initial_balance, settings.leverage, origin_msc)
+        start = self.now_msc
+        self._server_day = start // DAY_MS
+        self.book = Book(self.specs, settings.initial_balance, settings.leverage, start)
         self.faults = FaultSchedule(settings.faults, settings.seed)
         self.trader = RandomTrader(settings.strategy, settings.seed)
         self.trader_tickets: list[int] = []
+        """Identifiers of the scripted trader's positions (tickets may change at rollover)."""
         self.trading_state = "ACTIVE"
         """The account's risk state as the agent last reported it; the scripted trader only
         opens positions while it is ACTIVE."""
         self.history: deque[SimEvent] = deque(maxlen=settings.history_limit)
         self._record_fault_transitions()
         for name, feed in self.feeds.items():
-            self.history.append(TickGenerated(name, feed.step(origin_msc)))
+            self.history.append(TickGenerated(name, feed.step(start)))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the event record (it is per process, not part of the world)."""
@@ -58,8 +66,14 @@ class SimWorld:
         return state
 
     @property
-    def now_msc(self) -> int:
+    def utc_msc(self) -> int:
+        """True UTC of the current step."""
         return self.origin_msc + self.step_count * self.settings.tick_interval_ms
+
+    @property
+    def now_msc(self) -> int:
+        """Server time of the current step (what MT5 stamps ticks, positions and deals with)."""
+        return self.server_time.to_server(self.utc_msc)
 
     @property
     def elapsed_s(self) -> float:
@@ -80,10 +94,27 @@ class SimWorld:
             history.append(TickGenerated(name, tick))
             if self.book.positions:
                 self._on_quote(name)
+        if now // DAY_MS != self._server_day:
+            self._new_server_day(now)
         if self.trader.spec.kind != "none":
             self._run_trader()
         if self.book.positions:
             self.check_stop_out()
+
+    def _new_server_day(self, now: int) -> None:
+        ended = self._server_day
+        self._server_day = now // DAY_MS
+        # 1970-01-01 was a Thursday: (days + 4) % 7 is the weekday with 0 = Sunday.
+        self.rollover((ended + 4) % 7)
+
+    def rollover(self, day: int | None = None, *, reopen: bool | None = None) -> None:
+        """Charge swap for the night after weekday `day` (None: one night) and, with
+        `reopen` (default: `settings.rollover_reopen`), re-open positions under new tickets."""
+        if not self.book.positions:
+            return
+        again = self.settings.rollover_reopen if reopen is None else reopen
+        moved = self.book.rollover(self.now_msc, day, reopen=again)
+        self.history.append(PositionsRolledOver(self.now_msc, tuple(moved)))
 
     def set_bid(self, symbol: str, bid: float) -> None:
         """Move `symbol` to `bid` now (a scripted jump), then apply stops and stop-out."""
@@ -163,8 +194,8 @@ class SimWorld:
             magic=magic,
             comment=comment,
         )
-        if remaining == 0.0 and ticket in self.trader_tickets:
-            self.trader_tickets.remove(ticket)
+        if remaining == 0.0 and pos.identifier in self.trader_tickets:
+            self.trader_tickets.remove(pos.identifier)
         self.history.append(
             PositionClosed(
                 time_msc=self.now_msc,
@@ -219,8 +250,9 @@ class SimWorld:
         live = [s for s in self.feeds if self.faults.active("stale_feed", elapsed, s) is None]
         for intent in self.trader.decide(live, list(self.trader_tickets)):
             if isinstance(intent, CloseIntent):
-                reason = _CLIENT_CLOSE_REASON[self.book.positions[intent.ticket].reason]
-                self.close(intent.ticket, None, reason)
+                pos = self.book.position_by_identifier(intent.ticket)
+                if pos is not None:
+                    self.close(pos.ticket, None, _CLIENT_CLOSE_REASON[pos.reason])
             elif isinstance(intent, OpenIntent) and self.trading_state == "ACTIVE":
                 self._trader_open(intent)
 
@@ -243,4 +275,4 @@ class SimWorld:
             magic=intent.magic,
             reason=intent.reason,
         )
-        self.trader_tickets.append(pos.ticket)
+        self.trader_tickets.append(pos.identifier)
