@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.terminal.simulator import mt5sim as mt5
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.simulator import mt5sim as mt5
 
 REAL_FIELDS: dict[str, tuple[str, ...]] = {
     "TradePosition": (

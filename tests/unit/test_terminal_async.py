@@ -9,8 +9,8 @@ import time
 import pytest
 
 from agents.terminal import AsyncTerminal, ManualClock, SimulatedTerminal
-from agents.terminal.simulator import SimulatorSettings
 from agents.terminal.mt5.structures import AccountInfo, Tick
+from agents.terminal.simulator import SimulatorSettings
 
 
 class ThreadRecordingTerminal(SimulatedTerminal):
