@@ -33,6 +33,8 @@ class TickReceived(Message, frozen=True, kw_only=True):
     volume: float = 0.0
     time_msc: TimeMsc
     flags: int = 0
+    server_time_msc: int = 0
+    """The tick's time as the broker's server gives it (its wall clock; 0: not known)."""
 
 
 class _Position(Message, frozen=True, kw_only=True):
@@ -52,6 +54,8 @@ class _Position(Message, frozen=True, kw_only=True):
     comment: str = ""
     reason: PositionReason = "unknown"
     time_msc: TimeMsc
+    server_time_msc: int = 0
+    """`time_msc` as the broker's server gives it (its wall clock; 0: not known)."""
 
 
 class PositionOpened(_Position, frozen=True, kw_only=True):
@@ -71,6 +75,12 @@ class PositionClosed(_Position, frozen=True, kw_only=True):
     deal_reason: DealReason = "unknown"
     deal_ticket: Ticket | None = None
     close_time_msc: TimeMsc
+    server_close_time_msc: int = 0
+    """`close_time_msc` as the broker's server gives it (0: not known)."""
+    commission: float = 0.0
+    """Commission of all the position's deals; `profit` is the realized P/L: profit +
+    commission + swap + fee over them."""
+    fee: float = 0.0
 
 
 PositionFact = PositionOpened | PositionModified | PositionClosed
@@ -104,6 +114,8 @@ class AgentHeartbeat(Message, frozen=True, kw_only=True):
     outbox_dropped: int = 0
     last_error: str = ""
     time: datetime
+    server_utc_offset_s: int | None = None
+    """The broker server's clock minus UTC as the agent measured it (None: not yet)."""
 
 
 class OrderExecuted(Message, frozen=True, kw_only=True):
