@@ -11,6 +11,7 @@ from mtq.commands import (
     schema_cmd,
     status_cmd,
     supervisor_cmd,
+    tail_cmd,
     up_cmd,
 )
 
@@ -29,6 +30,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(supervisor_cmd.app, name="supervisor")
 status_cmd.register(app)
+tail_cmd.register(app)
 
 
 def main() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from nats.aio.client import Client
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
-from bus.connection import connect, resolve_url, settings_from_env
+from bus.connection import connect, settings_from_env
 from bus.schemas import AccountSnapshot
 from mtq import runtime
 from mtq.options import DataOption, NatsUrlOption
@@ -73,36 +74,75 @@ async def _last_snapshot(nc: Client, account_id: str) -> AccountSnapshot | None:
     return fact if isinstance(fact, AccountSnapshot) else None
 
 
+COLUMNS = (
+    "account",
+    "state",
+    "health",
+    "pid",
+    "restarts",
+    "breaker",
+    "latency ms",
+    "tick age s",
+    "buffered",
+    "equity",
+    "notes",
+)
+RIGHT = frozenset({"pid", "restarts", "latency ms", "tick age s", "buffered", "equity"})
+
+
+def status_cells(row: dict[str, Any]) -> list[str]:
+    """One account's row as plain text cells, in `COLUMNS` order."""
+    beat = row.get("last_heartbeat") or {}
+    ages = beat.get("last_tick_age_s") or {}
+    notes = list(row.get("health_details") or [])
+    if row.get("next_restart_at"):
+        notes.append(f"next restart {row['next_restart_at']}")
+    if not row.get("enabled", True):
+        notes.append("disabled")
+    return [
+        row["account"],
+        row["state"],
+        row["health"],
+        _text(row.get("pid")),
+        str(row.get("restart_count", 0)),
+        _text(beat.get("breaker_state")),
+        _number(beat.get("terminal_latency_ms"), 0),
+        _number(max(ages.values()) if ages else None, 1),
+        _text(beat.get("events_buffered")),
+        _equity(row),
+        "; ".join(notes) or "-",
+    ]
+
+
 def status_table(rows: list[dict[str, Any]]) -> Table:
+    """A table for a terminal: ids, states and numbers never wrap; only notes fold."""
     table = Table(title="mtq agents", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True)
-    for column in ("account", "state", "health", "pid", "restarts", "breaker"):
-        table.add_column(column, overflow="fold")
-    for column in ("latency ms", "tick age s", "buffered", "equity"):
-        table.add_column(column, justify="right", overflow="fold")
-    table.add_column("notes", overflow="fold")
+    for column in COLUMNS:
+        if column == "notes":
+            table.add_column(column, overflow="fold", min_width=10)
+        else:
+            justify: Literal["left", "right"] = "right" if column in RIGHT else "left"
+            table.add_column(column, justify=justify, no_wrap=True)
     for row in rows:
-        beat = row.get("last_heartbeat") or {}
-        ages = beat.get("last_tick_age_s") or {}
+        cells = [escape(cell) for cell in status_cells(row)]
         health = row["health"]
-        notes = list(row.get("health_details") or [])
-        if row.get("next_restart_at"):
-            notes.append(f"next restart {row['next_restart_at']}")
-        if not row.get("enabled", True):
-            notes.append("disabled")
-        table.add_row(
-            escape(row["account"]),
-            row["state"],
-            f"[{HEALTH_STYLE.get(health, 'white')}]{health}[/]",
-            _text(row.get("pid")),
-            str(row.get("restart_count", 0)),
-            _text(beat.get("breaker_state")),
-            _number(beat.get("terminal_latency_ms"), 0),
-            _number(max(ages.values()) if ages else None, 1),
-            _text(beat.get("events_buffered")),
-            _equity(row),
-            escape("; ".join(notes)),
-        )
+        cells[2] = f"[{HEALTH_STYLE.get(health, 'white')}]{cells[2]}[/]"
+        table.add_row(*cells)
     return table
+
+
+def status_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Plain lines aligned with spaces, one per account (for pipes and scripts)."""
+    grid = [list(COLUMNS), *(status_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(COLUMNS))]
+    lines = []
+    for line in grid:
+        cells = [
+            cell.rjust(width) if name in RIGHT else cell.ljust(width)
+            for name, cell, width in zip(COLUMNS, line, widths, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 def _text(value: Any) -> str:
@@ -129,21 +169,34 @@ async def _status(url: str, account: str | None, as_json: bool) -> None:
     finally:
         await nc.close()
     if as_json:
-        runtime.console.print_json(json.dumps(rows))
-    else:
+        # The shape of `mtq.agents.list`, plus each account's last equity and currency.
+        sys.stdout.write(json.dumps({"accounts": rows}, indent=2) + "\n")
+    elif sys.stdout.isatty():
         runtime.console.print(status_table(rows))
+    else:
+        sys.stdout.write("".join(line + "\n" for line in status_lines(rows)))
 
 
 def status(
     account: Annotated[str | None, typer.Argument(help="Only this account.")] = None,
     nats_url: NatsUrlOption = None,
     data: DataOption = Path("data"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print {"accounts": [...]} like mtq.agents.list, plus equity and currency.',
+        ),
+    ] = False,
 ) -> None:
-    """Show each agent's state, health, restarts and last heartbeat (from mtq.agents.list)."""
+    """Show each agent's state, health, restarts and last heartbeat (from mtq.agents.list).
+
+    A table on a terminal; plain space-aligned lines, one per account, when piped.
+    """
     if account is not None and not subjects.is_token(account):
         runtime.fail(f"invalid account id {account!r}: {subjects.TOKEN_RULE}")
-    runtime.run(lambda: _status(resolve_url(nats_url, data), account, as_json))
+    url = runtime.nats_url(nats_url, data)
+    runtime.run(lambda: _status(url, account, as_json))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from bus.embedded import EmbeddedNatsServer, free_port
@@ -32,11 +33,15 @@ accounts:
 """
 
 
-async def mtq(*args: str, timeout: float = 30) -> tuple[int, str, str]:  # noqa: ASYNC109
+async def mtq(
+    *args: str,
+    timeout: float = 30,  # noqa: ASYNC109
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mtq", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=ENV,
+        env=ENV | (env or {}),
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
@@ -76,7 +81,7 @@ async def test_supervisor_run_when_started_then_status_shows_agent_and_sigterm_s
         async def healthy_with_equity() -> dict[str, Any]:
             code, out, err = await mtq("status", account, "--json", "--nats-url", url)
             assert code == 0, err
-            (row,) = json.loads(out)
+            (row,) = json.loads(out)["accounts"]
             assert row["health"] == "HEALTHY"
             assert row["equity"] == pytest.approx(100000.0)
             return row  # type: ignore[no-any-return]
@@ -86,11 +91,25 @@ async def test_supervisor_run_when_started_then_status_shows_agent_and_sigterm_s
         assert row["state"] == "RUNNING"
         assert pid_alive(agent_pid)
 
-        code, out, _ = await mtq("status", "--nats-url", url)
+        code, out, _ = await mtq("status", "--nats-url", url, env={"COLUMNS": "40"})
         assert code == 0
-        assert account in out
-        assert "HEALTHY" in out
-        assert "100,000.00 USD" in out
+        header, line = out.splitlines()  # piped: plain lines, one per account, never wrapped
+        assert header.split()[:3] == ["account", "state", "health"]
+        assert line.split()[:4] == [account, "RUNNING", "HEALTHY", str(agent_pid)]
+        assert line.index("RUNNING") == header.index("state")  # aligned with spaces
+        assert "100,000.00 USD" in line
+
+        nc = await nats.connect(url)
+        try:
+            reply = await nc.request("mtq.agents.list", b"", timeout=5)
+        finally:
+            await nc.close()
+        listed = json.loads(reply.data)
+        code, out, _ = await mtq("status", "--json", "--nats-url", url)
+        shown = json.loads(out)
+        assert set(shown) == set(listed) == {"accounts"}
+        assert [r["account"] for r in shown["accounts"]] == [account]
+        assert set(shown["accounts"][0]) == set(listed["accounts"][0]) | {"equity", "currency"}
 
         code, _, err = await mtq("status", "nobody", "--nats-url", url)
         assert code == 2
