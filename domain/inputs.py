@@ -1,0 +1,90 @@
+"""Value objects the engine builds from wire facts and requests, and the pre-trade answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+Side = Literal["buy", "sell"]
+
+
+@dataclass(frozen=True, slots=True)
+class FactRef:
+    """The stream sequence of the fact behind a decision and its time (UTC)."""
+
+    seq: int
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """An account snapshot's money, at cent precision."""
+
+    balance: Decimal
+    equity: Decimal
+    margin: Decimal = Decimal(0)
+    margin_free: Decimal = Decimal(0)
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionState:
+    """An open position as the broker reports it; `sl`/`tp` 0 means none."""
+
+    identifier: int
+    ticket: int
+    symbol: str
+    side: Side
+    volume: Decimal
+    price_open: Decimal
+    sl: Decimal = Decimal(0)
+    tp: Decimal = Decimal(0)
+    profit: Decimal = Decimal(0)
+    swap: Decimal = Decimal(0)
+    magic: int = 0
+    comment: str = ""
+    reason: str = "expert"
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPosition:
+    """A position the broker closed, with the close deal's price, reason and realized P/L."""
+
+    position: PositionState
+    close_price: Decimal
+    deal_reason: str
+    realized: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A pre-trade request: would this order be allowed?"""
+
+    symbol: str
+    side: Side
+    volume: Decimal
+    price: Decimal
+    sl: Decimal = Decimal(0)
+    tp: Decimal = Decimal(0)
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEvidence:
+    """The last tick of the symbol as the engine found it; all None: no tick found."""
+
+    symbol: str
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    tick_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreTradeAnswer:
+    """The pre-trade verdict: reasons are short machine-readable strings with numbers."""
+
+    approved: bool
+    reasons: tuple[str, ...] = ()
+    limits: dict[str, Any] = field(default_factory=dict)

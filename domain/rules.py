@@ -1,0 +1,158 @@
+"""The risk rules of one account as frozen dataclasses, with a plain-JSON dict form.
+
+The dict form (`RiskRules.to_dict`) is what decisions record: plain JSON types only
+(Decimals as strings, tuples as lists), keys in field order, and `from_dict` its exact inverse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from typing import Any, Literal
+
+from domain.money import quantity
+
+RuleAction = Literal["alert", "reduce", "halt", "liquidate"]
+PositionAction = Literal["alert", "reduce", "halt", "liquidate", "close_position"]
+DailyAnchor = Literal["balance", "equity", "max_balance_equity"]
+DailyBasis = Literal["initial", "anchor"]
+BreachWhen = Literal["below", "at_or_below"]
+Reopen = Literal["reset", "next_day"]
+MaxLossKind = Literal["static", "trailing_eod", "trailing_intraday"]
+MaxLossBasis = Literal["initial", "peak"]
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """What pre-trade needs of a symbol: contract, tick value and market-guard limits."""
+
+    name: str
+    digits: int = 5
+    point: Decimal = Decimal("0.00001")
+    contract_size: Decimal = Decimal(100000)
+    tick_value: Decimal = Decimal(1)
+    tick_size: Decimal = Decimal("0.00001")
+    max_spread_pips: Decimal | None = None
+    max_gap_pips: Decimal | None = None
+    stale_feed_seconds: float | None = None
+
+    @property
+    def pip(self) -> Decimal:
+        """Ten points for 5- and 3-digit quotes, else one point."""
+        return self.point * 10 if self.digits in (3, 5) else self.point
+
+
+@dataclass(frozen=True)
+class DailyLossRule:
+    """Equity below the day's anchor minus the limit is a breach."""
+
+    enabled: bool = True
+    limit_percent: Decimal = Decimal(5)
+    anchor: DailyAnchor = "balance"
+    reset_time: str = "00:00"
+    timezone: str = "UTC"
+    basis: DailyBasis = "initial"
+    breach_when: BreachWhen = "below"
+    reopen: Reopen = "reset"
+    action: RuleAction = "liquidate"
+
+
+@dataclass(frozen=True)
+class MaxLossRule:
+    """Equity below a static or trailing floor is a breach."""
+
+    enabled: bool = True
+    kind: MaxLossKind = "static"
+    limit_percent: Decimal = Decimal(10)
+    basis: MaxLossBasis = "initial"
+    lock_at_initial: bool = False
+    breach_when: BreachWhen = "below"
+    action: RuleAction = "liquidate"
+
+
+@dataclass(frozen=True)
+class PositionLimits:
+    """Limits on what may be open at once; `action` when one is broken."""
+
+    max_positions: int = 10
+    max_concurrent_trades: int = 10
+    max_lots_per_symbol: Decimal | None = None
+    max_total_lots: Decimal | None = None
+    allowed_symbols: tuple[str, ...] | None = None
+    require_stop_loss: bool = False
+    action: PositionAction = "close_position"
+    missing_stop_loss_action: PositionAction = "alert"
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    """Every risk rule of one account, as the domain applies them."""
+
+    initial_capital: Decimal | None = None
+    daily_loss: DailyLossRule = field(default_factory=DailyLossRule)
+    max_loss: MaxLossRule = field(default_factory=MaxLossRule)
+    position_limits: PositionLimits = field(default_factory=PositionLimits)
+    risk_percent: Decimal = Decimal(1)
+    portfolio_risk_percent: Decimal = Decimal(5)
+    portfolio_action: RuleAction = "reduce"
+    warning_fraction: Decimal = Decimal("0.8")
+    breach_confirmations: int = 1
+    liquidation_grace_seconds: float = 0.0
+    symbols: tuple[SymbolSpec, ...] = ()
+    preset: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form: Decimals as strings, tuples as lists, keys in field order."""
+        result: dict[str, Any] = _to_plain(self)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RiskRules:
+        """Rebuild from `to_dict` output."""
+        rules: RiskRules = _from_plain(cls, data)
+        return rules
+
+    def symbol(self, name: str) -> SymbolSpec | None:
+        """The spec of symbol `name`, None when the account does not list it."""
+        for spec in self.symbols:
+            if spec.name == name:
+                return spec
+        return None
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+@cache
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _from_plain(kind: Any, value: Any) -> Any:  # noqa: PLR0911 - one return per type kind
+    if value is None:
+        return None
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = _hints(kind)
+        return kind(**{k: _from_plain(hints[k], v) for k, v in value.items()})
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if kind is Decimal:
+        return quantity(value)
+    if kind is float:
+        return float(value)
+    if origin is tuple:
+        return tuple(_from_plain(args[0], v) for v in value)
+    if args and origin is not Literal:  # X | None
+        inner = next(a for a in args if a is not type(None))
+        return _from_plain(inner, value)
+    return value
