@@ -11,8 +11,17 @@ from pydantic import BaseModel, ValidationError
 
 from config.checks import account_warnings
 from config.errors import ConfigError, Issue, ValidationResult
-from config.merge import STRATEGIES, MergeFunction, deep_merge, load_merge_function, merge_account
+from config.merge import (
+    STRATEGIES,
+    MergeFunction,
+    deep_merge,
+    load_merge_function,
+    merge_account,
+    merge_preset,
+    preset_name,
+)
 from config.models import AccountConfig, MtqConfig, StreamsConfig, SupervisorConfig
+from config.presets import available_presets, load_preset
 from config.translate import error_details
 from config.yaml_source import KeyPath, SourceFile, read_source
 
@@ -258,14 +267,41 @@ class _Build:
         except Exception as exc:  # noqa: BLE001 - a custom merge function may raise anything
             self.errors.append(src.issue(at, "merge_function", f"merge failed: {exc}"))
             return None
+        with_preset = self._with_preset(src, at, raw, merged)
+        if with_preset is None:
+            return None
         try:
-            return AccountConfig.model_validate(merged)
+            return AccountConfig.model_validate(with_preset)
         except ValidationError as exc:
             for loc, rule, message in error_details(exc, AccountConfig):
                 if loc in self.defaults_error_locs and not _present(raw, loc):
                     continue  # inherited from defaults: already reported there
                 self.errors.append(src.issue((*at, *loc), rule, message))
             return None
+
+    def _with_preset(
+        self, src: SourceFile, at: KeyPath, raw: Mapping[str, Any], merged: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """`merged` with the named preset under the account's risk keys (None: reported)."""
+        name = preset_name(self.defaults, raw)
+        if name is None:
+            return merged
+        where = (*at, "risk", "preset") if _present(raw, ("risk", "preset")) else at
+        if not isinstance(name, str) or name not in available_presets():
+            self.errors.append(
+                src.issue(
+                    where,
+                    "unknown_preset",
+                    f"unknown preset {name!r}; available presets: {', '.join(available_presets())}",
+                )
+            )
+            return None
+        try:
+            preset = load_preset(name)
+        except ConfigError as exc:
+            self.errors.append(src.issue(where, "preset", str(exc)))
+            return None
+        return merge_preset(self.strategy, self.defaults, raw, merged, preset)
 
 
 def _present(data: Any, loc: KeyPath) -> bool:

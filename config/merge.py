@@ -69,3 +69,41 @@ def merge_account(
             raise ConfigError(f"merge_function returned {type(merged).__name__}, not a mapping")
         return dict(merged)
     return deep_merge(defaults, account)
+
+
+def preset_name(defaults: Mapping[str, Any], account: Mapping[str, Any]) -> Any:
+    """The preset an account names in `risk.preset`, else the one `defaults` names, else None."""
+    for source in (account, defaults):
+        risk = source.get("risk")
+        if isinstance(risk, Mapping) and risk.get("preset") is not None:
+            return risk["preset"]
+    return None
+
+
+def merge_preset(
+    strategy: str,
+    defaults: Mapping[str, Any],
+    account: Mapping[str, Any],
+    merged: Mapping[str, Any],
+    preset: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Put a preset's risk keys under the account's own: defaults < preset < account.
+
+    With `override` the account's risk section (or else the defaults') goes over the preset;
+    with `custom` the merged risk section does.
+    """
+    result = dict(merged)
+    if strategy == "default":
+        base = deep_merge(_risk(defaults), preset)
+        result["risk"] = deep_merge(base, _risk(account))
+    elif strategy == "override":
+        own = _risk(account) if "risk" in account else _risk(defaults)
+        result["risk"] = deep_merge(preset, own)
+    else:
+        result["risk"] = deep_merge(preset, _risk(merged))
+    return result
+
+
+def _risk(section: Mapping[str, Any]) -> Mapping[str, Any]:
+    risk = section.get("risk")
+    return risk if isinstance(risk, Mapping) else {}

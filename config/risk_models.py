@@ -14,7 +14,11 @@ PositionAction = Literal["alert", "reduce", "halt", "liquidate", "close_position
 DailyAnchor = Literal["balance", "equity", "max_balance_equity"]
 DailyBasis = Literal["initial", "anchor"]
 MaxLossKind = Literal["static", "trailing_eod", "trailing_intraday"]
+MaxLossBasis = Literal["initial", "peak"]
+BreachWhen = Literal["below", "at_or_below"]
+Reopen = Literal["reset", "next_day"]
 
+PresetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 RiskPercent = Annotated[float, _between(0.1, 10)]
 PortfolioRiskPercent = Annotated[float, _between(1, 20)]
 
@@ -33,6 +37,10 @@ class DailyLossConfig(_Frozen):
     timezone: TimeZoneName = "UTC"
     basis: DailyBasis = "initial"
     """Limit in percent of initial capital (`initial`) or of the day's anchor (`anchor`)."""
+    breach_when: BreachWhen = "below"
+    """Breach when equity is below the floor, or already when it reaches it (`at_or_below`)."""
+    reopen: Reopen = "reset"
+    """After a breach: wait for an operator's reset, or reopen on the next trading day."""
 
 
 class MaxLossConfig(_Frozen):
@@ -41,8 +49,11 @@ class MaxLossConfig(_Frozen):
     enabled: bool = True
     kind: MaxLossKind = "static"
     limit_percent: Percent = 10.0
+    basis: MaxLossBasis = "initial"
+    """Trailing kinds: the loss amount is limit% of initial capital or of the peak."""
     lock_at_initial: bool = False
     """Trailing floors stop rising once they reach initial capital."""
+    breach_when: BreachWhen = "below"
 
 
 class RiskActionsConfig(_Frozen):
@@ -86,3 +97,5 @@ class RiskConfig(_Frozen):
     initial_capital: Annotated[float, Field(gt=0)] | None = None
     """None: the first balance the agent reports."""
     reconciliation: ReconciliationConfig = ReconciliationConfig()
+    preset: PresetName | None = None
+    """The rule set from config/presets/ these settings were merged over, if any."""

@@ -1,0 +1,76 @@
+"""Adapt an account's pydantic config into the domain's frozen rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from config.models import AccountConfig, SymbolConfig
+from domain.money import money, quantity
+from domain.rules import DailyLossRule, MaxLossRule, PositionLimits, RiskRules, SymbolSpec
+
+
+def rules_for(account: AccountConfig) -> RiskRules:
+    """The `RiskRules` of `account`: capital, loss limits, actions, position limits, symbols."""
+    risk = account.risk
+    actions = risk.actions
+    daily, max_loss = risk.daily_loss, risk.max_loss
+    return RiskRules(
+        initial_capital=None if risk.initial_capital is None else money(risk.initial_capital),
+        daily_loss=DailyLossRule(
+            enabled=daily.enabled,
+            limit_percent=quantity(daily.limit_percent),
+            anchor=daily.anchor,
+            reset_time=daily.reset_time,
+            timezone=daily.timezone,
+            basis=daily.basis,
+            breach_when=daily.breach_when,
+            reopen=daily.reopen,
+            action=actions.daily_loss,
+        ),
+        max_loss=MaxLossRule(
+            enabled=max_loss.enabled,
+            kind=max_loss.kind,
+            limit_percent=quantity(max_loss.limit_percent),
+            basis=max_loss.basis,
+            lock_at_initial=max_loss.lock_at_initial,
+            breach_when=max_loss.breach_when,
+            action=actions.max_loss,
+        ),
+        position_limits=PositionLimits(
+            max_positions=risk.max_positions,
+            max_concurrent_trades=risk.max_concurrent_trades,
+            max_lots_per_symbol=_optional(risk.max_lots_per_symbol),
+            max_total_lots=_optional(risk.max_total_lots),
+            allowed_symbols=risk.allowed_symbols,
+            require_stop_loss=risk.require_stop_loss,
+            action=actions.position_limit,
+            missing_stop_loss_action=actions.missing_stop_loss,
+        ),
+        risk_percent=quantity(risk.risk_percent),
+        portfolio_risk_percent=quantity(risk.portfolio_risk_percent),
+        portfolio_action=actions.portfolio_risk,
+        warning_fraction=quantity(risk.warning_fraction),
+        breach_confirmations=risk.breach_confirmations,
+        liquidation_grace_seconds=float(risk.liquidation_grace_seconds),
+        symbols=tuple(symbol_spec(s) for s in account.symbols),
+        preset=risk.preset,
+    )
+
+
+def symbol_spec(symbol: SymbolConfig) -> SymbolSpec:
+    """What the domain needs of a symbol: contract, tick value and market-guard limits."""
+    return SymbolSpec(
+        name=symbol.name,
+        digits=symbol.digits,
+        point=quantity(symbol.point),
+        contract_size=quantity(symbol.contract_size),
+        tick_value=quantity(symbol.tick_value),
+        tick_size=quantity(symbol.tick_size),
+        max_spread_pips=_optional(symbol.max_spread_pips),
+        max_gap_pips=_optional(symbol.max_gap_pips),
+        stale_feed_seconds=symbol.stale_feed_seconds,
+    )
+
+
+def _optional(value: float | None) -> Decimal | None:
+    return None if value is None else quantity(value)
