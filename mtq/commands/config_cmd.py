@@ -1,4 +1,8 @@
-"""`mtq config validate`: check config files and show each account's key settings."""
+"""`mtq config validate`: check config files and show each account's key settings.
+
+`--show-rules` prints the resolved risk rules of each account (presets, defaults and the
+account's own keys merged) exactly as the risk engine records them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from config import AccountConfig, ConfigFileError, MtqConfig, ValidationResult, check_config
+from engine.rules import rules_for
 
 app = typer.Typer(no_args_is_help=True, help="Check account configuration files.")
 
@@ -25,6 +31,10 @@ def validate(
         list[Path],
         typer.Argument(help="Config files: defaults and accounts, later files add or override."),
     ],
+    show_rules: Annotated[
+        bool,
+        typer.Option("--show-rules", help="Print each account's resolved risk rules (YAML)."),
+    ] = False,
 ) -> None:
     """Validate config files; exit 0 valid (maybe with warnings), 1 invalid, 2 unreadable."""
     console = Console(highlight=False, soft_wrap=True)
@@ -35,6 +45,10 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if config is not None:
         console.print(accounts_table(config))
+        if show_rules:
+            for account in config.accounts:
+                console.print(f"[bold]{escape(account.id)}[/] resolved risk rules:")
+                console.print(escape(resolved_rules_yaml(account)), end="")
     _print_issues(console, result)
     if not result.valid:
         console.print(f"[bold red]invalid[/]: {len(result.errors)} error(s)")
@@ -62,10 +76,17 @@ def accounts_table(config: MtqConfig) -> Table:
     return table
 
 
+def resolved_rules_yaml(account: AccountConfig) -> str:
+    """The domain rules the engine records for `account`, as YAML in field order."""
+    text: str = yaml.safe_dump(rules_for(account).to_dict(), sort_keys=False)
+    return text
+
+
 def risk_summary(account: AccountConfig) -> str:
     """Key limits, one rule per line."""
     risk = account.risk
-    lines = [
+    lines = [f"preset {risk.preset}"] if risk.preset else []
+    lines += [
         f"positions {risk.max_positions}, trade {risk.risk_percent:g}%, "
         f"portfolio {risk.portfolio_risk_percent:g}%"
     ]
@@ -75,10 +96,14 @@ def risk_summary(account: AccountConfig) -> str:
     if daily.enabled:
         lines.append(
             f"daily {daily.limit_percent:g}% of {daily.basis}, "
-            f"{daily.anchor} at {daily.reset_time} {daily.timezone}"
+            f"{daily.anchor} at {daily.reset_time} {daily.timezone}, "
+            f"breach {daily.breach_when.replace('_', ' ')}, reopen {daily.reopen.replace('_', ' ')}"
         )
-    if risk.max_loss.enabled:
-        lines.append(f"max {risk.max_loss.limit_percent:g}% {risk.max_loss.kind}")
+    max_loss = risk.max_loss
+    if max_loss.enabled:
+        basis = f" of {max_loss.basis}" if max_loss.kind != "static" else ""
+        lock = ", locked at initial" if max_loss.lock_at_initial else ""
+        lines.append(f"max {max_loss.limit_percent:g}%{basis} {max_loss.kind}{lock}")
     return "\n".join(lines)
 
 
