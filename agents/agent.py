@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,40 +19,44 @@ from agents.backoff import Backoff
 from agents.breaker import CircuitBreaker
 from agents.command_executor import CommandExecutor
 from agents.commands_consumer import consume_commands
+from agents.facts import (
+    account_snapshot,
+    close_from_deals,
+    closed_fact,
+    modified_fact,
+    opened_fact,
+    snapshot_values,
+)
 from agents.heartbeat import HealthReport, HeartbeatMaker
 from agents.nats_link import NatsLink
 from agents.outbox import PRIORITY_ACCOUNT, PRIORITY_TICK, Outbox, OutgoingFact, StoredFact
-from agents.position_diff import (
-    PositionRecord,
-    close_deal_from_history,
-    closed_fact,
-    diff_positions,
-    modified_fact,
-    opened_fact,
-    record_from_terminal,
-)
+from agents.position_diff import PositionRecord, diff_positions, record_from_terminal
 from agents.publisher import FactPublisher
+from agents.server_clock import ServerClock
 from agents.session import TerminalSession, TerminalUnavailable
 from agents.state import AgentState
 from agents.store import db_path, open_store, transaction
 from agents.terminal import AsyncTerminal, make_terminal
 from agents.terminal.factory import simulator_world_path
-from agents.ticks import SymbolCursor, tick_field
+from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.structures import Tick
+from agents.ticks import SymbolCursor
 from bus import subjects
-from bus.codec import encode, fact_msg_id
-from bus.schemas import AccountSnapshot, TickReceived
-from bus.schemas.base import from_msc
+from bus.codec import encode
+from bus.schemas import TickReceived
 from config.models import AccountConfig
 
 log = logging.getLogger(__name__)
 
-COPY_TICKS_ALL = -1
 MAX_QUEUED = 2_000
 """Facts waiting in memory for the publisher beyond which polling pauses..."""
 MAX_PAUSE_S = 1.0
 """...for at most this long per round (positions are still polled if NATS stays stuck)."""
 CLOSE_DEAL_ATTEMPTS = 10
 """Polls to wait for a vanished position's closing deal before publishing without it."""
+FRESH_POLL_S = 2.0
+"""A new tick counts as fresh (for measuring the server's UTC offset) when the symbol was
+also polled at most this long before (so the tick arrived since)."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,15 @@ class Agent:
         self,
         account: AccountConfig,
         *,
-        terminal: Any,
+        session: TerminalSession,
         link: NatsLink,
-        data_dir: Path,
-        password: str | None = None,
+        conn: sqlite3.Connection,
+        publisher: FactPublisher,
+        executor: CommandExecutor,
         tuning: AgentTuning | None = None,
-        on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """Wired by `build_agent`; `clock` is the agent's UTC clock (seconds since the epoch)."""
         cfg = account.agent
         self.tuning = tuning or AgentTuning()
         self.account = account
@@ -92,46 +99,24 @@ class Agent:
         self.heartbeat_interval_s = self.tuning.heartbeat_interval_s or cfg.heartbeat_interval_s
         self.snapshot_interval_s = cfg.account_snapshot_interval_s
         self.stale_feed_s = cfg.stale_feed_seconds
-        self.conn = open_store(db_path(data_dir, account.id))
-        self.state = AgentState(self.conn)
-        self.outbox = Outbox(self.conn, cfg.outbox.max_messages)
+        self.conn = conn
+        self.state = AgentState(conn)
+        self.publisher = publisher
+        self.outbox = publisher.outbox
         self.link = link
-        self.publisher = FactPublisher(
-            link, self.outbox, ack_timeout=self.tuning.ack_timeout_s, on_published=on_published
-        )
-        rc = cfg.reconnect
-        self.session = TerminalSession(
-            terminal,
-            breaker=CircuitBreaker(
-                cfg.breaker.failure_threshold,
-                cfg.breaker.recovery_seconds,
-                cfg.breaker.half_open_max_calls,
-            ),
-            backoff=Backoff(rc.initial_delay_s, rc.max_delay_s, rc.factor, rc.jitter),
-            login=account.login,
-            password=password,
-            server=account.server,
-            path=account.terminal.path,
-            timeout_ms=account.terminal.timeout_ms,
-            slow_ms=cfg.slow_terminal_ms,
-        )
-        self.executor = CommandExecutor(
-            account.id,
-            self.session,
-            self.conn,
-            self.state,
-            self.outbox,
-            retries=cfg.order_retries,
-            wake=self.publisher.wake,
-            state_changed=self._trading_state_changed,
-        )
-        self._terminal_trading_state: str | None = None
+        self.session = session
+        self.executor = executor
+        self.clock = clock
+        self.server_clock = ServerClock(clock)
+        self._reconnects_seen = 0
         self.known: dict[int, PositionRecord] = self.state.positions()
+        """Open positions by identifier."""
         self._close_attempts: dict[int, int] = {}
         self.cursors = {s: SymbolCursor() for s in self.symbols}
+        self._polled_at: dict[str, float] = {}
         self._tick_subjects = {s: subjects.tick(account.id, s) for s in self.symbols}
         self.last_tick_at: dict[str, float] = {}
-        self._started = time.time()
+        self._started = clock()
         self._last_snapshot: tuple[float, ...] | None = None
         self._last_snapshot_at = 0.0
         self._snapshot_ms = 0
@@ -188,10 +173,8 @@ class Agent:
             await self._publish_heartbeat()
         await self.session.close()
         await self.link.close()
-        close = getattr(self.session.terminal, "close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(close(shutdown_terminal=False), timeout=2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.session.terminal.close(shutdown_terminal=False), timeout=2)
         self.conn.close()
         log.info("agent %s stopped (%d facts left in the outbox)", self.account_id,
                  len(self.outbox))  # fmt: skip
@@ -204,7 +187,6 @@ class Agent:
             started = time.monotonic()
             try:
                 if await self.session.ensure_connected():
-                    await self._sync_trading_state()
                     await self.poll_once()
             except TerminalUnavailable:
                 pass
@@ -224,23 +206,12 @@ class Agent:
             else:
                 await asyncio.sleep(0)
 
-    def _trading_state_changed(self) -> None:
-        self._terminal_trading_state = None
-
-    async def _sync_trading_state(self) -> None:
-        """Forward the recorded trading state to the terminal after (re)connects and changes."""
-        state = self.executor.trading_state
-        if state == self._terminal_trading_state:
-            return
-        try:
-            await self.session.set_trading_state(state)
-        except Exception as exc:  # noqa: BLE001 - the state stays recorded; polling goes on
-            log.warning("trading state %s not forwarded to the terminal: %r", state, exc)
-        self._terminal_trading_state = state
-
     async def poll_once(self) -> None:
         """One round: ticks of every symbol, positions, account."""
         self.polls += 1
+        if self.session.reconnects != self._reconnects_seen:
+            self._reconnects_seen = self.session.reconnects
+            self.server_clock.expire()  # the terminal may have come back on another server
         for symbol in self.symbols:
             await self._poll_symbol(symbol)
         now = time.monotonic()
@@ -250,52 +221,54 @@ class Agent:
             await self._poll_account()
 
     async def _poll_symbol(self, symbol: str) -> None:
-        tick = await self.session.call("symbol_info_tick", symbol)
+        tick: Tick | None = await self.session.call("symbol_info_tick", symbol)
+        now = time.monotonic()
+        previous_poll = self._polled_at.get(symbol)
+        self._polled_at[symbol] = now
         cursor = self.cursors[symbol]
         if tick is None or not cursor.is_new(tick):
             self._check_stale(symbol)
             return
-        msc = int(tick_field(tick, "time_msc"))
-        ticks: Sequence[Any] = (tick,)
-        if cursor.may_have_skipped(msc, self.poll_interval_ms):
+        clock = self.server_clock
+        if clock.due():
+            recent = previous_poll is not None and now - previous_poll <= FRESH_POLL_S
+            clock.observe(tick.time_msc, fresh=cursor.last_msc >= 0 and recent)
+        ticks: Sequence[Tick] = (tick,)
+        if cursor.may_have_skipped(tick.time_msc, self.poll_interval_ms):
             history = await self.session.call(
-                "copy_ticks_from", symbol, cursor.last_msc / 1000.0, 10_000, COPY_TICKS_ALL
+                "copy_ticks_from", symbol, cursor.last_msc / 1000.0, 10_000, c.COPY_TICKS_ALL
             )
             if history:
                 ticks = history
-        facts = []
-        observed = time.time()
+        self._submit_ticks(symbol, cursor.take(ticks))
+
+    def _submit_ticks(self, symbol: str, ticks: Sequence[tuple[Tick, int]]) -> None:
+        if not ticks:
+            return
+        observed = self.clock()
         subject = self._tick_subjects[symbol]
         prefix = f"{self.account_id}:tick:{symbol}:"
         account_id = self.account_id
-        for t, seq in cursor.take(ticks):
-            try:  # the module's Tick named tuple; numpy records below
-                bid, ask, last, volume, time_msc, flags = (
-                    t.bid, t.ask, t.last, t.volume, t.time_msc, t.flags,
-                )  # fmt: skip
-            except AttributeError:
-                bid, ask, last, volume, time_msc, flags = (
-                    tick_field(t, k) for k in ("bid", "ask", "last", "volume", "time_msc", "flags")
-                )  # fmt: skip
+        offset = self.server_clock.offset_ms or 0
+        facts = []
+        for t, seq in ticks:
             fact = TickReceived(
                 account_id=account_id,
                 symbol=symbol,
-                bid=float(bid),
-                ask=float(ask),
-                last=float(last),
-                volume=float(volume),
-                time_msc=int(time_msc),
-                flags=int(flags),
+                bid=float(t.bid),
+                ask=float(t.ask),
+                last=float(t.last),
+                volume=float(t.volume),
+                time_msc=t.time_msc - offset,
+                flags=int(t.flags),
+                server_time_msc=t.time_msc,
             )
-            facts.append(
-                OutgoingFact(
-                    subject, f"{prefix}{fact.time_msc}:{seq}", encode(fact), PRIORITY_TICK, observed
-                )
-            )
-        if facts:
-            self.last_tick_at[symbol] = time.monotonic()
-            self._stale_warned.discard(symbol)
-            self.publisher.submit_many(facts)
+            # The id keeps the raw server time: a re-measured offset must not make a new id.
+            msg_id = f"{prefix}{t.time_msc}:{seq}"
+            facts.append(OutgoingFact(subject, msg_id, encode(fact), PRIORITY_TICK, observed))
+        self.last_tick_at[symbol] = time.monotonic()
+        self._stale_warned.discard(symbol)
+        self.publisher.submit_many(facts)
 
     @property
     def poll_interval_ms(self) -> float:
@@ -314,44 +287,51 @@ class Agent:
         raw = await self.session.call("positions_get")
         current = [record_from_terminal(p) for p in raw or ()]
         changes = diff_positions(self.known, current)
-        now_msc = int(time.time() * 1000)
+        clock, account_id = self.server_clock, self.account_id
         facts: list[OutgoingFact] = []
         closed: list[int] = []
         for record in changes.opened:
-            msg_id, fact = opened_fact(self.account_id, record)
+            msg_id, fact = opened_fact(account_id, record, clock)
             facts.append(self._fact("opened", msg_id, fact))
         for record, changed in changes.modified:
-            msg_id, modified = modified_fact(self.account_id, record, changed)
+            msg_id, modified = modified_fact(account_id, record, changed, clock)
             facts.append(self._fact("modified", msg_id, modified))
         for record in changes.closed:
-            deals = await self.session.call("history_deals_get", position=record.ticket)
-            deal = close_deal_from_history(deals)
-            attempts = self._close_attempts.get(record.ticket, 0) + 1
+            deals = await self.session.call("history_deals_get", position=record.identifier)
+            deal = close_from_deals(deals)
+            attempts = self._close_attempts.get(record.identifier, 0) + 1
             if deal is None and attempts < CLOSE_DEAL_ATTEMPTS:
-                self._close_attempts[record.ticket] = attempts
+                self._close_attempts[record.identifier] = attempts
                 continue
             if deal is None:
                 log.warning("no closing deal for position %d; publishing its close without it",
-                            record.ticket)  # fmt: skip
-            msg_id, closed_msg = closed_fact(self.account_id, record, deal, now_msc)
+                            record.identifier)  # fmt: skip
+            now_msc = int(self.clock() * 1000)
+            msg_id, closed_msg = closed_fact(account_id, record, deal, now_msc, clock)
             facts.append(self._fact("closed", msg_id, closed_msg))
-            closed.append(record.ticket)
+            closed.append(record.identifier)
         if facts:
-            changed_records = changes.opened + [r for r, _ in changes.modified]
-            try:
-                with transaction(self.conn):
-                    self.outbox.append(facts)
-                    self.state.save_positions(changed_records)
-                    self.state.forget_positions(closed)
-            except BaseException:
-                self.outbox.recount()
-                raise
-            self.publisher.wake()
-        for ticket in closed:
-            self._close_attempts.pop(ticket, None)
-            self.known.pop(ticket, None)
+            self._store_position_facts(facts, changes.opened + [r for r, _ in changes.modified],
+                                       closed)  # fmt: skip
+        for identifier in closed:
+            self._close_attempts.pop(identifier, None)
+            self.known.pop(identifier, None)
         for record in current:
-            self.known[record.ticket] = record
+            self.known[record.identifier] = record
+
+    def _store_position_facts(
+        self, facts: list[OutgoingFact], changed: list[PositionRecord], closed: list[int]
+    ) -> None:
+        """Facts into the outbox in the same transaction as the state that caused them."""
+        try:
+            with transaction(self.conn):
+                self.outbox.append(facts)
+                self.state.save_positions(changed)
+                self.state.forget_positions(closed)
+        except BaseException:
+            self.outbox.recount()
+            raise
+        self.publisher.wake()
 
     def _fact(self, kind: str, msg_id: str, message: Any) -> OutgoingFact:
         return OutgoingFact(subjects.position(self.account_id, kind), msg_id, encode(message))
@@ -360,38 +340,17 @@ class Agent:
         info = await self.session.call("account_info")
         if info is None:
             return
-        values = tuple(
-            round(float(getattr(info, k)), 2)
-            for k in ("balance", "equity", "margin", "margin_free", "margin_level", "profit")
-        )
-        now = time.time()
+        values = snapshot_values(info)
+        now = self.clock()
         due = now - self._last_snapshot_at >= self.snapshot_interval_s
         if values == self._last_snapshot and not due:
             return
         time_ms = max(int(now * 1000), self._snapshot_ms + 1)
         self._snapshot_ms = time_ms
-        snapshot = AccountSnapshot(
-            account_id=self.account_id,
-            login=int(info.login),
-            balance=values[0],
-            equity=values[1],
-            margin=values[2],
-            margin_free=values[3],
-            margin_level=values[4],
-            profit=values[5],
-            currency=str(info.currency),
-            server=str(info.server),
-            time=from_msc(time_ms),
-        )
+        msg_id, snapshot = account_snapshot(self.account_id, info, values, time_ms)
         self._last_snapshot, self._last_snapshot_at = values, now
-        self.publisher.submit(
-            OutgoingFact(
-                subjects.account_snapshot(self.account_id),
-                fact_msg_id(self.account_id, "account", time_ms),
-                encode(snapshot),
-                PRIORITY_ACCOUNT,
-            )
-        )
+        subject = subjects.account_snapshot(self.account_id)
+        self.publisher.submit(OutgoingFact(subject, msg_id, encode(snapshot), PRIORITY_ACCOUNT))
 
     def outbox_drained_after(self, buffered: int) -> bool:
         """True once the outbox is empty and at least `buffered` facts left it."""
@@ -414,6 +373,7 @@ class Agent:
             outbox_full=self.outbox.full,
             outbox_dropped=self.outbox.dropped,
             last_error="; ".join(errors),
+            server_utc_offset_s=self.server_clock.offset_s,
         )
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
@@ -444,13 +404,82 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
             await stop.wait()
 
 
+def build_agent(
+    account: AccountConfig,
+    *,
+    terminal: AsyncTerminal,
+    nats_url: str,
+    data_dir: Path,
+    nc: Client | None = None,
+    password: str | None = None,
+    tuning: AgentTuning | None = None,
+    on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Agent:
+    """Wire one account's agent: store, NATS link, publisher, terminal session, executor.
+
+    The one wiring shared by `mtq agent run` (`run_agent`), the test harness and the
+    benchmarks; unit tests pass a terminal of their own and never run the link.
+    """
+    cfg = account.agent
+    tuning = tuning or AgentTuning()
+    conn = open_store(db_path(data_dir, account.id))
+    link = NatsLink(
+        nats_url,
+        name=f"mtq-agent-{account.id}-{os.getpid()}",
+        client=nc,
+        provision=tuning.provision,
+    )
+    publisher = FactPublisher(
+        link,
+        Outbox(conn, cfg.outbox.max_messages),
+        ack_timeout=tuning.ack_timeout_s,
+        on_published=on_published,
+    )
+    rc = cfg.reconnect
+    session = TerminalSession(
+        terminal,
+        breaker=CircuitBreaker(
+            cfg.breaker.failure_threshold,
+            cfg.breaker.recovery_seconds,
+            cfg.breaker.half_open_max_calls,
+        ),
+        backoff=Backoff(rc.initial_delay_s, rc.max_delay_s, rc.factor, rc.jitter),
+        login=account.login,
+        password=password,
+        server=account.server,
+        path=account.terminal.path,
+        timeout_ms=account.terminal.timeout_ms,
+        slow_ms=cfg.slow_terminal_ms,
+    )
+    executor = CommandExecutor(
+        account.id,
+        session,
+        conn,
+        AgentState(conn),
+        publisher.outbox,
+        retries=cfg.order_retries,
+        wake=publisher.wake,
+    )
+    return Agent(
+        account,
+        session=session,
+        link=link,
+        conn=conn,
+        publisher=publisher,
+        executor=executor,
+        tuning=tuning,
+        clock=clock,
+    )
+
+
 async def run_agent(
     account: AccountConfig,
     *,
     nats_url: str,
     data_dir: Path,
     stop: asyncio.Event,
-    terminal: Any = None,
+    terminal: AsyncTerminal | None = None,
     nc: Client | None = None,
     environ: Mapping[str, str] | None = None,
     tuning: AgentTuning | None = None,
@@ -458,9 +487,9 @@ async def run_agent(
 ) -> None:
     """Run one account's agent until `stop` is set.
 
-    `terminal` is an awaitable MT5 facade (default: `AsyncTerminal(make_terminal(...))` from
-    the account's config); `nc` a shared NATS client (default: the agent connects to
-    `nats_url` itself, retrying while it is unreachable and buffering facts meanwhile).
+    `terminal` defaults to `AsyncTerminal(make_terminal(...))` from the account's config; `nc`
+    is a shared NATS client (default: the agent connects to `nats_url` itself, retrying while
+    it is unreachable and buffering facts meanwhile).
     """
     password = account.resolve_password(environ) if account.password_env else None
     if terminal is None:
@@ -472,17 +501,12 @@ async def run_agent(
             ),
             thread_name=f"mt5-{account.id}",
         )
-    link = NatsLink(
-        nats_url,
-        name=f"mtq-agent-{account.id}-{os.getpid()}",
-        client=nc,
-        provision=tuning.provision if tuning else True,
-    )
-    agent = Agent(
+    agent = build_agent(
         account,
         terminal=terminal,
-        link=link,
+        nats_url=nats_url,
         data_dir=data_dir,
+        nc=nc,
         password=password,
         tuning=tuning,
         on_published=on_published,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from nats.aio.msg import Msg
 
@@ -14,22 +15,61 @@ from agents.outbox import Outbox, OutgoingFact
 from agents.session import TerminalSession, TerminalUnavailable
 from agents.state import AgentState
 from agents.store import transaction
+from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.structures import TradePosition
+from agents.terminal.mt5.symbol_info import SymbolInfo
 from bus import subjects
 from bus.codec import encode, fact_msg_id
-from bus.schemas import CloseAll, ClosePosition, Command, OrderExecuted, OrderRejected
+from bus.schemas import (
+    CloseAll,
+    ClosePosition,
+    Command,
+    OrderExecuted,
+    OrderRejected,
+    SetTradingState,
+)
 from bus.schemas.base import utc_now
 
 log = logging.getLogger(__name__)
 
-TRADE_ACTION_DEAL: Final = 1
-ORDER_TYPE_BUY: Final = 0
-ORDER_TYPE_SELL: Final = 1
-ORDER_FILLING_IOC: Final = 1
-RETCODE_DONE: Final = 10009
-RETCODE_DONE_PARTIAL: Final = 10010
-RETRY_RETCODES: Final = frozenset({10004, 10020, 10021, 10024})  # requote, price changed/off
+DONE: Final = frozenset({c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL})
+RETRY_RETCODES: Final = frozenset(
+    {
+        c.TRADE_RETCODE_REQUOTE,
+        c.TRADE_RETCODE_PRICE_CHANGED,
+        c.TRADE_RETCODE_PRICE_OFF,
+        c.TRADE_RETCODE_TOO_MANY_REQUESTS,
+    }
+)
 CLOSE_MAGIC: Final = 20_240_601
 DEVIATION_POINTS: Final = 20
+_NOT_TOKEN: Final = re.compile(r"[^A-Za-z0-9]")
+
+
+def order_comment(command_id: str) -> str:
+    """A short ASCII token naming the command: `mtq-` and 8 characters of its id (brokers
+    refuse long or non-ASCII comments with -2 'Invalid "comment" argument')."""
+    token = _NOT_TOKEN.sub("", command_id)[:8]
+    return f"mtq-{token}" if token else "mtq"
+
+
+def filling_for(info: SymbolInfo | None) -> int:
+    """The `type_filling` a market deal on this symbol must use.
+
+    Request and Instant execution pick it themselves (FOK is sent). Market execution allows
+    only the flags in `filling_mode` (FOK 1, IOC 2), never RETURN; Exchange execution allows
+    RETURN besides. FOK is preferred (all or nothing), as MQL5's CTrade does.
+    """
+    if info is None:
+        return c.ORDER_FILLING_FOK
+    if info.filling_mode & c.SYMBOL_FILLING_FOK:
+        return c.ORDER_FILLING_FOK
+    if info.filling_mode & c.SYMBOL_FILLING_IOC:
+        return c.ORDER_FILLING_IOC
+    if info.trade_exemode == c.SYMBOL_TRADE_EXECUTION_EXCHANGE:
+        return c.ORDER_FILLING_RETURN
+    return c.ORDER_FILLING_FOK  # Market execution with no flag: the broker's 10030 is reported
+
 
 Result = OrderExecuted | OrderRejected
 
@@ -49,7 +89,6 @@ class CommandExecutor:
         retry_delay_s: float = 0.05,
         terminal_wait_s: float = 5.0,
         wake: Callable[[], None] = lambda: None,
-        state_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.account_id = account_id
         self.session = session
@@ -60,11 +99,12 @@ class CommandExecutor:
         self.retry_delay_s = retry_delay_s
         self.terminal_wait_s = terminal_wait_s
         self._wake = wake
-        self._wake_state = state_changed
         self.executed = 0
         self.duplicates = 0
         self.trading_state = state.trading_state()
-        """As recorded; the agent forwards it to the terminal (see Agent._sync_trading_state)."""
+        """As recorded; the session pushes it to the terminal on every (re)connect."""
+        session.trading_state = self.trading_state
+        self._symbols: dict[str, SymbolInfo | None] = {}
 
     def reject_interrupted(self) -> int:
         """Answer commands a crash interrupted mid-execution: their outcome is unknown (an
@@ -92,20 +132,26 @@ class CommandExecutor:
         with transaction(self._conn):
             self.state.command_started(command.command_id, kind)
         results: list[Result]
-        if isinstance(command, ClosePosition):
-            results = [await self._close_one(command, command.ticket, command.volume)]
-        elif isinstance(command, CloseAll):
-            results = await self._close_all(command)
-        else:
-            with transaction(self._conn):
-                self.state.set_trading_state(command.state)
-            self.trading_state = command.state
-            self._wake_state()
-            log.info("trading state set to %s by %s: %s", command.state, command.actor,
-                     command.reason)  # fmt: skip
-            results = []
+        match command:
+            case ClosePosition():
+                results = [await self._close_one(command, command.ticket, command.volume)]
+            case CloseAll():
+                results = await self._close_all(command)
+            case SetTradingState():
+                await self._set_trading_state(command)
+                results = []
+            case _:
+                assert_never(command)
         self._finish(command.command_id, results)
         self.executed += 1
+
+    async def _set_trading_state(self, command: SetTradingState) -> None:
+        with transaction(self._conn):
+            self.state.set_trading_state(command.state)
+        self.trading_state = command.state
+        log.info("trading state set to %s by %s: %s", command.state, command.actor,
+                 command.reason)  # fmt: skip
+        await self.session.want_trading_state(command.state)
 
     def _finish(self, command_id: str, results: list[Result]) -> None:
         facts = [self._fact(r, i, len(results)) for i, r in enumerate(results)]
@@ -148,9 +194,23 @@ class CommandExecutor:
             time=utc_now(),
         )
 
-    async def _positions(self, **filters: Any) -> tuple[Any, ...]:
+    async def _positions(self, **filters: Any) -> tuple[TradePosition, ...]:
         found = await self.session.call("positions_get", **filters)
         return tuple(found or ())
+
+    async def _find(self, ticket: int) -> TradePosition | None:
+        """The open position with this ticket, or whose identifier it is (a rollover re-open
+        gives a position a new ticket; whoever knew the first one still finds it)."""
+        found = await self._positions(ticket=ticket)
+        match = next((p for p in found if int(p.ticket) == ticket), None)
+        if match is None:
+            match = next((p for p in await self._positions() if int(p.identifier) == ticket), None)
+        return match
+
+    async def _filling(self, symbol: str) -> int:
+        if symbol not in self._symbols:
+            self._symbols[symbol] = await self.session.call("symbol_info", symbol)
+        return filling_for(self._symbols[symbol])
 
     async def _close_all(self, command: CloseAll) -> list[Result]:
         if not await self._wait_terminal():
@@ -167,7 +227,7 @@ class CommandExecutor:
                     account_id=self.account_id,
                     command_id=command.command_id,
                     ticket=0,
-                    retcode=RETCODE_DONE,
+                    retcode=c.TRADE_RETCODE_DONE,
                     comment="no open positions to close",
                     time=utc_now(),
                 )
@@ -181,10 +241,9 @@ class CommandExecutor:
         if not await self._wait_terminal():
             return self._rejected(cid, ticket, f"terminal unavailable: {self.session.last_error}")
         try:
-            found = await self._positions(ticket=ticket)
+            position = await self._find(ticket)
         except TerminalUnavailable as exc:
             return self._rejected(cid, ticket, f"terminal unavailable: {exc}")
-        position = next((p for p in found if int(p.ticket) == ticket), None)
         if position is None:
             return self._rejected(cid, ticket, f"unknown ticket {ticket}: no open position")
         close_volume = float(position.volume) if volume is None else float(volume)
@@ -192,38 +251,48 @@ class CommandExecutor:
             return self._rejected(
                 cid, ticket, f"volume {close_volume} not in (0, {float(position.volume)}]"
             )
-        return await self._send_close(cid, position, close_volume, command.reason)
+        return await self._send_close(cid, position, close_volume)
 
-    async def _send_close(self, cid: str, position: Any, volume: float, reason: str) -> Result:
+    async def _close_request(
+        self, position: TradePosition, volume: float, cid: str
+    ) -> dict[str, Any]:
+        sell = int(position.type) == c.POSITION_TYPE_BUY
+        tick = await self.session.call("symbol_info_tick", position.symbol)
+        return {
+            "action": c.TRADE_ACTION_DEAL,
+            "symbol": str(position.symbol),
+            "volume": volume,
+            "type": c.ORDER_TYPE_SELL if sell else c.ORDER_TYPE_BUY,
+            "position": int(position.ticket),
+            "price": float(tick.bid if sell else tick.ask),
+            "deviation": DEVIATION_POINTS,
+            "magic": CLOSE_MAGIC,
+            "comment": order_comment(cid),
+            "type_filling": await self._filling(str(position.symbol)),
+        }
+
+    async def _send_close(self, cid: str, position: TradePosition, volume: float) -> Result:
         ticket = int(position.ticket)
-        sell = int(position.type) == ORDER_TYPE_BUY
         last: tuple[int | None, str] = (None, "")
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.retry_delay_s * attempt)
             try:
-                tick = await self.session.call("symbol_info_tick", position.symbol)
-                request = {
-                    "action": TRADE_ACTION_DEAL,
-                    "symbol": str(position.symbol),
-                    "volume": volume,
-                    "type": ORDER_TYPE_SELL if sell else ORDER_TYPE_BUY,
-                    "position": ticket,
-                    "price": float(tick.bid if sell else tick.ask),
-                    "deviation": DEVIATION_POINTS,
-                    "magic": CLOSE_MAGIC,
-                    "comment": f"mtq {reason}"[:31] if reason else "mtq close",
-                    "type_filling": ORDER_FILLING_IOC,
-                }
-                result, error = await self.session.order_send(request)
+                result, error = await self.session.order_send(
+                    await self._close_request(position, volume, cid)
+                )
             except TerminalUnavailable as exc:
                 last = (None, f"terminal unavailable: {exc}")
                 continue
             if result is None:
                 last = (None, f"order_send returned None: {error[0]} {error[1]}")
+                if error[0] == c.RES_E_INVALID_PARAMS:
+                    return self._rejected(cid, ticket, last[1])  # the same request fails again
                 continue
             retcode = int(result.retcode)
-            if retcode in (RETCODE_DONE, RETCODE_DONE_PARTIAL):
+            if retcode == c.TRADE_RETCODE_INVALID_FILL:
+                self._symbols.pop(str(position.symbol), None)  # read the modes again next time
+            if retcode in DONE:
                 return OrderExecuted(
                     account_id=self.account_id,
                     command_id=cid,

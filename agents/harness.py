@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,9 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from agents.agent import Agent, AgentTuning
-from agents.nats_link import NatsLink
+from agents.agent import Agent, AgentTuning, build_agent
 from agents.outbox import OutgoingFact, StoredFact
-from agents.session import InlineTerminal
+from agents.terminal.async_terminal import AsyncTerminal
 from config.models import AccountConfig
 
 
@@ -52,22 +52,23 @@ def start_agent(
     tuning: AgentTuning | None = None,
     inline: bool = True,
     on_published: Callable[[Sequence[OutgoingFact | StoredFact], float], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> RunningAgent:
-    """Start an agent task on the running loop; `terminal` is a sync MT5-like object when
-    `inline` (called on the loop), else an awaitable facade."""
-    link = NatsLink(
-        nats_url,
-        name=f"mtq-agent-{account.id}",
-        client=nc,
-        provision=tuning.provision if tuning else True,
-    )
-    agent = Agent(
+    """Start an agent task on the running loop; `terminal` is a TerminalPort (a simulator),
+    called on the loop when `inline`, else on a worker thread, or an AsyncTerminal.
+    `clock` is the agent's UTC clock (default: the simulator's clock, else the system's)."""
+    if not isinstance(terminal, AsyncTerminal):
+        terminal = AsyncTerminal(terminal, thread_name=f"mt5-{account.id}", inline=inline)
+    sim_clock = getattr(terminal.terminal, "clock", None)
+    agent = build_agent(
         account,
-        terminal=InlineTerminal(terminal) if inline else terminal,
-        link=link,
+        terminal=terminal,
+        nats_url=nats_url,
         data_dir=data_dir,
+        nc=nc,
         tuning=tuning,
         on_published=on_published,
+        clock=clock or (sim_clock.now if sim_clock is not None else time.time),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop), name=f"agent-{account.id}")

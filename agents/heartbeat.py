@@ -22,6 +22,7 @@ class HealthReport:
     outbox_full: bool
     outbox_dropped: int
     last_error: str
+    server_utc_offset_s: int | None = None
 
 
 class HeartbeatMaker:
@@ -51,6 +52,7 @@ class HeartbeatMaker:
             outbox_dropped=report.outbox_dropped,
             last_error=report.last_error[:500],
             time=utc_now(),
+            server_utc_offset_s=report.server_utc_offset_s,
         )
         msg_id = fact_msg_id(self.account_id, "health", f"{self.started_ms}-{self.sequence}")
         return msg_id, encode(beat)

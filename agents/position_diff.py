@@ -1,43 +1,36 @@
-"""Turn successive `positions_get()` snapshots into opened / modified / closed changes."""
+"""Turn successive `positions_get()` snapshots into opened / modified / closed changes.
+
+Positions are keyed by `identifier`, not `ticket`: brokers that charge swap by re-opening a
+position give it a new ticket, while its identifier (the deals' `position_id`) stays.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
-from bus.codec import fact_msg_id
-from bus.schemas import PositionClosed, PositionModified, PositionOpened
-from bus.schemas.base import DealReason, PositionReason, Side
+from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.structures import TradePosition
+from bus.schemas.base import PositionReason, Side
 
 POSITION_REASONS: Final[dict[int, PositionReason]] = {
-    0: "client",
-    1: "mobile",
-    2: "web",
-    3: "expert",
-}
-DEAL_REASONS: Final[dict[int, DealReason]] = {
-    0: "client",
-    1: "mobile",
-    2: "web",
-    3: "expert",
-    4: "sl",
-    5: "tp",
-    6: "so",
-    7: "rollover",
-    8: "vmargin",
-    9: "split",
+    c.POSITION_REASON_CLIENT: "client",
+    c.POSITION_REASON_MOBILE: "mobile",
+    c.POSITION_REASON_WEB: "web",
+    c.POSITION_REASON_EXPERT: "expert",
 }
 # Fields whose change is a PositionModified fact; price and profit moves alone are not.
-TRACKED_FIELDS: Final = ("volume", "sl", "tp")
-DEAL_ENTRY_IN: Final = 0
+TRACKED_FIELDS: Final = ("ticket", "volume", "sl", "tp")
 
 
 class PositionRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """What the agent remembers of one open position (also stored in its SQLite file)."""
+    """What the agent remembers of one open position (also stored in its SQLite file).
+
+    Times are the terminal's raw server times; `agents.facts` converts them to UTC.
+    """
 
     ticket: int
     identifier: int
@@ -69,13 +62,13 @@ def decode_record(data: bytes) -> PositionRecord:
     return _decoder.decode(data)
 
 
-def record_from_terminal(pos: Any) -> PositionRecord:
+def record_from_terminal(pos: TradePosition) -> PositionRecord:
     """Build a record from a `TradePosition` named tuple (real terminal or simulator)."""
     return PositionRecord(
         ticket=int(pos.ticket),
-        identifier=int(getattr(pos, "identifier", pos.ticket) or pos.ticket),
+        identifier=int(pos.identifier or pos.ticket),
         symbol=str(pos.symbol),
-        side="sell" if int(pos.type) == 1 else "buy",
+        side="sell" if int(pos.type) == c.POSITION_TYPE_SELL else "buy",
         volume=float(pos.volume),
         price_open=float(pos.price_open),
         price_current=float(pos.price_current),
@@ -87,7 +80,7 @@ def record_from_terminal(pos: Any) -> PositionRecord:
         comment=str(pos.comment or ""),
         reason=POSITION_REASONS.get(int(pos.reason), "unknown"),
         time_msc=int(pos.time_msc),
-        time_update_msc=int(getattr(pos, "time_update_msc", 0) or 0),
+        time_update_msc=int(pos.time_update_msc or 0),
     )
 
 
@@ -108,104 +101,22 @@ def changed_fields(before: PositionRecord, after: PositionRecord) -> tuple[str, 
 def diff_positions(
     previous: Mapping[int, PositionRecord], current: Iterable[PositionRecord]
 ) -> PositionChanges:
-    """Compare the last known positions with a new snapshot, by ticket.
+    """Compare the last known positions (by identifier) with a new snapshot.
 
-    Closed positions are reported as last seen (their close price comes from deals).
+    A new ticket under a known identifier is a modification (`changed` names "ticket"), not
+    a close and an open. Closed positions are reported as last seen (their close price comes
+    from deals).
     """
     changes = PositionChanges()
     seen: set[int] = set()
     for record in current:
-        seen.add(record.ticket)
-        before = previous.get(record.ticket)
+        seen.add(record.identifier)
+        before = previous.get(record.identifier)
         if before is None:
             changes.opened.append(record)
             continue
         changed = changed_fields(before, record)
         if changed:
             changes.modified.append((record, changed))
-    changes.closed.extend(rec for ticket, rec in previous.items() if ticket not in seen)
+    changes.closed.extend(rec for key, rec in previous.items() if key not in seen)
     return changes
-
-
-def _fields(account_id: str, record: PositionRecord) -> dict[str, Any]:
-    return {
-        "account_id": account_id,
-        "ticket": record.ticket,
-        "identifier": record.identifier,
-        "symbol": record.symbol,
-        "side": record.side,
-        "volume": record.volume,
-        "price_open": record.price_open,
-        "price_current": record.price_current,
-        "sl": record.sl,
-        "tp": record.tp,
-        "profit": record.profit,
-        "swap": record.swap,
-        "magic": record.magic,
-        "comment": record.comment,
-        "reason": record.reason,
-        "time_msc": record.time_msc,
-    }
-
-
-def opened_fact(account_id: str, record: PositionRecord) -> tuple[str, PositionOpened]:
-    """The fact and its deterministic Nats-Msg-Id (one per ticket)."""
-    msg_id = fact_msg_id(account_id, "position.opened", record.ticket)
-    return msg_id, PositionOpened(**_fields(account_id, record))
-
-
-def modified_fact(
-    account_id: str, record: PositionRecord, changed: tuple[str, ...]
-) -> tuple[str, PositionModified]:
-    """Msg id: ticket, update time and a digest of the new values (several edits per ms)."""
-    digest = hashlib.blake2s(
-        f"{record.volume}|{record.sl}|{record.tp}".encode(), digest_size=4
-    ).hexdigest()
-    msg_id = fact_msg_id(
-        account_id, "position.modified", f"{record.ticket}-{record.time_update_msc}-{digest}"
-    )
-    return msg_id, PositionModified(**_fields(account_id, record), changed=changed)
-
-
-@dataclass(frozen=True)
-class CloseDeal:
-    price: float
-    reason: DealReason
-    ticket: int | None
-    time_msc: int
-    profit: float | None = None
-    swap: float | None = None
-
-
-def close_deal_from_history(deals: Iterable[Any] | None) -> CloseDeal | None:
-    """The last exit deal of a position from `history_deals_get(position=...)`, if any."""
-    exits = [d for d in (deals or ()) if int(getattr(d, "entry", DEAL_ENTRY_IN)) != DEAL_ENTRY_IN]
-    if not exits:
-        return None
-    last = max(exits, key=lambda d: (int(d.time_msc), int(d.ticket)))
-    total_profit = sum(float(getattr(d, "profit", 0.0) or 0.0) for d in exits)
-    return CloseDeal(
-        price=float(last.price),
-        reason=DEAL_REASONS.get(int(getattr(last, "reason", -1)), "unknown"),
-        ticket=int(last.ticket),
-        time_msc=int(last.time_msc),
-        profit=total_profit,
-        swap=float(getattr(last, "swap", 0.0) or 0.0),
-    )
-
-
-def closed_fact(
-    account_id: str, record: PositionRecord, deal: CloseDeal | None, now_msc: int
-) -> tuple[str, PositionClosed]:
-    """Closed fact from the last seen record and its exit deal (fallbacks if none found)."""
-    fields = _fields(account_id, record)
-    if deal is not None and deal.profit is not None:
-        fields["profit"] = deal.profit
-    msg_id = fact_msg_id(account_id, "position.closed", record.ticket)
-    return msg_id, PositionClosed(
-        **fields,
-        close_price=deal.price if deal else record.price_current,
-        deal_reason=deal.reason if deal else "unknown",
-        deal_ticket=deal.ticket if deal else None,
-        close_time_msc=deal.time_msc if deal else now_msc,
-    )

@@ -6,50 +6,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from agents.backoff import Backoff
 from agents.breaker import BreakerState, CircuitBreaker
+from agents.terminal.async_terminal import AsyncTerminal
+from agents.terminal.mt5 import constants as c
 
 log = logging.getLogger(__name__)
 
-RES_S_OK: Final = 1
 # last_error() codes that mean the terminal connection itself is gone.
-DISCONNECTED_CODES: Final = frozenset({-10001, -10002, -10003, -10004, -10005})
-
-
-class AsyncTerminal(Protocol):
-    """The `MetaTrader5` calls an agent makes, awaitable (see agents/terminal/)."""
-
-    async def initialize(self, *args: Any, **kwargs: Any) -> bool: ...
-    async def login(self, *args: Any, **kwargs: Any) -> bool: ...
-    async def shutdown(self) -> None: ...
-    async def last_error(self) -> tuple[int, str]: ...
-    async def account_info(self) -> Any: ...
-    async def symbol_info_tick(self, symbol: str) -> Any: ...
-    async def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any: ...
-    async def positions_get(self, *args: Any, **kwargs: Any) -> Any: ...
-    async def history_deals_get(self, *args: Any, **kwargs: Any) -> Any: ...
-    async def order_send(self, request: dict[str, Any]) -> Any: ...
-
-
-class InlineTerminal:
-    """Awaitable calls on a synchronous MT5-like object, run inline on the event loop.
-
-    For the simulator in tests and load tests; the real terminal goes through a thread.
-    """
-
-    def __init__(self, target: Any) -> None:
-        self.target = target
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        func = getattr(self.target, name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return func(*args, **kwargs)
-
-        setattr(self, name, call)  # made once per name, not on every call
-        return call
+DISCONNECTED_CODES: Final = frozenset(
+    {
+        c.RES_E_INTERNAL_FAIL_SEND,
+        c.RES_E_INTERNAL_FAIL_RECEIVE,
+        c.RES_E_INTERNAL_FAIL_INIT,
+        c.RES_E_INTERNAL_FAIL_CONNECT,
+        c.RES_E_INTERNAL_FAIL_TIMEOUT,
+    }
+)
 
 
 class TerminalUnavailable(RuntimeError):
@@ -57,11 +32,16 @@ class TerminalUnavailable(RuntimeError):
 
 
 class TerminalSession:
-    """Owns the terminal connection; every call goes through the breaker and is timed."""
+    """Owns the terminal connection; every call goes through the breaker and is timed.
+
+    It also owns the account's wanted trading state and pushes it to the terminal (the
+    simulator's scripted trader listens; a real terminal has no such hook) on every
+    (re)connect and whenever it changes.
+    """
 
     def __init__(
         self,
-        terminal: Any,
+        terminal: AsyncTerminal,
         *,
         breaker: CircuitBreaker,
         backoff: Backoff,
@@ -90,11 +70,9 @@ class TerminalSession:
         self.reconnects = 0
         self._next_attempt = 0.0
         self._slow_logged = 0.0
-        both = getattr(terminal, "call_with_error", None)
-        inner = getattr(terminal, "terminal", None)
-        self._call_with_error = both if inner is not None else None
-        self._inner = inner
-        self._sync_target = terminal.target if isinstance(terminal, InlineTerminal) else None
+        self.trading_state: str | None = None
+        """The wanted trading state (None: nothing to push)."""
+        self._pushed_state: str | None = None
 
     @property
     def breaker_state(self) -> BreakerState:
@@ -136,29 +114,39 @@ class TerminalSession:
         self.reconnects += 1
         self.connected = True
         self.last_error = ""
+        self._pushed_state = None
+        await self._push_trading_state()
         return True
 
+    async def want_trading_state(self, state: str) -> None:
+        """Record the wanted trading state; pushed now when connected, else on connect."""
+        self.trading_state = state
+        if self.connected:
+            await self._push_trading_state()
+
+    async def _push_trading_state(self) -> None:
+        state = self.trading_state
+        if state is None or state == self._pushed_state:
+            return
+        try:
+            await self.terminal.set_trading_state(state)
+        except Exception as exc:  # noqa: BLE001 - the state stays recorded; polling goes on
+            log.warning("trading state %s not forwarded to the terminal: %r", state, exc)
+        self._pushed_state = state
+
     async def _invoke(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, tuple[int, str]]:
-        """Call and read last_error atomically when the facade can (one worker job)."""
-        target = self._sync_target
-        if target is not None:  # a synchronous terminal on the loop: no coroutine hops
+        """Call and read last_error atomically (one worker job, or inline on the loop)."""
+        terminal = self.terminal
+        if terminal.inline:  # a simulator on the loop: no coroutine hops
             started = self._clock()
             try:
-                result = getattr(target, name)(*args, **kwargs)
+                return terminal.invoke_inline(name, *args, **kwargs)
             finally:
                 self._record_latency(started)
-            if result is None:
-                code, text = target.last_error()
-                return None, (int(code), str(text))
-            return result, (RES_S_OK, "Success")
-        both, inner = self._call_with_error, self._inner
-        if both is not None:
-            result, (code, text) = await self._timed(both(getattr(inner, name), *args, **kwargs))
-            return result, (int(code), str(text))
-        result = await self._timed(getattr(self.terminal, name)(*args, **kwargs))
-        if result is None:
-            return None, await self._error()
-        return result, (RES_S_OK, "Success")
+        result: tuple[Any, tuple[int, str]] = await self._timed(
+            terminal.call_with_error(name, *args, **kwargs)
+        )
+        return result
 
     async def call(self, name: str, *args: Any, empty_ok: bool = True, **kwargs: Any) -> Any:
         """Call `name`; None with a failure code counts against the breaker and raises.
@@ -175,7 +163,7 @@ class TerminalSession:
             self._failed(f"{name} raised {type(exc).__name__}: {exc}", disconnected=False)
             raise TerminalUnavailable(self.last_error) from exc
         if result is None:
-            if empty_ok and code == RES_S_OK:
+            if empty_ok and code == c.RES_S_OK:
                 self.breaker.record_success()
                 return None
             self._failed(f"{name}: {code} {text}", disconnected=code in DISCONNECTED_CODES)
@@ -197,15 +185,7 @@ class TerminalSession:
                 self._failed(f"order_send: {error[0]} {error[1]}", disconnected=True)
             return None, error
         self.breaker.record_success()
-        return result, (RES_S_OK, "Success")
-
-    async def set_trading_state(self, state: str) -> bool:
-        """Tell a terminal that listens (the simulator's scripted trader) the account's trading
-        state; False when the terminal has no such hook (a real terminal)."""
-        hook = getattr(self.terminal, "set_trading_state", None)
-        if hook is None:
-            return False
-        return bool(await hook(state) is not False)
+        return result, (c.RES_S_OK, "Success")
 
     async def close(self) -> None:
         if not self.connected:

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-
-def tick_field(tick: Any, name: str) -> Any:
-    """A field of a Tick named tuple or a numpy record."""
-    try:
-        return getattr(tick, name)
-    except AttributeError:
-        return tick[name]
+from agents.terminal.mt5.structures import Tick
 
 
 @dataclass
@@ -32,18 +25,18 @@ class SymbolCursor:
         gap = msc - self.last_msc
         return gap > poll_interval_ms and (self.min_gap_ms == 0 or gap >= 1.5 * self.min_gap_ms)
 
-    def is_new(self, tick: Any) -> bool:
-        msc = int(tick_field(tick, "time_msc"))
+    def is_new(self, tick: Tick) -> bool:
+        msc = tick.time_msc
         if msc != self.last_msc:
             return msc > self.last_msc
-        return (float(tick_field(tick, "bid")), float(tick_field(tick, "ask"))) != self.last_key
+        return (tick.bid, tick.ask) != self.last_key
 
-    def take(self, ticks: Iterable[Any]) -> list[tuple[Any, int]]:
+    def take(self, ticks: Iterable[Tick]) -> list[tuple[Tick, int]]:
         """Ticks (oldest first) after the cursor, each with its sequence within its msc."""
-        out: list[tuple[Any, int]] = []
+        out: list[tuple[Tick, int]] = []
         skip = self.at_last
         for tick in ticks:
-            msc = int(tick_field(tick, "time_msc"))
+            msc = tick.time_msc
             if msc < self.last_msc:
                 continue
             if msc == self.last_msc:
@@ -57,6 +50,6 @@ class SymbolCursor:
                     gap = msc - self.last_msc
                     self.min_gap_ms = gap if self.min_gap_ms == 0 else min(self.min_gap_ms, gap)
                 self.last_msc, self.at_last, seq = msc, 1, 0
-            self.last_key = (float(tick_field(tick, "bid")), float(tick_field(tick, "ask")))
+            self.last_key = (tick.bid, tick.ask)
             out.append((tick, seq))
         return out

@@ -21,6 +21,7 @@ from agents.terminal.mt5.structures import (
 from agents.terminal.mt5.symbol_info import SymbolInfo
 from agents.terminal.port import TerminalPort, When
 
+OK: tuple[int, str] = (1, "Success")
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -31,10 +32,17 @@ class AsyncTerminal:
     The `MetaTrader5` module is a per-process singleton and not thread-safe, so one process
     drives one terminal, always from the same thread. Latency is the time the call itself
     took on the worker (queueing behind earlier calls is not counted).
+
+    With `inline` the calls run on the caller's thread instead (a simulator in tests and load
+    tests, where a thread per terminal would cost more than the calls themselves): the agent's
+    session then calls `invoke_inline` without any coroutine hop.
     """
 
-    def __init__(self, terminal: TerminalPort, *, thread_name: str = "mt5-terminal") -> None:
+    def __init__(
+        self, terminal: TerminalPort, *, thread_name: str = "mt5-terminal", inline: bool = False
+    ) -> None:
         self.terminal = terminal
+        self.inline = inline
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
         self._worker_ident: int | None = None
         self._stats_lock = threading.Lock()
@@ -76,6 +84,8 @@ class AsyncTerminal:
         """Run `fn(*args, **kwargs)` on the worker thread (for calls not wrapped below)."""
         if self._closed:
             raise RuntimeError("AsyncTerminal is closed")
+        if self.inline:
+            return self._timed(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, functools.partial(self._timed, fn, *args, **kwargs)
@@ -101,6 +111,9 @@ class AsyncTerminal:
         if shutdown_terminal:
             await self.shutdown()
         self._closed = True
+        if self.inline:
+            self._executor.shutdown(wait=False)
+            return
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
 
     # --- the port's calls ----------------------------------------------------------------
@@ -190,12 +203,16 @@ class AsyncTerminal:
         return True
 
     async def call_with_error(
-        self, fn: Callable[..., T], *args: Any, **kwargs: Any
-    ) -> tuple[T, tuple[int, str]]:
-        """Run a call and read `last_error()` right after it in the same worker job, so no
-        other call can slip in between."""
+        self, name: str, *args: Any, **kwargs: Any
+    ) -> tuple[Any, tuple[int, str]]:
+        """Call the port's `name` and, when it returns None, read `last_error()` in the same
+        worker job, so no other call can slip in between."""
+        return await self.call(self.invoke_inline, name, *args, **kwargs)
 
-        def both() -> tuple[T, tuple[int, str]]:
-            return fn(*args, **kwargs), self.terminal.last_error()
-
-        return await self.call(both)
+    def invoke_inline(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, tuple[int, str]]:
+        """`call_with_error` on the caller's thread (only for `inline` terminals)."""
+        result = getattr(self.terminal, name)(*args, **kwargs)
+        if result is None:
+            code, text = self.terminal.last_error()
+            return None, (int(code), str(text))
+        return result, OK

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
-from agents.position_diff import DEAL_REASONS
+from agents.facts import DEAL_REASONS
 from agents.terminal.factory import simulator_world_path
 from agents.terminal.simulator import events as sim
 from agents.terminal.simulator.clock import ManualClock

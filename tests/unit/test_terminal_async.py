@@ -76,7 +76,7 @@ async def test_async_terminal_when_call_is_slow_then_latency_reported_in_ms() ->
 async def test_async_terminal_when_call_fails_then_error_read_in_same_worker_job() -> None:
     terminal = AsyncTerminal(SimulatedTerminal(SimulatorSettings(seed=1), ManualClock()))
     try:
-        info, error = await terminal.call_with_error(terminal.terminal.account_info)
+        info, error = await terminal.call_with_error("account_info")
         assert info is None
         assert error == (-10004, "No IPC connection")
         await terminal.initialize()
