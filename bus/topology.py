@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -10,6 +11,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from bus import subjects
+
+log = logging.getLogger(__name__)
 
 DAY: Final = 24 * 3600.0
 
@@ -22,6 +25,9 @@ _IMMUTABLE: Final = (
     "deny_delete",
     "deny_purge",
 )
+# Streams of data a terminal can give again: recreated (emptied) when an immutable field
+# changes, e.g. MT5_TICKS moving from file to memory storage.
+_REPLACEABLE: Final = frozenset({subjects.STREAM_TICKS})
 # Fields mtq owns and brings up to date in place.
 _MUTABLE: Final = ("description", "max_age", "duplicate_window", "num_replicas", "allow_direct")
 
@@ -46,10 +52,12 @@ class TopologyReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    """Replaceable streams (market data) deleted and created again with mtq's config."""
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated)
+        return bool(self.created or self.updated or self.recreated)
 
 
 def stream_configs(settings: TopologySettings | None = None) -> list[api.StreamConfig]:
@@ -61,13 +69,15 @@ def stream_configs(settings: TopologySettings | None = None) -> list[api.StreamC
         "duplicate_window": s.duplicate_window_s,
     }
     return [
+        # Ticks are market data the terminal can give again (copy_ticks_from): memory storage,
+        # no fsync per tick. A server crash loses the ticks it held; facts are in MT5 (file).
         api.StreamConfig(
             name=subjects.STREAM_TICKS,
             description="mtq market data from agents",
             subjects=list(subjects.TICKS_SUBJECTS),
             retention=api.RetentionPolicy.LIMITS,
             max_age=s.ticks_max_age_s,
-            **common,
+            **{**common, "storage": api.StorageType.MEMORY},
         ),
         api.StreamConfig(
             name=subjects.STREAM_FACTS,
@@ -139,6 +149,13 @@ async def _ensure_stream(
         report.created.append(wanted.name)
         return
     conflicts = _diff(info.config, wanted, _IMMUTABLE)
+    if conflicts and wanted.name in _REPLACEABLE:
+        log.warning("stream %s recreated (%s): it holds only market data",
+                    wanted.name, "; ".join(conflicts))  # fmt: skip
+        await js.delete_stream(wanted.name)
+        await js.add_stream(wanted)
+        report.recreated.append(wanted.name)
+        return
     if conflicts:
         raise TopologyConflict(
             f"stream {wanted.name} exists with a conflicting config ("

@@ -74,3 +74,31 @@ async def test_ensure_topology_when_created_then_facts_dedupe_outlasts_agent_res
     again = await js.publish("mt5.acc-1.account", b"{}", headers={"Nats-Msg-Id": "acc-1:x:1"})
     assert again.duplicate
     assert again.seq == first.seq
+
+
+async def test_ensure_topology_when_created_then_ticks_in_memory_and_facts_on_file(
+    fresh_nats_server: object, nats_client_fresh: Client
+) -> None:
+    js = nats_client_fresh.jetstream()
+    await ensure_topology(js)
+    ticks = await js.stream_info(subjects.STREAM_TICKS)
+    assert ticks.config.storage == api.StorageType.MEMORY
+    for name in (subjects.STREAM_FACTS, subjects.STREAM_RISK, subjects.STREAM_CMD):
+        assert (await js.stream_info(name)).config.storage == api.StorageType.FILE
+
+
+async def test_ensure_topology_when_ticks_stream_on_file_then_recreated_in_memory(
+    fresh_nats_server: object, nats_client_fresh: Client
+) -> None:
+    js = nats_client_fresh.jetstream()
+    await js.add_stream(
+        name=subjects.STREAM_TICKS,
+        subjects=list(subjects.TICKS_SUBJECTS),
+        storage=api.StorageType.FILE,
+    )
+    await js.publish("mt5.acc-1.tick.EURUSD", b"{}")
+    report = await ensure_topology(js)
+    assert report.recreated == [subjects.STREAM_TICKS]
+    ticks = await js.stream_info(subjects.STREAM_TICKS)
+    assert ticks.config.storage == api.StorageType.MEMORY
+    assert ticks.state.messages == 0  # market data: the terminal can give it again
