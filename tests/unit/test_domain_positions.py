@@ -123,9 +123,7 @@ def test_portfolio_risk_when_open_positions_exceed_then_portfolio_action() -> No
     feed.snapshot("100000.00")
     # 10 lots EURUSD, SL 200 points away: 200 * 1.00 * 10 = 2,000 > 1% of 100,000
     events = feed.open(1, volume=D("10"), sl=D("1.09800"))
-    assert [e.rule for e in events if names([e]) == ["PositionLimitViolated"]] == [
-        "portfolio_risk"
-    ]
+    assert [e.rule for e in events if names([e]) == ["PositionLimitViolated"]] == ["portfolio_risk"]
     assert feed.account.trading_state == "REDUCING"
 
 
