@@ -68,6 +68,11 @@ class AckInbox:
             raise
         return fut
 
+    async def send(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Publish without asking for an ack (ticks: market data the terminal can give
+        again); the stream still stores it and deduplicates it by its Nats-Msg-Id."""
+        await self.nc.publish(subject, payload, headers={MSG_ID: msg_id})
+
     def forget_done(self) -> None:
         """Drop futures given up on (timed out and cancelled) whose ack never came."""
         self._futures = {k: f for k, f in self._futures.items() if not f.done()}

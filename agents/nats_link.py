@@ -94,6 +94,10 @@ class NatsLink:
 
     async def _on_up(self) -> None:
         self.last_error = ""
+        if self._provision and self.nc is not None:
+            # A restarted server has lost the memory-storage MT5_TICKS stream: make it again
+            # before the first tick goes out (a shared client's owner provisions instead).
+            await self._ensure_topology(self.nc.jetstream())
         self.up.set()
         log.info("NATS connection back")
         self._changed()

@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.js_acks import AckInbox
 from agents.nats_link import NatsLink
-from agents.outbox import Outbox, OutgoingFact, StoredFact
+from agents.outbox import PRIORITY_TICK, Outbox, OutgoingFact, StoredFact
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,25 @@ class PublisherStats:
     direct: int = 0
     from_outbox: int = 0
     failures: int = 0
+    ticks_unacked: int = 0
+    """Ticks published directly without an ack (counted in `published` and `direct`)."""
+    duplicates: int = 0
+    """Acked facts other than ticks that JetStream had already stored (a re-send: e.g. an
+    outbox replay after a crash); a regression to "re-publish everything" shows here."""
+    last_duplicate: str = ""
+    tick_duplicates: int = 0
+    """Ticks JetStream had already (only those sent with acks, i.e. through the outbox)."""
 
 
 class FactPublisher:
     """Single writer to JetStream for one agent.
 
-    Ticks are handed over in memory (`submit`) and published directly while the outbox is
-    empty and NATS is up, with up to `window` publishes awaiting their acks at a time (a
-    sliding window: acks are taken in order as they arrive, without pausing the stream).
+    Ticks and account snapshots are handed over in memory (`submit`) and published directly
+    while the outbox is empty and NATS is up. Ticks go without an ack (market data the
+    terminal can give again; the MT5_TICKS stream is in memory): a tick sent just before a
+    disconnect or a server crash can be lost. Every other fact keeps its ack, with up to
+    `window` publishes awaiting acks at a time (a sliding window: acks are taken in order as
+    they arrive, without pausing the stream).
     Otherwise, and for anything whose ack does not come back, they go to the outbox. Before
     anything is routed to the outbox the window is settled first, so facts on one subject
     keep their order. Position, account and order facts are written to the outbox by the
@@ -127,8 +138,11 @@ class FactPublisher:
                 if self._failed_front():
                     await self._settle()
                     continue
-                if not await self._send_window():
+                sent = await self._send_window()
+                if not sent:
                     await self._wake.wait()
+                elif sent >= self.batch_size:
+                    await asyncio.sleep(0)  # a long queue: let the poll loop and acks in
                 continue
             if self._inflight:
                 await self._settle()
@@ -149,30 +163,45 @@ class FactPublisher:
         )
 
     async def _send_window(self) -> int:
-        """Publish queued facts while the window has room; how many were sent."""
+        """Publish queued facts (at most `batch_size`) while the window has room for those
+        that wait for acks; how many were sent."""
         acks = self._acks()
-        room = min(self.window - len(self._inflight), len(self._queue))
-        if room <= 0:
-            return 0
-        deadline = time.monotonic() + self.ack_timeout
         queue, inflight = self._queue, self._inflight
+        deadline = time.monotonic() + self.ack_timeout
+        fired: list[OutgoingFact] = []
         sent = 0
         fut = None
         try:
-            for _ in range(room):
+            while queue and sent < self.batch_size:
                 fact = queue[0]
-                fut = await acks.publish(fact.subject, fact.payload, fact.msg_id)
-                queue.popleft()
-                inflight.append((fact, fut, deadline))
+                if fact.priority == PRIORITY_TICK:
+                    await acks.send(fact.subject, fact.payload, fact.msg_id)
+                    queue.popleft()
+                    fired.append(fact)
+                elif len(inflight) < self.window:
+                    fut = await acks.publish(fact.subject, fact.payload, fact.msg_id)
+                    queue.popleft()
+                    inflight.append((fact, fut, deadline))
+                else:
+                    break
                 sent += 1
         except Exception as exc:  # noqa: BLE001 - the rest goes the outbox way for a moment
             self._note_error(f"publish failed: {type(exc).__name__}: {exc}")
             self._direct_paused_until = time.monotonic() + 0.2
+        if fired:
+            self._count_published(fired)
+            self.stats.ticks_unacked += len(fired)
         if fut is not None:
             # Acks come back in order: waking when the burst's last one is in is enough
             # (a failure earlier in it is found then, a missing ack by its deadline).
             fut.add_done_callback(self._on_ack)
         return sent
+
+    def _count_published(self, done: Sequence[OutgoingFact]) -> None:
+        self.stats.published += len(done)
+        self.stats.direct += len(done)
+        if self._on_published is not None:
+            self._on_published(done, time.time())
 
     def _reap(self) -> None:
         """Take acknowledged facts off the front of the window, in order."""
@@ -184,15 +213,14 @@ class FactPublisher:
                 break
             inflight.popleft()
             done.append(fact)
+            if fut.result().duplicate:
+                self._duplicate(fact)
         if inflight and inflight[0][1] is not self._watched:
             # Acks usually arrive in order; if the front is late, wake when it comes.
             self._watched = inflight[0][1]
             self._watched.add_done_callback(self._on_ack)
         if done:
-            self.stats.published += len(done)
-            self.stats.direct += len(done)
-            if self._on_published is not None:
-                self._on_published(done, time.time())
+            self._count_published(done)
 
     def _failed_front(self) -> bool:
         """Whether the oldest fact in flight failed or timed out."""
@@ -301,6 +329,8 @@ class FactPublisher:
                 first_error = error
             if error is None and not fut.cancelled() and acked == i:
                 acked += 1
+                if fut.result().duplicate:
+                    self._duplicate(facts[i])
         if acked < len(facts):
             why = f"not acknowledged: {first_error!r}" if first_error else "ack timed out"
             self._note_error(f"publish {why}")
@@ -312,6 +342,14 @@ class FactPublisher:
             return []
         self.stats.failures += 1
         return [_as_outgoing(f) for f in facts[acked:]]
+
+    def _duplicate(self, fact: OutgoingFact | StoredFact) -> None:
+        if ":tick:" in fact.msg_id:
+            self.stats.tick_duplicates += 1  # a restarted agent's first tick is the last one
+            return
+        self.stats.duplicates += 1
+        self.stats.last_duplicate = fact.msg_id
+        log.debug("re-sent %s: JetStream had it already", fact.msg_id)
 
     def _note_error(self, error: str) -> None:
         if error != self.last_error:

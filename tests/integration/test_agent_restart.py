@@ -11,6 +11,8 @@ import pytest
 from nats.aio.client import Client
 
 from agents.harness import simulator_account, start_agent
+from agents.outbox import Outbox, OutgoingFact
+from agents.store import db_path, open_store
 from agents.terminal.mt5 import constants as c
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.base import Message
@@ -74,6 +76,41 @@ async def test_agent_when_killed_and_restarted_then_no_duplicates_and_close_seen
         assert close.close_price == closed.price
         assert close.deal_ticket == closed.deal
         assert close.deal_reason == "expert"
+        # The restarted agent re-sent nothing the stream already had.
+        stats = second.agent.publisher.stats
+        assert (stats.duplicates, stats.last_duplicate) == (0, "")
+    finally:
+        await second.close()
+
+
+async def test_agent_when_restarted_with_published_facts_still_in_outbox_then_resends_counted(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    """A crash between JetStream's ack and the outbox delete: the facts go again, JetStream
+    drops them as duplicates, and the publisher counts exactly those re-sends."""
+    await ensure_topology(nc.jetstream())
+    account_id = f"resend-{uuid.uuid4().hex[:8]}"
+    account = simulator_account(account_id)
+    terminal = simulator()
+    tickets = {terminal.open_position("EURUSD", c.ORDER_TYPE_BUY, 0.1).ticket for _ in range(3)}
+    first = start_agent(account, terminal, nats_url=nats_url, data_dir=tmp_path)
+    await until(lambda: first.agent.known.keys() == tickets and not first.agent.outbox)
+    assert first.agent.publisher.stats.duplicates == 0
+    await first.close()
+    stored = await read_subject(nc, f"mt5.{account_id}.position.opened", idle=0.3)
+    assert len(stored) == 3
+    conn = open_store(db_path(tmp_path, account_id))
+    Outbox(conn).append(
+        OutgoingFact(m.subject, m.headers["Nats-Msg-Id"], m.data) for m in stored if m.headers
+    )
+    conn.close()
+
+    second = start_agent(account, terminal, nats_url=nats_url, data_dir=tmp_path)
+    try:
+        await until(lambda: second.agent.outbox_drained_after(3))
+        assert second.agent.publisher.stats.duplicates == 3
+        again = await read_subject(nc, f"mt5.{account_id}.position.opened", idle=0.3)
+        assert len(again) == 3
     finally:
         await second.close()
 
