@@ -8,8 +8,10 @@ plain functions: domain/drawdown.py, domain/position_limits.py, domain/pretrade.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Final
 from uuid import UUID, uuid5
 
@@ -229,9 +231,12 @@ class AccountRisk(Aggregate):
         return dict(self._holds)
 
     @property
-    def outstanding_commands(self) -> dict[str, dict[str, Any]]:
-        """Commands ordered and not yet answered: command id -> kind and details."""
-        return copy.deepcopy(self._commands)
+    def outstanding_commands(self) -> Mapping[str, Mapping[str, Any]]:
+        """Commands ordered and not yet answered: command id -> kind and details.
+
+        A read-only view, not a copy (cheap enough to take per fact); do not mutate the specs.
+        """
+        return MappingProxyType(self._commands)
 
     @property
     def positions(self) -> dict[str, dict[str, Any]]:
