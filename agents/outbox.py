@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -124,10 +124,4 @@ class Outbox:
     def remove_through(self, seq: int) -> None:
         """Delete every fact up to and including `seq` (they were acknowledged)."""
         cur = self._conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
-        self._count = max(0, self._count - max(0, cur.rowcount))
-
-    def remove(self, seqs: Sequence[int]) -> None:
-        if not seqs:
-            return
-        cur = self._conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
         self._count = max(0, self._count - max(0, cur.rowcount))
