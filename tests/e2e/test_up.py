@@ -20,6 +20,10 @@ DEMO = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.yaml"
 DEMO_ACCOUNTS = {"ftmo-001", "trail-002", "strict-003"}
 
 
+def _argv(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
 def _url_from(log: Path) -> str:
     match = re.search(r"NATS: (nats://127\.0\.0\.1:\d+)", log.read_text())
     assert match, log.read_text()
@@ -36,6 +40,7 @@ async def test_up_when_started_then_facts_flow_for_every_demo_account_and_sigter
         url = eventually_sync(lambda: _url_from(log), timeout=60, message="mtq up banner")
         text = log.read_text()
         assert "nats --server" in text
+        assert ".venv/bin/mtq status" in text  # runnable as shown after `make run`
         assert (data / "nats.url").read_text().strip() == url
 
         nc = await nats.connect(url)
@@ -69,8 +74,13 @@ async def test_up_when_started_then_facts_flow_for_every_demo_account_and_sigter
         finally:
             await nc.close()
 
-        children = pids_mentioning(str(data))
-        assert len(children) >= 4  # the nats-server and one agent per demo account
+        children = [_argv(pid) for pid in pids_mentioning(str(data)) if pid != proc.pid]
+        servers = [a for a in children if Path(a[0]).name == "nats-server"]
+        agents = sorted(a[a.index("--account") + 1] for a in children if "--account" in a)
+        assert len(servers) == 1, children
+        assert agents == sorted(DEMO_ACCOUNTS), children  # one `agent run` per account
+        assert all(a[a.index("agent") + 1] == "run" for a in children if "--account" in a)
+        assert len(children) == 1 + len(DEMO_ACCOUNTS), children
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
 
 from bus import codec, dlq
 from bus.consumer import safe_handler
@@ -55,7 +56,12 @@ async def test_consumer_when_message_malformed_then_dlq_with_reason_and_consumer
     assert headers[dlq.HDR_ERROR_KIND] == "decode"
     assert "JSON" in headers[dlq.HDR_ERROR] or "malformed" in headers[dlq.HDR_ERROR].lower()
     assert headers[dlq.HDR_CONSUMER] == "test-dlq"
+    await eventually(lambda: _nothing_waiting(sub), message="bad message acked, not redelivered")
     await sub.unsubscribe()
+
+
+async def _nothing_waiting(sub: JetStreamContext.PushSubscription) -> bool:
+    return await _unacked(sub) == 0
 
 
 async def test_consumer_when_handler_keeps_failing_then_retried_then_dead_lettered(
@@ -76,11 +82,22 @@ async def test_consumer_when_handler_keeps_failing_then_retried_then_dead_letter
     sub = await js.subscribe(f"mt5.{account}.tick.*", cb=callback, manual_ack=True)
     tick = TickReceived(account_id=account, symbol="EURUSD", bid=1.0, ask=1.1, time_msc=1)
     await js.publish(f"mt5.{account}.tick.EURUSD", codec.encode(tick))
-    dead = await eventually(lambda: _dlq_messages(nc, account), message="dead-lettered")
+    await eventually(lambda: _dlq_messages(nc, account), message="dead-lettered")
+    await eventually(lambda: attempts >= 3, message="three attempts")
+    await asyncio.sleep(0.3)  # time for a wrong fourth attempt or a second dead letter
     assert attempts == 3
+    dead = await _dlq_messages(nc, account)
+    assert len(dead) == 1  # dead-lettered once, after the last attempt
     headers = dead[0].headers or {}
     assert headers[dlq.HDR_ERROR_KIND] == "handler"
     assert "projection store down" in headers[dlq.HDR_ERROR]
-    await asyncio.sleep(0.2)
-    assert attempts == 3
+    assert headers[dlq.HDR_ORIGINAL_SUBJECT] == f"mt5.{account}.tick.EURUSD"
+    assert dead[0].data == codec.encode(tick)
+    assert await _unacked(sub) == 0
     await sub.unsubscribe()
+
+
+async def _unacked(sub: JetStreamContext.PushSubscription) -> int:
+    """Messages the consumer delivered and still waits to be acked for, plus undelivered."""
+    info = await sub.consumer_info()
+    return (info.num_ack_pending or 0) + (info.num_pending or 0)
