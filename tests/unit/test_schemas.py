@@ -9,8 +9,8 @@ import jsonschema
 import msgspec
 import pytest
 
-from bus import codec
-from bus.schema_export import render_all, stale_files, wire_types
+from bus import codec, schemas
+from bus.schema_export import export, render_all, stale_files, wire_types
 from bus.schemas import (
     AccountSnapshot,
     AgentHeartbeat,
@@ -96,8 +96,34 @@ def test_schema_files_when_code_changes_then_committed_files_must_be_regenerated
     assert stale == [], f"run `mtq schema export` and commit: {stale}"
 
 
+def test_stale_files_when_a_file_differs_or_is_missing_then_each_reported(
+    tmp_path: Path,
+) -> None:
+    export(tmp_path)
+    assert stale_files(tmp_path) == []
+    (tmp_path / "TickReceived.json").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "ClosePosition.json").unlink()
+    assert sorted(stale_files(tmp_path)) == ["ClosePosition.json", "TickReceived.json"]
+
+
+def exported_structs() -> set[type[Message]]:
+    """Every message Struct `bus.schemas` exports (unions such as `Fact` are not types)."""
+    found = (getattr(schemas, name) for name in schemas.__all__)
+    return {t for t in found if isinstance(t, type) and issubclass(t, Message)}
+
+
+def test_wire_types_when_compared_with_bus_schemas_then_every_exported_struct_has_a_schema() -> (
+    None
+):
+    assert exported_structs(), "bus.schemas exports no message types"
+    assert set(wire_types()) == exported_structs()
+    assert set(render_all()) == {f"{t.__name__}.json" for t in exported_structs()} | {
+        "asyncapi.json"
+    }
+
+
 def test_samples_when_covering_every_wire_type_then_complete() -> None:
-    assert {type(s) for s in SAMPLES} == set(wire_types())
+    assert {type(s) for s in SAMPLES} == exported_structs()
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: type(s).__name__)
