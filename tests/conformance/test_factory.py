@@ -19,7 +19,20 @@ from bus.eventstore.recorders import (
     JetStreamProcessRecorder,
     JetStreamTrackingRecorder,
 )
+from bus.eventstore.runtime import Runtime
 from tests.conformance.support import FreshStreams
+
+
+def _stream_names(url: str) -> set[str]:
+    runtime = Runtime.for_url(url)
+
+    async def names() -> set[str]:
+        js = (await runtime.client()).jetstream()
+        return {info.config.name for info in await js.streams_info() if info.config.name}
+
+    found: set[str] = runtime.call(names, 10.0)
+    return found
+
 
 pytestmark = pytest.mark.nats
 
@@ -32,7 +45,16 @@ class TestJetStreamFactory(FreshStreams, lib.InfrastructureFactoryTestCase[JetSt
     def setUp(self) -> None:
         self._streams = []
         self.env = Environment("TestCase", self.fresh_env())
-        super().setUp()
+        own = list(self._streams)
+        super().setUp()  # FreshStreams.setUp starts a new list: keep the env's stream on it
+        self._streams[:0] = own
+
+    def tearDown(self) -> None:
+        streams = list(self._streams)
+        super().tearDown()
+        assert streams, "the test's stream was never registered for deletion"
+        leftover = [s for s in streams if s in _stream_names(self.nats_url)]
+        assert leftover == [], f"streams left on the server: {leftover}"
 
     def expected_factory_class(self) -> type[JetStreamFactory]:
         return JetStreamFactory
