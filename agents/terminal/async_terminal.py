@@ -169,9 +169,10 @@ class AsyncTerminal:
         return await self.call(self.terminal.copy_ticks_from, symbol, date_from, count, flags)
 
     async def positions_get(
-        self, symbol: str | None = None, *, ticket: int | None = None, group: str | None = None
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None:
-        return await self.call(self.terminal.positions_get, symbol, ticket=ticket, group=group)
+        return await self.call(self.terminal.positions_get, symbol=symbol, group=group,
+                               ticket=ticket)  # fmt: skip
 
     async def history_deals_get(
         self,

@@ -68,7 +68,7 @@ class TerminalPort(Protocol):
     ) -> tuple[Tick, ...] | None: ...
 
     def positions_get(
-        self, symbol: str | None = None, *, ticket: int | None = None, group: str | None = None
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None: ...
 
     def history_deals_get(

@@ -143,7 +143,7 @@ class RealTerminal:
         return None if rows is None else tuple(_tick_from_row(row) for row in rows)
 
     def positions_get(
-        self, symbol: str | None = None, *, ticket: int | None = None, group: str | None = None
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None:
         found = self._mt5.positions_get(**_given(symbol=symbol, ticket=ticket, group=group))
         return _convert_all(TradePosition, found)

@@ -28,7 +28,7 @@ from agents.terminal.simulator.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SNAPSHOT_EVERY_S = 60.0
 
 

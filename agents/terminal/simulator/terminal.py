@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import threading
 from collections import deque
@@ -23,6 +22,7 @@ from agents.terminal.mt5.structures import (
 from agents.terminal.mt5.symbol_info import SymbolInfo
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
+from agents.terminal.simulator.module_api import ModuleApi, in_group
 from agents.terminal.simulator.orders import (
     InvalidRequest,
     parse_request,
@@ -57,22 +57,7 @@ def _to_msc(when: datetime | float | int) -> int:
     return int(when * 1000)
 
 
-def _in_group(symbol: str, group: str | None) -> bool:
-    """MT5 group masks: comma-separated patterns with `*`; a leading `!` excludes."""
-    if not group:
-        return True
-    included = False
-    for raw in group.split(","):
-        pattern = raw.strip()
-        if pattern.startswith("!"):
-            if fnmatch.fnmatchcase(symbol, pattern[1:]):
-                return False
-        elif fnmatch.fnmatchcase(symbol, pattern):
-            included = True
-    return included
-
-
-class SimulatedTerminal:
+class SimulatedTerminal(ModuleApi):
     """One simulated terminal and account. Thread-safe; every call first catches the market
     up with the clock (or, in fast mode, `symbol_info_tick` advances one step)."""
 
@@ -375,6 +360,8 @@ class SimulatedTerminal:
                 currency_base=spec.currency_base,
                 currency_profit=spec.currency_profit,
                 currency_margin=spec.currency_base,
+                select=symbol not in self.world.hidden,
+                visible=symbol not in self.world.hidden,
                 description=spec.name,
                 name=spec.name,
                 path=f"Simulated\\{spec.name}",
@@ -403,18 +390,19 @@ class SimulatedTerminal:
             return len(self.world.book.positions) if self._gate() else None
 
     def positions_get(
-        self, symbol: str | None = None, *, ticket: int | None = None, group: str | None = None
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None:
+        """Keyword-only filters, as the module has them; one applies: symbol, else group, else
+        ticket (the module's order)."""
         with self._lock:
             if not self._gate():
                 return None
-            return tuple(
-                p.as_mt5()
-                for p in self.world.book.positions.values()
-                if (symbol is None or p.symbol == symbol)
-                and (ticket is None or p.ticket == ticket)
-                and _in_group(p.symbol, group)
-            )
+            positions = self.world.book.positions.values()
+            if symbol is not None:
+                return tuple(p.as_mt5() for p in positions if p.symbol == symbol)
+            if group is not None:
+                return tuple(p.as_mt5() for p in positions if in_group(p.symbol, group))
+            return tuple(p.as_mt5() for p in positions if ticket is None or p.ticket == ticket)
 
     def history_deals_get(
         self,
@@ -436,7 +424,7 @@ class SimulatedTerminal:
             else:
                 lo = _to_msc(date_from) if date_from is not None else 0
                 hi = _to_msc(date_to) if date_to is not None else 2**62
-                deals = [d for d in deals if lo <= d.time_msc <= hi and _in_group(d.symbol, group)]
+                deals = [d for d in deals if lo <= d.time_msc <= hi and in_group(d.symbol, group)]
             return tuple(deals)
 
     def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:

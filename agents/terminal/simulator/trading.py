@@ -56,6 +56,10 @@ class OrderDesk:
             request=req,
         )
 
+    def rejection(self, req: TradeRequest) -> int | None:
+        """The retcode a market deal would be refused with (None: it would be filled)."""
+        return self._deal_rejection(req) if req.action == c.TRADE_ACTION_DEAL else None
+
     def _deal_rejection(self, req: TradeRequest) -> int | None:
         world = self.world
         if req.symbol not in world.feeds or req.type not in (c.ORDER_TYPE_BUY, c.ORDER_TYPE_SELL):

@@ -51,6 +51,8 @@ class SimWorld:
         self.trader = RandomTrader(settings.strategy, settings.seed)
         self.trader_tickets: list[int] = []
         """Identifiers of the scripted trader's positions (tickets may change at rollover)."""
+        self.hidden: set[str] = set()
+        """Symbols taken out of Market Watch with `symbol_select(symbol, False)`."""
         self.trading_state = "ACTIVE"
         """The account's risk state as the agent last reported it; the scripted trader only
         opens positions while it is ACTIVE."""
