@@ -12,6 +12,9 @@ from agents.backoff import Backoff
 from agents.breaker import BreakerState, CircuitBreaker
 from agents.terminal.async_terminal import AsyncTerminal
 from agents.terminal.mt5 import constants as c
+from agents.terminal.port import TerminalUnavailable
+
+__all__ = ["DISCONNECTED_CODES", "TerminalSession", "TerminalUnavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,6 @@ DISCONNECTED_CODES: Final = frozenset(
         c.RES_E_INTERNAL_FAIL_TIMEOUT,
     }
 )
-
-
-class TerminalUnavailable(RuntimeError):
-    """The terminal cannot be used now (disconnected or breaker open)."""
 
 
 class TerminalSession:

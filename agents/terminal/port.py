@@ -26,7 +26,8 @@ When = datetime | int | float
 
 
 class TerminalUnavailable(RuntimeError):
-    """The chosen terminal adapter cannot run here (e.g. the real terminal on Linux)."""
+    """The terminal cannot be used: the adapter cannot run here (the real terminal on Linux),
+    or the session is disconnected or its breaker open (`agents.session`)."""
 
 
 @runtime_checkable
