@@ -42,6 +42,13 @@ class GroupCommitter:
         self._leader: asyncio.Task[None] | None = None
         self._writers = 1  # calls to wait for before the next batch
         self._arrived = asyncio.Event()
+        # Counters, for tests and benchmarks: batches sent, shared batches the server
+        # refused for a conflict (each call then retried alone) and how many calls the
+        # last of those carried, batches that failed otherwise.
+        self.batches = 0
+        self.refused_shared = 0
+        self.last_refused_calls = 0
+        self.failed = 0
 
     async def write(
         self, messages: list[Message], keys: frozenset[str], publish: Publish
@@ -97,6 +104,7 @@ class GroupCommitter:
 
     async def _commit(self, group: list[_Call]) -> None:
         messages = [m for call in group for m in call.messages]
+        self.batches += 1
         task = asyncio.ensure_future(group[0].publish(messages))
 
         def give_up(_: object) -> None:
@@ -111,10 +119,13 @@ class GroupCommitter:
             return
         exc = task.exception()
         if isinstance(exc, self.conflict) and len(group) > 1:
+            self.refused_shared += 1
+            self.last_refused_calls = len(group)
             for call in group:  # find the call that conflicts; the others go through
                 await self._commit([call])
             return
         if exc is not None:
+            self.failed += 1
             for call in group:
                 _fail(call, exc)
             return
