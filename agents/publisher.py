@@ -319,18 +319,7 @@ class FactPublisher:
             self._note_error(f"publish failed: {type(exc).__name__}: {exc}")
         if futures:
             await asyncio.wait(futures, timeout=self.ack_timeout)
-        acked, first_error = 0, None
-        for i, fut in enumerate(futures):
-            if not fut.done():
-                fut.cancel()
-                continue
-            error = None if fut.cancelled() else fut.exception()  # retrieves every exception
-            if error is not None and first_error is None:
-                first_error = error
-            if error is None and not fut.cancelled() and acked == i:
-                acked += 1
-                if fut.result().duplicate:
-                    self._duplicate(facts[i])
+        acked, first_error = self._count_acks(facts, futures)
         if acked < len(facts):
             why = f"not acknowledged: {first_error!r}" if first_error else "ack timed out"
             self._note_error(f"publish {why}")
@@ -342,6 +331,27 @@ class FactPublisher:
             return []
         self.stats.failures += 1
         return [_as_outgoing(f) for f in facts[acked:]]
+
+    def _count_acks(
+        self,
+        facts: Sequence[OutgoingFact] | Sequence[StoredFact],
+        futures: list[asyncio.Future[Any]],
+    ) -> tuple[int, BaseException | None]:
+        """How many facts from the front were acknowledged, and the first error; cancels the
+        futures still waiting and retrieves every exception."""
+        acked, first_error = 0, None
+        for i, fut in enumerate(futures):
+            if not fut.done():
+                fut.cancel()
+                continue
+            error = None if fut.cancelled() else fut.exception()
+            if error is not None and first_error is None:
+                first_error = error
+            if error is None and not fut.cancelled() and acked == i:
+                acked += 1
+                if fut.result().duplicate:
+                    self._duplicate(facts[i])
+        return acked, first_error
 
     def _duplicate(self, fact: OutgoingFact | StoredFact) -> None:
         if ":tick:" in fact.msg_id:
