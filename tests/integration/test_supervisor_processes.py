@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from nats.aio.client import Client
 
 from agents.supervisor import Health
+from agents.supervisor.supervisor import CommandFactory
 from bus.connection import connect, settings_from_env
 from bus.embedded import EmbeddedNatsServer
 from tests.integration.supervisor_support import (
@@ -25,6 +27,22 @@ from tests.integration.supervisor_support import (
 from tests.support import eventually
 
 pytestmark = pytest.mark.nats
+
+# sys.argv is ["-c", "agent", "run", "--account", ID, "--data", DIR, script, args...].
+RUN_AS_AGENT = (
+    "import runpy, sys; sys.argv = sys.argv[7:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def _named_like_agents(command: CommandFactory, data: Path) -> CommandFactory:
+    """The fake agent behind a command line like `mtq agent run --account ID --data DIR`."""
+
+    def named(account_id: str) -> list[str]:
+        python, *rest = command(account_id)
+        words = ["agent", "run", "--account", account_id, "--data", str(data)]
+        return [python, "-c", RUN_AS_AGENT, *words, *rest]
+
+    return named
 
 
 async def test_supervisor_when_started_then_agents_run_healthy_and_stop_leaves_no_children(
@@ -80,6 +98,11 @@ async def test_supervisor_when_agent_hangs_then_killed_and_restarted_with_backof
     await eventually(
         log.has(["STARTING", "FAILED", "RESTARTING", "STARTING", "STOPPING", "STOPPED"])
     )
+    restarting = next(e for e in log.events if e.state == "RESTARTING")
+    again = [e for e in log.events if e.state == "STARTING"][1]
+    assert restarting.reason == "restart 1 in 0.3s"
+    waited = (again.time - failed.time).total_seconds()
+    assert waited >= 0.3 - 0.01, f"restarted after {waited:.3f}s, before the backoff delay"
 
 
 async def test_supervisor_when_terminal_disconnected_then_restarted_only_after_grace(
@@ -197,10 +220,13 @@ async def test_supervisor_when_agent_left_over_by_crashed_supervisor_then_stoppe
 ) -> None:
     await provision(nc)
     acct = unique_id("sup-leftover")
-    command = fake_agents(nats_url)
+    command = _named_like_agents(fake_agents(nats_url), tmp_path)
     leftover = await asyncio.create_subprocess_exec(*command(acct), start_new_session=True)
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / f"agent-{acct}.pid").write_text(f"{leftover.pid}\n")
+    gone = await asyncio.create_subprocess_exec("true")  # the crashed supervisor: gone
+    await gone.wait()
+    record = {"pid": leftover.pid, "owner": gone.pid, "data": str(tmp_path)}
+    (tmp_path / "run" / f"agent-{acct}.pid").write_text(json.dumps(record))
     supervisor = fake_supervisor(
         make_config([acct]), nc, nats_url=nats_url, data_dir=tmp_path, command_factory=command
     )
@@ -210,7 +236,8 @@ async def test_supervisor_when_agent_left_over_by_crashed_supervisor_then_stoppe
         assert await asyncio.wait_for(leftover.wait(), 5) in (0, -signal.SIGTERM)
         await eventually(lambda: runner.state == "RUNNING")
         assert runner.pid != leftover.pid
-        assert (tmp_path / "run" / f"agent-{acct}.pid").read_text().strip() == str(runner.pid)
+        written = json.loads((tmp_path / "run" / f"agent-{acct}.pid").read_text())
+        assert written == {"pid": runner.pid, "owner": os.getpid(), "data": str(tmp_path)}
     finally:
         await supervisor.stop()
         if leftover.returncode is None:
