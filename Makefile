@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bus config domain agents projections mtq tests bench
+	$(BIN)/mypy bus config domain engine agents projections mtq tests bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

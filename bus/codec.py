@@ -12,6 +12,7 @@ from bus.schemas import (
     AgentHeartbeat,
     AgentLifecycleChanged,
     Command,
+    Fact,
     OrderFact,
     PositionFact,
     TickReceived,
@@ -60,7 +61,7 @@ def _check_account(subject: str, message: Any, account_id: str) -> None:
         )
 
 
-def decode_fact(subject: str, data: bytes) -> Message:
+def decode_fact(subject: str, data: bytes) -> Fact:
     """Decode a fact published on `mt5.<account>.<family>…`."""
     try:
         account_id, family, _ = subjects.parse_fact_subject(subject)
@@ -69,7 +70,7 @@ def decode_fact(subject: str, data: bytes) -> Message:
     decoder = FAMILY_DECODERS.get(family)
     if decoder is None:
         raise DecodeError(subject, f"unknown fact family {family!r}")
-    message: Message = _decode(decoder, subject, data)
+    message: Fact = _decode(decoder, subject, data)
     _check_account(subject, message, account_id)
     return message
 

@@ -21,6 +21,7 @@ SERVICE_AGENTS: Final = "mtq-agents"
 
 RISK_CHECK: Final = "mtq.risk.check"
 RISK_CONTROL: Final = "mtq.risk.control"
+RISK_SHOW: Final = "mtq.risk.show"
 QUERY_PREFIX: Final = "mtq.query"
 AGENTS_PREFIX: Final = "mtq.agents"
 

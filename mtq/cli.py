@@ -6,8 +6,11 @@ import typer
 
 from mtq.commands import (
     agent_cmd,
+    audit_cmd,
     config_cmd,
+    engine_cmd,
     nats_cmd,
+    risk_cmd,
     schema_cmd,
     status_cmd,
     supervisor_cmd,
@@ -29,6 +32,9 @@ app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(supervisor_cmd.app, name="supervisor")
+app.add_typer(engine_cmd.app, name="engine")
+app.add_typer(risk_cmd.app, name="risk")
+app.add_typer(audit_cmd.app, name="audit")
 status_cmd.register(app)
 tail_cmd.register(app)
 

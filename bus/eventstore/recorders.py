@@ -257,6 +257,11 @@ class JetStreamAggregateRecorder(JetStreamStore, AggregateRecorder):
         events.sort(key=lambda e: e.originator_version, reverse=desc)
         return events[:limit] if limit is not None else events
 
+    def select_first_events(self) -> list[StoredEvent]:
+        """Every aggregate's first record (version 1), e.g. to list the aggregates."""
+        msgs = self._read_originator(f"{self.subjects.prefix}.{self.kind}.*.1.*")
+        return [wire.to_stored_event(m) for m in sorted(msgs, key=lambda m: m.seq)]
+
 
 class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
     """Events in an application sequence numbered by the stream sequence."""
@@ -376,3 +381,36 @@ class JetStreamProcessRecorder(
     JetStreamTrackingRecorder, JetStreamApplicationRecorder, ProcessRecorder
 ):
     """Events and the tracking object they follow from, committed in one atomic batch."""
+
+
+class StrictProcessRecorder(JetStreamProcessRecorder):
+    """A process recorder for a single writer: it fails when its tracking record moved.
+
+    The default recorder re-reads a tracking record another writer moved and carries on
+    when its own position is still ahead; this one raises `IntegrityError` instead, so a
+    second process following the same upstream on the same prefix is fenced off.
+    """
+
+    async def _publish_with_tracking(
+        self, messages: list[Message], tracking: Tracking
+    ) -> list[int]:
+        name = tracking.application_name
+        seq, max_id = await self._last_tracking(name, refresh=False)
+        if max_id is not None and tracking.notification_id <= max_id:
+            raise IntegrityError(
+                f"tracking {tracking.notification_id} of {name!r} is not above {max_id}"
+            )
+        batch = [(s, dict(h), d) for s, h, d in messages]
+        batch.append(self._tracking_message(tracking, seq))
+        try:
+            seqs = await self._publish(batch)
+        except ConflictError as exc:
+            latest = await self._last_tracking(name, refresh=True)
+            if latest[0] != seq:
+                raise IntegrityError(
+                    f"tracking of {name!r} moved to {latest[1]} under this writer "
+                    "(another process writes the same prefix)"
+                ) from exc
+            raise IntegrityError(f"event version already recorded: {exc}") from exc
+        self._tracking_positions[name] = (seqs[-1], tracking.notification_id)
+        return seqs[:-1]

@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 import msgspec
 
 from bus.subjects import TOKEN_RULE
+from domain.trading_state import TradingState
+
+__all__ = ["TradingState"]  # the domain owns it; wire types use it
 
 _TOKEN_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 
@@ -31,7 +34,6 @@ BreakerState = Literal["closed", "open", "half_open"]
 LifecycleState = Literal[
     "CREATED", "STARTING", "RUNNING", "STOPPING", "STOPPED", "FAILED", "RESTARTING"
 ]
-TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="type"):

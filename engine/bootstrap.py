@@ -1,0 +1,113 @@
+"""`build_engine()`: the one wiring of a risk-engine process, for the CLI, tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.rules import rules_for
+from nats.aio.client import Client
+from nats.js.client import JetStreamContext
+from nats.micro.service import Service
+
+from bus import subjects
+from bus.connection import connect, settings_from_env
+from bus.dlq import dead_letter
+from bus.topology import TopologySettings, ensure_topology
+from config import MtqConfig
+from domain import RiskRules
+from engine.decider import Rejected
+from engine.engine import Clock, RiskEngine, utc_now
+from engine.reader import RawFact
+from engine.service import RiskService, add_risk_service
+from engine.store import RiskStore, open_store
+
+log = logging.getLogger(__name__)
+
+CONSUMER_NAME = "risk-engine"
+
+
+@dataclass
+class EngineProcess:
+    """A wired engine: NATS client, event store, engine and its service."""
+
+    nc: Client
+    store: RiskStore
+    engine: RiskEngine
+    service: RiskService
+    micro: Service | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start (catch up, record config), serve `mtq-risk`, follow facts until `stop`."""
+        try:
+            last = await _stream_last_seq(self.nc.jetstream())
+            await self.engine.start(caught_up_seq=last)
+            self.micro = await add_risk_service(self.nc, self.service)
+            await self.engine.run(stop)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.micro is not None:
+            with contextlib.suppress(Exception):
+                await self.micro.stop()
+            self.micro = None
+        if not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+
+async def _stream_last_seq(js: JetStreamContext) -> int:
+    info = await js.stream_info(subjects.STREAM_FACTS)
+    return int(info.state.last_seq)
+
+
+def engine_rules(config: MtqConfig) -> dict[str, RiskRules]:
+    """The risk rules of every enabled account in the config."""
+    return {a.id: rules_for(a) for a in config.accounts if a.enabled}
+
+
+async def build_engine(
+    config: MtqConfig | Mapping[str, RiskRules],
+    nats_url: str,
+    *,
+    topology: TopologySettings | None = None,
+    clock: Clock = utc_now,
+    snapshot_every: int | None = None,
+) -> EngineProcess:
+    """Connect, provision, open RISK and wire the engine and `mtq-risk` for `config`."""
+    rules = engine_rules(config) if isinstance(config, MtqConfig) else dict(config)
+    nc = await connect(settings_from_env(nats_url, name="mtq-engine"))
+    try:
+        await ensure_topology(nc.jetstream(), topology)
+        store = await asyncio.to_thread(open_store, nats_url)
+    except BaseException:
+        await nc.close()
+        raise
+    js = nc.jetstream()
+
+    def current_js() -> JetStreamContext | None:
+        return js if nc.is_connected else None
+
+    async def to_dlq(raw: RawFact, rejected: Rejected) -> None:
+        try:
+            await dead_letter(
+                js,
+                subject=raw.subject,
+                data=raw.data,
+                error=f"{rejected.kind}: {rejected.reason}",
+                kind="rejected",
+                consumer=CONSUMER_NAME,
+                original_headers=dict(raw.headers or {}),
+            )
+        except Exception:
+            log.exception("fact %d on %s could not be dead-lettered", raw.seq, raw.subject)
+
+    extra = {} if snapshot_every is None else {"snapshot_every": snapshot_every}
+    engine = RiskEngine(
+        store=store, get_js=current_js, rules=rules, dead_letter=to_dlq, clock=clock, **extra
+    )
+    return EngineProcess(nc=nc, store=store, engine=engine, service=RiskService(engine, nc))

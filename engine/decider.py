@@ -1,0 +1,124 @@
+"""Decide facts on in-memory `AccountRisk` aggregates: one code path for the engine and audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bus import subjects
+from bus.codec import DecodeError, decode_fact
+from domain import AccountRisk, FactRef, RiskError, RiskRules, account_risk_id
+from engine.facts import apply_fact, fact_time
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    account_id: str
+    new_commands: tuple[str, ...]
+    """Ids of commands this fact ordered (their specs are in `outstanding_commands`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A fact risk does not decide on (lifecycle), or one that changed nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    kind: str
+    reason: str
+
+
+Outcome = Applied | Skipped | Rejected
+
+SKIPPED = Skipped()
+
+
+@dataclass
+class Decider:
+    """Holds one aggregate per account and the events not yet collected."""
+
+    accounts: dict[str, AccountRisk] = field(default_factory=dict)
+    last_seq: int = 0
+    last_time: datetime = EPOCH
+    """The latest time of a decided fact: when config changes are recorded."""
+    _touched: dict[str, AccountRisk] = field(default_factory=dict)
+    _pending: int = 0
+
+    def decide(self, seq: int, subject: str, data: bytes) -> Outcome:
+        """Decide one MT5 fact; bad facts are rejected with the reason, never raised."""
+        self.last_seq = max(self.last_seq, seq)
+        try:
+            account_id, _, _ = subjects.parse_fact_subject(subject)
+        except subjects.SubjectError as exc:
+            return Rejected("subject", str(exc))
+        account = self.accounts.get(account_id)
+        if account is None:
+            return Rejected("unknown_account", f"account {account_id!r} is not registered")
+        try:
+            fact = decode_fact(subject, data)
+        except DecodeError as exc:
+            return Rejected("decode", exc.reason)
+        before = len(account.pending_events)
+        commands_before = tuple(account.outstanding_commands)
+        try:
+            decided = apply_fact(account, fact, seq)
+        except RiskError as exc:
+            return Rejected(type(exc).__name__, str(exc))
+        if not decided or len(account.pending_events) == before:
+            return SKIPPED
+        self._touched[account_id] = account
+        self._pending += len(account.pending_events) - before
+        stamp = fact_time(fact)
+        self.last_time = max(self.last_time, stamp)
+        return Applied(account_id, self.new_commands(account, commands_before))
+
+    def new_commands(self, account: AccountRisk, before: tuple[str, ...]) -> tuple[str, ...]:
+        """Commands `account` ordered since its outstanding ids were `before`."""
+        return tuple(c for c in account.outstanding_commands if c not in before)
+
+    def touched_accounts(self) -> list[AccountRisk]:
+        return list(self._touched.values())
+
+    @property
+    def pending_count(self) -> int:
+        """Events decided and not yet collected."""
+        return self._pending
+
+    def touch(self, account: AccountRisk) -> None:
+        """Mark an aggregate changed outside `decide` (config, pre-trade, control)."""
+        self._touched[account.account_id] = account
+        self._pending = sum(len(a.pending_events) for a in self._touched.values())
+
+    def configure(self, account_id: str, rules: RiskRules, at: FactRef) -> bool:
+        """Register an account or record its new limits; False when nothing changed."""
+        account = self.accounts.get(account_id)
+        if account is None:
+            account = AccountRisk.register(account_id, rules, at)
+            self.accounts[account_id] = account
+        elif account.rules == rules:
+            return False
+        else:
+            account.change_limits(rules, at)
+        self.touch(account)
+        return True
+
+    def collect(self) -> list[Any]:
+        """Every pending event of the aggregates touched since the last collect."""
+        events: list[Any] = []
+        for account in self._touched.values():
+            events.extend(account.collect_events())
+        self._touched.clear()
+        self._pending = 0
+        return events
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._touched)
+
+    @staticmethod
+    def aggregate_id(account_id: str) -> Any:
+        return account_risk_id(account_id)

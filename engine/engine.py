@@ -1,0 +1,235 @@
+"""The risk engine: follows MT5 facts exactly once, decides, records, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, assert_never
+
+from nats.js.client import JetStreamContext
+
+from domain import AccountRisk, FactRef, RiskRules
+from engine.commands import CommandSender, build_command
+from engine.decider import Applied, Decider, Rejected, Skipped
+from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
+from engine.reader import FactReader, RawFact
+from engine.store import RiskStore
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_S = 1.0
+SNAPSHOT_EVERY = 200
+"""Versions between two snapshots of an account."""
+
+DeadLetter = Callable[[RawFact, Rejected], Coroutine[Any, Any, None]]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class EngineStats:
+    facts: int = 0
+    decided: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    commands: int = 0
+    rejected_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class RiskEngine:
+    """One process's engine: in-memory aggregates, a fact reader and a commit pipeline."""
+
+    def __init__(
+        self,
+        *,
+        store: RiskStore,
+        get_js: Callable[[], JetStreamContext | None],
+        rules: Mapping[str, RiskRules],
+        dead_letter: DeadLetter,
+        clock: Clock = utc_now,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        fetch_batch: int = 1000,
+    ) -> None:
+        self.store = store
+        self._get_js = get_js
+        self.rules = dict(rules)
+        self._dead_letter = dead_letter
+        self._clock = clock
+        self._snapshot_every = snapshot_every
+        self._fetch_batch = fetch_batch
+        self.decider = Decider()
+        self.pipeline = CommitPipeline(store)
+        self.sender = CommandSender(get_js)
+        self.stats = EngineStats()
+        self.reader: FactReader | None = None
+        self.ready = asyncio.Event()
+        self._snapshot_versions: dict[str, int] = {}
+        self._dlq_tasks: set[asyncio.Task[None]] = set()
+
+    # --- start-up -------------------------------------------------------------------
+
+    async def start(self, caught_up_seq: int | None = None) -> None:
+        """Load state, finish the previous run's tail under its limits, apply the config.
+
+        `caught_up_seq` is the MT5 stream's last sequence now (facts the previous engine may
+        have decided without committing); they are decided before a new config applies.
+        """
+        tracking = await asyncio.to_thread(self.store.tracking)
+        accounts = await asyncio.to_thread(self._load_accounts)
+        self.decider = Decider(accounts=accounts, last_seq=tracking)
+        if accounts:
+            self.decider.last_time = max(a.modified_on for a in accounts.values())
+        self._snapshot_versions = {a: acc.version for a, acc in accounts.items()}
+        self.pipeline.start(tracking)
+        self.reader = FactReader(self._get_js, tracking + 1, batch=self._fetch_batch)
+        if tracking and caught_up_seq and caught_up_seq > tracking:
+            log.info("deciding facts %d..%d under the recorded limits", tracking + 1,
+                     caught_up_seq)  # fmt: skip
+            while self.reader.next_seq <= caught_up_seq:
+                if not await self._step(wait_s=1.0) or self.reader.pending == 0:
+                    break  # the rest up to caught_up_seq are facts risk does not follow
+        changed = self._apply_config()
+        if changed:
+            log.info("config recorded for %s", ", ".join(changed))
+        group = await self._flush()
+        if group is not None:
+            await group.done
+        self._resend_outstanding()
+        self.ready.set()
+
+    def _load_accounts(self) -> dict[str, AccountRisk]:
+        ids = set(self.rules) | set(self.store.registered_accounts())
+        loaded: dict[str, AccountRisk] = {}
+        for account_id in sorted(ids):
+            account = self.store.load(Decider.aggregate_id(account_id))
+            if account is not None:
+                loaded[account_id] = account
+        return loaded
+
+    def _apply_config(self) -> list[str]:
+        at = FactRef(self.decider.last_seq, self.decider.last_time)
+        return [
+            account_id
+            for account_id, rules in sorted(self.rules.items())
+            if self.decider.configure(account_id, rules, at)
+        ]
+
+    def _resend_outstanding(self) -> None:
+        for account_id, account in sorted(self.decider.accounts.items()):
+            for command_id, spec in account.outstanding_commands.items():
+                log.info("re-sending unanswered command %s", command_id)
+                self.sender.send(build_command(account_id, command_id, spec))
+
+    # --- following facts ------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow facts until `stop`; then commit what was decided."""
+        try:
+            while not stop.is_set():
+                await self._step(wait_s=0.02 if self.decider.dirty else 0.5)
+                self._raise_failure()
+        finally:
+            if self.pipeline.failure is None:
+                group = await self._flush()
+                if group is not None:
+                    await asyncio.wait({group.done}, timeout=10)
+            await self.pipeline.close()
+            await self.sender.drain()
+            if self.reader is not None:
+                await self.reader.close()
+
+    async def _step(self, wait_s: float) -> int:
+        assert self.reader is not None
+        facts = await self.reader.fetch(wait_s)
+        for raw in facts:
+            self._decide(raw)
+            if self.decider.pending_count >= MAX_GROUP_EVENTS:
+                await self._flush()
+        await self._maybe_flush(idle=not facts)
+        return len(facts)
+
+    def _decide(self, raw: RawFact) -> None:
+        self.stats.facts += 1
+        outcome = self.decider.decide(raw.seq, raw.subject, raw.data)
+        match outcome:
+            case Applied(account_id=account_id, new_commands=new_commands):
+                self.stats.decided += 1
+                account = self.decider.accounts[account_id]
+                for command_id in new_commands:
+                    spec = account.outstanding_commands[command_id]
+                    self.sender.send(build_command(account_id, command_id, spec))
+                    self.stats.commands += 1
+            case Skipped():
+                self.stats.skipped += 1
+            case Rejected(kind=kind):
+                self.stats.rejected += 1
+                self.stats.rejected_by_kind[kind] = self.stats.rejected_by_kind.get(kind, 0) + 1
+                task = asyncio.get_running_loop().create_task(self._dead_letter(raw, outcome))
+                self._dlq_tasks.add(task)
+                task.add_done_callback(self._dlq_tasks.discard)
+            case _:
+                assert_never(outcome)
+
+    async def _maybe_flush(self, *, idle: bool) -> None:
+        pending = self.decider.pending_count
+        if (
+            pending >= MAX_GROUP_EVENTS
+            or (pending and (idle or self.pipeline.idle))
+            or (
+                not pending
+                and self.pipeline.idle
+                and self.decider.last_seq > self.pipeline.committed_seq
+                and time.monotonic() - self.pipeline.last_commit_at >= CHECKPOINT_S
+            )
+        ):
+            await self._flush()
+
+    async def _flush(self) -> Group | None:
+        """Close the current group and queue it for commit (waits while one is queued)."""
+        touched = self.decider.touched_accounts()
+        events = self.decider.collect()
+        last_seq = self.decider.last_seq
+        if not events and last_seq <= self.pipeline.committed_seq:
+            return None
+        snapshots = self._due_snapshots(touched)
+        return await self.pipeline.submit(events, last_seq, snapshots)
+
+    def _due_snapshots(self, touched: list[AccountRisk]) -> list[Any]:
+        due = []
+        for account in touched:
+            last = self._snapshot_versions.get(account.account_id, 0)
+            if account.version - last >= self._snapshot_every:
+                due.append(self.store.snapshot_event(account))
+                self._snapshot_versions[account.account_id] = account.version
+        return due
+
+    def _raise_failure(self) -> None:
+        if self.pipeline.failure is not None:
+            raise self.pipeline.failure
+
+    # --- requests (pre-trade, control) ---------------------------------------------------
+
+    def request_ref(self) -> FactRef:
+        """Where a request is decided: after the last fact decided, at the receive time."""
+        return FactRef(self.decider.last_seq, self._clock())
+
+    async def commit_request(self, account: AccountRisk, before: tuple[str, ...]) -> None:
+        """Record what a request decided on `account` and wait until it is committed.
+
+        `before` are the account's outstanding command ids before the request.
+        """
+        self.decider.touch(account)
+        for command_id in self.decider.new_commands(account, before):
+            spec = account.outstanding_commands[command_id]
+            self.sender.send(build_command(account.account_id, command_id, spec))
+            self.stats.commands += 1
+        group = await self._flush()
+        if group is not None:
+            await group.done

@@ -1,0 +1,109 @@
+"""`mtq risk pause|resume|halt|reset|show ACCOUNT`: the `mtq-risk` service from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from bus import subjects
+from bus.codec import encode
+from bus.connection import connect, settings_from_env
+from bus.schemas.base import Message
+from bus.schemas.risk import (
+    RiskControlReply,
+    RiskControlRequest,
+    RiskShowReply,
+    RiskShowRequest,
+)
+from domain.trading_state import ControlAction
+from mtq import runtime
+from mtq.options import DataOption, NatsUrlOption
+
+app = typer.Typer(no_args_is_help=True, help="Trading-state control and risk state of accounts.")
+
+Account = Annotated[str, typer.Argument(help="Account id.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (recorded with the decision).")]
+Actor = Annotated[str, typer.Option("--actor", help="Who (recorded with the decision).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")]
+
+
+async def _request(url: str, subject: str, request: Message) -> bytes:
+    nc = await connect(settings_from_env(url, name="mtq-risk-cli"))
+    try:
+        reply = await nc.request(subject, encode(request), timeout=10)
+    except NoRespondersError:
+        runtime.fail(f"no risk engine answers on {subject}: start `mtq engine run` or `mtq up`")
+    except NatsTimeout:
+        runtime.fail(f"the risk engine did not answer on {subject} within 10 s")
+    finally:
+        await nc.close()
+    headers = reply.headers or {}
+    code = headers.get("Nats-Service-Error-Code")
+    if code:
+        message = headers.get("Nats-Service-Error", "error")
+        runtime.fail(message, runtime.EXIT_USAGE if code.startswith("4") else runtime.EXIT_PROBLEMS)
+    return reply.data
+
+
+def _control(action: ControlAction, account: str, reason: str, actor: str, url: str) -> None:
+    request = RiskControlRequest(account_id=account, action=action, reason=reason, actor=actor)
+    data = runtime.run(lambda: _request(url, subjects.RISK_CONTROL, request))
+    reply = msgspec.json.decode(data, type=RiskControlReply)
+    change = "now" if reply.changed else "already"
+    runtime.console.print(f"{account}: {change} {reply.trading_state}", highlight=False)
+
+
+def _make(action: ControlAction, doc: str) -> None:
+    def command(
+        account: Account,
+        reason: Reason,
+        actor: Actor = "operator",
+        nats_url: NatsUrlOption = None,
+        data: DataOption = Path("data"),
+    ) -> None:
+        _control(action, account, reason, actor, runtime.nats_url(nats_url, data))
+
+    command.__doc__ = doc
+    app.command(action)(command)
+
+
+_make("pause", "REDUCING: only orders that reduce exposure pass, until `resume`.")
+_make("resume", "Back to ACTIVE after an operator's pause.")
+_make("halt", "HALTED: no new exposure until an explicit `reset` (exits always pass).")
+_make("reset", "Back to ACTIVE from REDUCING or HALTED (after a breach too); actor recorded.")
+
+
+@app.command("show")
+def show_command(
+    account: Account,
+    as_json: JsonFlag = False,
+    nats_url: NatsUrlOption = None,
+    data: DataOption = Path("data"),
+) -> None:
+    """Limits in force, day anchors, floors, current values and trading state."""
+    url = runtime.nats_url(nats_url, data)
+    request = RiskShowRequest(account_id=account)
+    raw = runtime.run(lambda: _request(url, subjects.RISK_SHOW, request))
+    reply = msgspec.json.decode(raw, type=RiskShowReply)
+    if as_json:
+        print(json.dumps(reply.summary, indent=2, sort_keys=True))
+        return
+    _print_summary(account, reply.summary)
+
+
+def _print_summary(account: str, summary: dict[str, Any], indent: str = "") -> None:
+    if not indent:
+        runtime.console.print(f"[bold]{account}[/bold]")
+    for key, value in summary.items():
+        if isinstance(value, dict) and value:
+            runtime.console.print(f"{indent}  {key}:", highlight=False, markup=False)
+            _print_summary(account, value, indent + "  ")
+        else:
+            shown = json.dumps(value) if isinstance(value, list | dict) else value
+            runtime.console.print(f"{indent}  {key}: {shown}", highlight=False, markup=False)
