@@ -19,6 +19,8 @@ class Applied:
     account_id: str
     new_commands: tuple[str, ...]
     """Ids of commands this fact ordered (their specs are in `outstanding_commands`)."""
+    events: tuple[Any, ...] = ()
+    """The decisions this fact made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,8 @@ class Decider:
         self._pending += len(account.pending_events) - before
         stamp = fact_time(fact)
         self.last_time = max(self.last_time, stamp)
-        return Applied(account_id, self.new_commands(account, commands_before))
+        events = tuple(account.pending_events[before:])
+        return Applied(account_id, self.new_commands(account, commands_before), events)
 
     def new_commands(self, account: AccountRisk, before: tuple[str, ...]) -> tuple[str, ...]:
         """Commands `account` ordered since its outstanding ids were `before`."""

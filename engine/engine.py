@@ -29,6 +29,22 @@ DeadLetter = Callable[[RawFact, Rejected], Coroutine[Any, Any, None]]
 Clock = Callable[[], datetime]
 
 
+NOTABLE = frozenset({
+    "DrawdownWarning", "DrawdownBreached", "LiquidationPending", "LiquidationCancelled",
+    "LiquidationOrdered", "PositionLimitViolated", "PositionCloseOrdered", "TradingStateChanged",
+})  # fmt: skip
+
+
+def report_notable(account_id: str, events: tuple[Any, ...]) -> None:
+    """Log the decisions people watch for (the `mtq up` console shows them)."""
+    for event in events:
+        name = type(event).__name__
+        if name in NOTABLE:
+            detail = getattr(event, "reason", "") or getattr(event, "rule", "")
+            state = getattr(event, "state", "")
+            log.warning("%s: %s %s%s", account_id, name, f"{state} " if state else "", detail)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -159,9 +175,10 @@ class RiskEngine:
         self.stats.facts += 1
         outcome = self.decider.decide(raw.seq, raw.subject, raw.data)
         match outcome:
-            case Applied(account_id=account_id, new_commands=new_commands):
+            case Applied(account_id=account_id, new_commands=new_commands, events=events):
                 self.stats.decided += 1
                 account = self.decider.accounts[account_id]
+                report_notable(account_id, events)
                 for command_id in new_commands:
                     spec = account.outstanding_commands[command_id]
                     self.sender.send(build_command(account_id, command_id, spec))

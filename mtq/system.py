@@ -22,7 +22,9 @@ from agents.supervisor import Supervisor
 from bus.connection import connect, settings_from_env
 from bus.embedded import EmbeddedNatsServer
 from bus.keeper import ServerKeeper
+from bus.topology import TopologySettings
 from config import MtqConfig
+from engine.bootstrap import EngineProcess, build_engine
 
 Say = Callable[[str], None]
 
@@ -143,6 +145,38 @@ class SupervisorPart:
                     await self._nc.drain()
 
 
+@dataclass
+class EnginePart:
+    """The risk engine and its `mtq-risk` service, on a connection of its own."""
+
+    config: MtqConfig
+    nats_url: str
+    topology: TopologySettings | None = None
+    name: str = "risk engine"
+    _process: EngineProcess | None = field(default=None, init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        self._process = await build_engine(self.config, self.nats_url, topology=self.topology)
+        self._task = asyncio.create_task(self._process.run(self._stop), name="risk-engine")
+        ready = asyncio.ensure_future(self._process.engine.ready.wait())
+        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():
+            ready.cancel()
+            self._task.result()  # raises why the engine could not start
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        assert self._task is not None
+        return self._task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=20)
+
+
 class ConsoleLog(logging.Handler):
     """Lifecycle log records as `HH:MM:SS message` lines on the `mtq up` console."""
 
@@ -170,7 +204,9 @@ def show_lifecycle(say: Say) -> ConsoleLog:
     """Send the supervisor's lifecycle lines and NATS outages to the console; return the handler."""
     handler = ConsoleLog(say)
     handler.setLevel(logging.INFO)
-    for name, level in (("agents.supervisor", logging.INFO), ("bus", logging.WARNING)):
+    loggers = (("agents.supervisor", logging.INFO), ("engine", logging.WARNING),
+               ("bus", logging.WARNING))  # fmt: skip
+    for name, level in loggers:
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)

@@ -20,6 +20,7 @@ from mtq import runtime
 from mtq.options import ConfigOption, DataOption, NatsPortOption
 from mtq.runtime import console, fail
 from mtq.system import (
+    EnginePart,
     Part,
     PartFailed,
     ServerPart,
@@ -68,7 +69,8 @@ def _banner(url: str, config: MtqConfig, data: Path, server: EmbeddedNatsServer 
     say(
         "running: "
         + ("nats-server (restarted if it dies), " if server else "")
-        + f"supervisor with {len(ids)} agent process(es); no HTTP API in this build yet",
+        + f"risk engine (mtq-risk), supervisor with {len(ids)} agent process(es); "
+        "no HTTP API in this build yet",
         highlight=False,
     )
     say(
@@ -79,6 +81,7 @@ def _banner(url: str, config: MtqConfig, data: Path, server: EmbeddedNatsServer 
     data_flag = "" if data == Path("data") else f" --data {data}"
     for cmd in (
         f"{MTQ} status{data_flag}",
+        f"{MTQ} risk show {first}{data_flag}",
         f"{MTQ} tail 'mt5.{first}.>'{data_flag}",
         f"nats --server {url} sub 'mt5.{first}.>'",
         f"nats --server {url} stream ls",
@@ -121,8 +124,9 @@ async def _serve(
     parts: list[Part] = []
     if server is not None:
         parts.append(ServerPart(server, say))
+    parts.append(EnginePart(config, url, topology_settings(config)))
     parts.append(SupervisorPart(config, [config_path], url, data))
-    # The lead's engine, projector and HTTP API join here, one entry each.
+    # The projector and the HTTP API join here, one entry each.
     _banner(url, config, data, server)
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
