@@ -76,14 +76,21 @@ class CloseDeal:
     fee: float = 0.0
 
 
+_CLOSING_ENTRIES: Final = frozenset({c.DEAL_ENTRY_OUT, c.DEAL_ENTRY_OUT_BY})
+
+
 def close_from_deals(deals: Iterable[TradeDeal] | None) -> CloseDeal | None:
-    """From `history_deals_get(position=identifier)`: the last exit deal and the position's
-    realized P/L, or None while no exit deal is there."""
+    """From `history_deals_get(position=identifier)`: the closing deal and the position's
+    realized P/L, or None while the newest deal is not an exit (DEAL_ENTRY_OUT / OUT_BY).
+
+    A netting account's reversal (DEAL_ENTRY_INOUT) closes one side and opens the other: it
+    never ends the position, but its profit is realized and counts in the total."""
     everything = list(deals or ())
-    exits = [d for d in everything if int(d.entry) != c.DEAL_ENTRY_IN]
-    if not exits:
+    if not everything:
         return None
-    last = max(exits, key=lambda d: (int(d.time_msc), int(d.ticket)))
+    last = max(everything, key=lambda d: (int(d.time_msc), int(d.ticket)))
+    if int(last.entry) not in _CLOSING_ENTRIES:
+        return None
     swap = sum(float(d.swap) for d in everything)
     commission = sum(float(d.commission) for d in everything)
     fee = sum(float(d.fee) for d in everything)

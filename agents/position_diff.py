@@ -1,7 +1,10 @@
 """Turn successive `positions_get()` snapshots into opened / modified / closed changes.
 
 Positions are keyed by `identifier`, not `ticket`: brokers that charge swap by re-opening a
-position give it a new ticket, while its identifier (the deals' `position_id`) stays.
+position give it a new ticket, while its identifier (the deals' `position_id`) stays. The
+same holds on netting accounts (one position per symbol): a deal that adds to or reduces the
+position changes its volume, a reversal its ticket, side and volume, all under one
+identifier; only a deal that closes it (DEAL_ENTRY_OUT to zero) ends it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ POSITION_REASONS: Final[dict[int, PositionReason]] = {
     c.POSITION_REASON_EXPERT: "expert",
 }
 # Fields whose change is a PositionModified fact; price and profit moves alone are not.
-TRACKED_FIELDS: Final = ("ticket", "volume", "sl", "tp")
+# `side` changes on a netting account's reversal (one DEAL_ENTRY_INOUT deal: same
+# identifier, the reversing order's ticket, the other side, the remaining volume).
+TRACKED_FIELDS: Final = ("ticket", "side", "volume", "sl", "tp")
 
 
 class PositionRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -124,6 +124,9 @@ class SimulatorConfig(_Frozen):
     tick_interval_ms: PositiveInt = 100
     strategy: SimulatorStrategyConfig = SimulatorStrategyConfig()
     faults: tuple[FaultConfig, ...] = ()
+    margin_mode: Literal["hedging", "netting"] = "hedging"
+    """The simulated account's ACCOUNT_MARGIN_MODE_RETAIL_*: several positions per symbol
+    (hedging) or one per symbol with reversals (netting)."""
 
 
 class TerminalConfig(_Frozen):

@@ -82,7 +82,8 @@ def swap_charge(spec: SymbolSpec, type_: int, volume: float, nights: int) -> flo
 
 
 class Book:
-    """Balance, positions (hedging account) and deal history, in account currency.
+    """Balance, positions (hedging account; `NettingBook` for netting) and deal history, in
+    account currency.
 
     Commission is charged on every deal (entry and exit, `commission_per_lot`); swap accrues
     on the position at each rollover and is paid with its closing deal, so the realized P/L
@@ -138,6 +139,11 @@ class Book:
 
     def margin_after_open(self, symbol: str, volume: float, price: float) -> float:
         return self.margin + position_margin(self.specs[symbol], volume, price, self.leverage)
+
+    def margin_after(self, symbol: str, type_: int, volume: float, price: float) -> float:
+        """The account's margin once a deal of `volume` lots of `type_` is filled (hedging: a
+        new position)."""
+        return self.margin_after_open(symbol, volume, price)
 
     def mark(self, symbol: str, bid: float, ask: float) -> None:
         """Revalue the positions on `symbol`: buys at the bid, sells at the ask."""

@@ -59,6 +59,22 @@ class PositionClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionNetted:
+    """On a netting account, a deal added to a position (`entry` DEAL_ENTRY_IN) or reversed
+    it (DEAL_ENTRY_INOUT: `ticket` is the new ticket, `type` the new side)."""
+
+    time_msc: int
+    ticket: int
+    identifier: int
+    symbol: str
+    entry: int
+    type: int
+    volume: float
+    price: float
+    deal: int
+
+
+@dataclass(frozen=True, slots=True)
 class PositionsRolledOver:
     """Swap charged at the rollover; `reopened` holds (old ticket, new ticket) pairs."""
 
@@ -94,6 +110,7 @@ SimEvent = (
     | PositionOpened
     | PositionModified
     | PositionClosed
+    | PositionNetted
     | PositionsRolledOver
     | FaultStarted
     | FaultEnded

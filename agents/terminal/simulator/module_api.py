@@ -213,7 +213,7 @@ class ModuleApi:
         if not retcode and not req.position and req.symbol in self.world.feeds:
             feed = self.world.feeds[req.symbol]
             price = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
-            margin = round(book.margin_after_open(req.symbol, req.volume, price), 2)
+            margin = round(book.margin_after(req.symbol, req.type, req.volume, price), 2)
             if margin > book.equity:
                 retcode = c.TRADE_RETCODE_NO_MONEY
         level = round(book.equity / margin * 100.0, 2) if margin > 0 else 0.0

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 FaultKind = Literal[
     "disconnect", "ipc_error", "ipc_timeout", "order_send_none", "stale_feed", "equity_drop"
 ]
+MarginMode = Literal["hedging", "netting"]
+MARGIN_MODES: tuple[str, ...] = ("hedging", "netting")
 FAULT_KINDS: tuple[str, ...] = (
     "disconnect",
     "ipc_error",
@@ -225,8 +227,14 @@ class SimulatorSettings:
     rollover_reopen: bool = False
     """At the daily rollover, re-open every position under a new ticket (same identifier), as
     brokers that charge swap by re-opening do."""
+    margin_mode: MarginMode = "hedging"
+    """"hedging" (ACCOUNT_MARGIN_MODE_RETAIL_HEDGING: any number of positions per symbol,
+    closed by ticket) or "netting" (ACCOUNT_MARGIN_MODE_RETAIL_NETTING: one position per
+    symbol; a deal adds to it, reduces it, closes it or reverses it with DEAL_ENTRY_INOUT)."""
 
     def __post_init__(self) -> None:
+        if self.margin_mode not in MARGIN_MODES:
+            raise ValueError(f"unknown margin mode {self.margin_mode!r}; one of {MARGIN_MODES}")
         if self.tick_interval_ms <= 0:
             raise ValueError(f"tick_interval_ms must be positive, got {self.tick_interval_ms}")
         if not self.symbols:
@@ -291,4 +299,5 @@ def settings_from_config(
         faults=faults,
         symbols=specs,
         fast=fast,
+        margin_mode=sim.margin_mode,
     )

@@ -202,13 +202,36 @@ class SimulatedTerminal(ModuleApi):
         reason: int = c.POSITION_REASON_CLIENT,
         comment: str = "",
     ) -> TradePosition:
-        """Open a position as someone else on the account would (a manual trade by default)."""
+        """Trade as someone else on the account would (a manual trade by default): open a
+        position (hedging), or deal into the symbol's position (netting); the position after
+        it. On a netting account a deal that closes the position raises ValueError (use
+        `deal`)."""
+        pos = self.deal(symbol, type_, volume, sl=sl, tp=tp, magic=magic, reason=reason,
+                        comment=comment)  # fmt: skip
+        if pos is None:
+            raise ValueError(f"the deal closed the {symbol} position; use deal() for that")
+        return pos
+
+    def deal(
+        self,
+        symbol: str,
+        type_: int,
+        volume: float,
+        *,
+        sl: float = 0.0,
+        tp: float = 0.0,
+        magic: int = 0,
+        reason: int = c.POSITION_REASON_CLIENT,
+        comment: str = "",
+    ) -> TradePosition | None:
+        """A market deal by someone else on the account; the position after it (None: the
+        deal closed a netting account's position)."""
         with self._lock:
             self._sync()
-            pos, _ = self.world.open(
+            pos, _ = self.world.trade(
                 symbol, type_, volume, sl=sl, tp=tp, magic=magic, reason=reason, comment=comment
             )
-            return pos.as_mt5()
+            return None if pos is None else pos.as_mt5()
 
     # --- MetaTrader5 module API --------------------------------------------------------------
 
@@ -307,7 +330,7 @@ class SimulatedTerminal(ModuleApi):
                 margin_so_mode=c.ACCOUNT_STOPOUT_MODE_PERCENT,
                 trade_allowed=True,
                 trade_expert=True,
-                margin_mode=c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
+                margin_mode=self.world.margin_mode,
                 currency_digits=2,
                 fifo_close=False,
                 balance=book.balance,

@@ -16,7 +16,12 @@ _QUOTED = frozenset({c.SYMBOL_TRADE_EXECUTION_REQUEST, c.SYMBOL_TRADE_EXECUTION_
 
 
 class OrderDesk:
-    """Fills market deals, closes (TRADE_ACTION_DEAL with `position`) and SL/TP changes."""
+    """Fills market deals, closes (TRADE_ACTION_DEAL with `position`) and SL/TP changes.
+
+    On a netting account a deal without `position` is netted into the symbol's position
+    (added, reduced, closed or reversed); one with `position` closes at most that position's
+    volume (the simulator's reading: naming the position asks for a close, never a reversal).
+    """
 
     def __init__(self, world: SimWorld) -> None:
         self.world = world
@@ -87,9 +92,10 @@ class OrderDesk:
         market = feed.ask if req.type == c.ORDER_TYPE_BUY else feed.bid
         if not stops_valid(req.type, req.sl, req.tp, feed.bid, feed.ask):
             return self._result(c.TRADE_RETCODE_INVALID_STOPS, req)
-        if world.book.margin_after_open(req.symbol, req.volume, market) > world.book.equity:
+        margin = world.book.margin_after(req.symbol, req.type, req.volume, market)
+        if margin > world.book.equity:
             return self._result(c.TRADE_RETCODE_NO_MONEY, req)
-        pos, deal = world.open(
+        _, deal = world.trade(
             req.symbol,
             req.type,
             req.volume,
@@ -105,7 +111,7 @@ class OrderDesk:
             deal=deal.ticket,
             order=deal.order,
             volume=req.volume,
-            price=pos.price_open,
+            price=deal.price,
         )
 
     def _close(self, req: TradeRequest) -> OrderSendResult:

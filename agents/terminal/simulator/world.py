@@ -13,6 +13,7 @@ from agents.terminal.simulator.events import (
     FaultStarted,
     PositionClosed,
     PositionModified,
+    PositionNetted,
     PositionOpened,
     PositionsRolledOver,
     SimEvent,
@@ -20,6 +21,7 @@ from agents.terminal.simulator.events import (
 )
 from agents.terminal.simulator.faults import FaultSchedule
 from agents.terminal.simulator.market import SymbolFeed
+from agents.terminal.simulator.netting import NetResult, NettingBook
 from agents.terminal.simulator.server_time import DAY_MS, ServerTime
 from agents.terminal.simulator.settings import SimulatorSettings, SymbolSpec
 from agents.terminal.simulator.strategy import CloseIntent, OpenIntent, RandomTrader
@@ -46,7 +48,8 @@ class SimWorld:
         self.feeds = {s.name: SymbolFeed(s, settings.seed) for s in settings.symbols}
         start = self.now_msc
         self._server_day = start // DAY_MS
-        self.book = Book(self.specs, settings.initial_balance, settings.leverage, start)
+        book_type = NettingBook if settings.margin_mode == "netting" else Book
+        self.book = book_type(self.specs, settings.initial_balance, settings.leverage, start)
         self.faults = FaultSchedule(settings.faults, settings.seed)
         self.trader = RandomTrader(settings.strategy, settings.seed)
         self.trader_tickets: list[int] = []
@@ -125,6 +128,64 @@ class SimWorld:
         self._on_quote(symbol)
         self.check_stop_out()
 
+    @property
+    def margin_mode(self) -> int:
+        """ACCOUNT_MARGIN_MODE_RETAIL_NETTING or ACCOUNT_MARGIN_MODE_RETAIL_HEDGING."""
+        if isinstance(self.book, NettingBook):
+            return c.ACCOUNT_MARGIN_MODE_RETAIL_NETTING
+        return c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
+
+    def trade(
+        self,
+        symbol: str,
+        type_: int,
+        volume: float,
+        *,
+        sl: float = 0.0,
+        tp: float = 0.0,
+        magic: int = 0,
+        reason: int = c.POSITION_REASON_CLIENT,
+        comment: str = "",
+    ) -> tuple[OpenPosition | None, TradeDeal]:
+        """A market deal: a new position on a hedging account; on a netting account netted
+        into the symbol's position. Returns the position afterwards (None: closed)."""
+        book = self.book
+        if not isinstance(book, NettingBook):
+            return self.open(symbol, type_, volume, sl=sl, tp=tp, magic=magic, reason=reason,
+                             comment=comment)  # fmt: skip
+        feed = self.feeds[symbol]
+        price = feed.ask if type_ == c.POSITION_TYPE_BUY else feed.bid
+        result = book.net(symbol, type_, volume=volume, price=price, sl=sl, tp=tp, magic=magic,
+                          reason=reason, comment=comment, time_msc=self.now_msc,
+                          deal_reason=_CLIENT_CLOSE_REASON[reason])  # fmt: skip
+        book.mark(symbol, feed.bid, feed.ask)
+        self._record_net(result)
+        if result.position is None:
+            return None, result.deal
+        return book.positions[result.position.ticket], result.deal
+
+    def _record_net(self, result: NetResult) -> None:
+        deal, pos, before = result.deal, result.position, result.before
+        if before is None:
+            assert pos is not None
+            self._record_opened(pos, deal)
+        elif result.entry == c.DEAL_ENTRY_OUT:
+            if pos is None and before.identifier in self.trader_tickets:
+                self.trader_tickets.remove(before.identifier)
+            closed = PositionClosed(time_msc=deal.time_msc, ticket=before.ticket,
+                                    symbol=deal.symbol, type=before.type, volume=deal.volume,
+                                    price_close=deal.price, profit=deal.profit,
+                                    deal_reason=deal.reason, deal=deal.ticket,
+                                    remaining_volume=pos.volume if pos else 0.0)  # fmt: skip
+            self.history.append(closed)
+        else:
+            assert pos is not None
+            netted = PositionNetted(time_msc=deal.time_msc, ticket=pos.ticket,
+                                    identifier=pos.identifier, symbol=pos.symbol,
+                                    entry=result.entry, type=pos.type, volume=pos.volume,
+                                    price=deal.price, deal=deal.ticket)  # fmt: skip
+            self.history.append(netted)
+
     def open(
         self,
         symbol: str,
@@ -153,23 +214,26 @@ class SimWorld:
             time_msc=now,
         )
         self.book.mark(symbol, feed.bid, feed.ask)
+        self._record_opened(pos, deal)
+        return self.book.positions[pos.ticket], deal
+
+    def _record_opened(self, pos: OpenPosition, deal: TradeDeal) -> None:
         self.history.append(
             PositionOpened(
-                time_msc=now,
+                time_msc=deal.time_msc,
                 ticket=pos.ticket,
-                symbol=symbol,
-                type=type_,
-                volume=volume,
-                price_open=price,
-                sl=sl,
-                tp=tp,
-                magic=magic,
-                reason=reason,
-                comment=comment,
+                symbol=pos.symbol,
+                type=pos.type,
+                volume=pos.volume,
+                price_open=pos.price_open,
+                sl=pos.sl,
+                tp=pos.tp,
+                magic=pos.magic,
+                reason=pos.reason,
+                comment=pos.comment,
                 deal=deal.ticket,
             )
         )
-        return self.book.positions[pos.ticket], deal
 
     def close(
         self,
@@ -263,12 +327,12 @@ class SimWorld:
         buy = intent.type == c.POSITION_TYPE_BUY
         price = feed.ask if buy else feed.bid
         book = self.book
-        if book.margin_after_open(intent.symbol, intent.volume, price) > book.equity:
+        if book.margin_after(intent.symbol, intent.type, intent.volume, price) > book.equity:
             return
         sign = 1 if buy else -1
         sl = round(price - sign * intent.sl_pips * spec.pip, spec.digits) if intent.sl_pips else 0.0
         tp = round(price + sign * intent.tp_pips * spec.pip, spec.digits) if intent.tp_pips else 0.0
-        pos, _ = self.open(
+        pos, _ = self.trade(
             intent.symbol,
             intent.type,
             intent.volume,
@@ -277,4 +341,5 @@ class SimWorld:
             magic=intent.magic,
             reason=intent.reason,
         )
-        self.trader_tickets.append(pos.identifier)
+        if pos is not None and pos.identifier not in self.trader_tickets:
+            self.trader_tickets.append(pos.identifier)
