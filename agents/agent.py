@@ -40,6 +40,7 @@ from agents.terminal import AsyncTerminal, make_terminal
 from agents.terminal.factory import simulator_world_path
 from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import Tick
+from agents.terminal.mt5.tick_array import as_ticks
 from agents.ticks import SymbolCursor
 from bus import subjects
 from bus.codec import encode
@@ -235,9 +236,10 @@ class Agent:
             clock.observe(tick.time_msc, fresh=cursor.last_msc >= 0 and recent)
         ticks: Sequence[Tick] = (tick,)
         if cursor.may_have_skipped(tick.time_msc, self.poll_interval_ms):
-            history = await self.session.call(
+            rows = await self.session.call(
                 "copy_ticks_from", symbol, cursor.last_msc / 1000.0, 10_000, c.COPY_TICKS_ALL
             )
+            history = as_ticks(rows) if rows is not None else ()
             if history:
                 ticks = history
         self._submit_ticks(symbol, cursor.take(ticks))

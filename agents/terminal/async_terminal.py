@@ -19,6 +19,7 @@ from agents.terminal.mt5.structures import (
     TradePosition,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.mt5.tick_array import TickRows
 from agents.terminal.port import TerminalPort, When
 
 OK: tuple[int, str] = (1, "Success")
@@ -165,7 +166,7 @@ class AsyncTerminal:
 
     async def copy_ticks_from(
         self, symbol: str, date_from: When, count: int, flags: int
-    ) -> tuple[Tick, ...] | None:
+    ) -> TickRows | None:
         return await self.call(self.terminal.copy_ticks_from, symbol, date_from, count, flags)
 
     async def positions_get(

@@ -3,7 +3,9 @@
 Every call has the module's name and semantics: it returns None (or False) on failure and
 the reason is then available from `last_error()` as `(code, description)`. Results are the
 module's named tuples (see `agents.terminal.mt5.structures` for their fields), except
-`copy_ticks_from`, which returns a tuple of `Tick` on every adapter instead of a numpy array.
+`copy_ticks_from`: the simulator returns the module's numpy structured array
+(`agents.terminal.mt5.tick_array.TICK_DTYPE`), the real adapter `Tick` tuples; callers read
+both with `as_ticks`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agents.terminal.mt5.structures import (
     TradePosition,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.mt5.tick_array import TickRows
 
 When = datetime | int | float
 """A moment as the module accepts it: a datetime or seconds since the epoch (UTC)."""
@@ -66,7 +69,7 @@ class TerminalPort(Protocol):
 
     def copy_ticks_from(
         self, symbol: str, date_from: When, count: int, flags: int
-    ) -> tuple[Tick, ...] | None: ...
+    ) -> TickRows | None: ...
 
     def positions_get(
         self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None

@@ -19,6 +19,7 @@ from agents.terminal.mt5.structures import (
     TradeRequest,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.mt5.tick_array import as_ticks
 from agents.terminal.port import TerminalUnavailable, When
 
 N = TypeVar("N")
@@ -52,21 +53,6 @@ def _convert(cls: Callable[..., N], obj: Any) -> N:
 
 def _convert_all(cls: Callable[..., N], items: Any) -> tuple[N, ...] | None:
     return None if items is None else tuple(_convert(cls, item) for item in items)
-
-
-def _tick_from_row(row: Any) -> Tick:
-    if isinstance(row, Tick):
-        return row
-    return Tick(
-        time=int(row["time"]),
-        bid=float(row["bid"]),
-        ask=float(row["ask"]),
-        last=float(row["last"]),
-        volume=int(row["volume"]),
-        time_msc=int(row["time_msc"]),
-        flags=int(row["flags"]),
-        volume_real=float(row["volume_real"]),
-    )
 
 
 def _given(**kwargs: Any) -> dict[str, Any]:
@@ -140,7 +126,7 @@ class RealTerminal:
         self, symbol: str, date_from: When, count: int, flags: int
     ) -> tuple[Tick, ...] | None:
         rows = self._mt5.copy_ticks_from(symbol, date_from, count, flags)
-        return None if rows is None else tuple(_tick_from_row(row) for row in rows)
+        return None if rows is None else as_ticks(rows)
 
     def positions_get(
         self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None

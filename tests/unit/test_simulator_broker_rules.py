@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agents.terminal.mt5.tick_array import as_ticks
 from agents.terminal.simulator import ManualClock, SimulatedTerminal, SimulatorSettings
 from agents.terminal.simulator import mt5sim as mt5
 from agents.terminal.simulator.server_time import ServerTime
@@ -193,5 +194,5 @@ def test_ticks_positions_and_deals_when_server_at_utc3_then_stamped_in_server_ti
     (into,) = sim.history_deals_get(position=pos.identifier) or ()
     assert into.time_msc == pos.time_msc
     ticks = sim.copy_ticks_from("EURUSD", tick.time_msc / 1000, 10, mt5.COPY_TICKS_ALL)
-    assert ticks
-    assert ticks[-1] == tick
+    assert ticks is not None
+    assert as_ticks(ticks)[-1] == tick

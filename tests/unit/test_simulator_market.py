@@ -81,7 +81,7 @@ def test_market_when_clock_advances_then_one_tick_per_interval_per_symbol() -> N
     assert [e.time_msc - origin for e in eurusd] == list(range(0, 1001, 100))
     ticks = sim.copy_ticks_from("EURUSD", (origin + 500) / 1000, 3, mt5.COPY_TICKS_ALL)
     assert ticks is not None
-    assert [t.time_msc - origin for t in ticks] == [500, 600, 700]
+    assert [int(t) - origin for t in ticks["time_msc"]] == [500, 600, 700]
 
 
 def test_market_when_fast_mode_then_each_tick_call_advances_one_step() -> None:

@@ -15,6 +15,7 @@ from agents.terminal import (
     TerminalUnavailable,
     make_terminal,
 )
+from agents.terminal.mt5.tick_array import as_ticks
 from agents.terminal.simulator import SimulatorSettings, mt5sim
 from config.models import (
     FaultConfig,
@@ -92,7 +93,7 @@ def snapshot(terminal: TerminalPort) -> list[Any]:
         terminal.positions_get(ticket=opened.order),
         terminal.history_deals_get(position=opened.order),
         terminal.history_deals_get(0, 2**31),
-        terminal.copy_ticks_from("EURUSD", 0, 10, mt5sim.COPY_TICKS_ALL),
+        as_ticks(terminal.copy_ticks_from("EURUSD", 0, 10, mt5sim.COPY_TICKS_ALL) or ()),
         terminal.terminal_info(),
         opened,
         terminal.last_error(),

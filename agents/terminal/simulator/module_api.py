@@ -15,13 +15,13 @@ from typing import Any
 from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import (
     OrderCheckResult,
-    Tick,
     TradeDeal,
     TradeOrder,
     TradePosition,
     TradeRequest,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.mt5.tick_array import TickArray, tick_array
 from agents.terminal.simulator.book import position_margin, position_profit
 from agents.terminal.simulator.orders import InvalidRequest, parse_request
 from agents.terminal.simulator.trading import OrderDesk
@@ -101,13 +101,14 @@ class ModuleApi:
 
     def copy_ticks_range(
         self, symbol: str, date_from: When, date_to: When, flags: int
-    ) -> tuple[Tick, ...] | None:
+    ) -> TickArray | None:
+        """Kept ticks from `date_from` to `date_to`, as the module's numpy structured array."""
         with self._lock:
             if not self._gate() or not self._known(symbol):
                 return None
             lo, hi = to_msc(date_from), to_msc(date_to)
             ticks = self.world.feeds[symbol].ticks_from(lo, len(self.world.feeds[symbol].ticks))
-            return tuple(t for t in ticks if t.time_msc <= hi)
+            return tick_array(t for t in ticks if t.time_msc <= hi)
 
     def copy_rates_from(self, *args: Any) -> tuple[Any, ...] | None:
         self._unsupported()

@@ -24,6 +24,7 @@ from agents.terminal.mt5.structures import TradeOrder as TradeOrder
 from agents.terminal.mt5.structures import TradePosition as TradePosition
 from agents.terminal.mt5.structures import TradeRequest as TradeRequest
 from agents.terminal.mt5.symbol_info import SymbolInfo as SymbolInfo
+from agents.terminal.mt5.tick_array import TickArray
 from agents.terminal.simulator.terminal import SimulatedTerminal
 
 __author__ = "mtq (simulated MetaQuotes terminal)"
@@ -86,7 +87,7 @@ def symbol_info_tick(symbol: str) -> Tick | None:
 
 def copy_ticks_from(
     symbol: str, date_from: datetime | float | int, count: int, flags: int
-) -> tuple[Tick, ...] | None:
+) -> TickArray | None:
     return instance().copy_ticks_from(symbol, date_from, count, flags)
 
 
@@ -155,7 +156,7 @@ def copy_rates_range(*args: Any) -> tuple[Any, ...] | None:
 
 def copy_ticks_range(
     symbol: str, date_from: datetime | float | int, date_to: datetime | float | int, flags: int
-) -> tuple[Tick, ...] | None:
+) -> TickArray | None:
     return instance().copy_ticks_range(symbol, date_from, date_to, flags)
 
 

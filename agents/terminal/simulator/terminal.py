@@ -20,6 +20,7 @@ from agents.terminal.mt5.structures import (
     TradePosition,
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
+from agents.terminal.mt5.tick_array import TickArray, tick_array
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
 from agents.terminal.simulator.module_api import ModuleApi, in_group
@@ -401,12 +402,13 @@ class SimulatedTerminal(ModuleApi):
 
     def copy_ticks_from(
         self, symbol: str, date_from: datetime | float | int, count: int, flags: int
-    ) -> tuple[Tick, ...] | None:
-        """Kept ticks from `date_from` on (the simulator returns Tick tuples, not an array)."""
+    ) -> TickArray | None:
+        """Up to `count` kept ticks from `date_from` on, as the module's numpy structured
+        array (`TICK_DTYPE`: time, bid, ask, last, volume, time_msc, flags, volume_real)."""
         with self._lock:
             if not self._gate() or not self._known(symbol):
                 return None
-            return self.world.feeds[symbol].ticks_from(_to_msc(date_from), count)
+            return tick_array(self.world.feeds[symbol].ticks_from(_to_msc(date_from), count))
 
     def positions_total(self) -> int | None:
         with self._lock:
