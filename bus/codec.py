@@ -67,6 +67,11 @@ def decode_fact(subject: str, data: bytes) -> Fact:
         account_id, family, _ = subjects.parse_fact_subject(subject)
     except subjects.SubjectError as exc:
         raise DecodeError(subject, str(exc)) from None
+    return decode_fact_of(account_id, family, subject, data)
+
+
+def decode_fact_of(account_id: str, family: str, subject: str, data: bytes) -> Fact:
+    """`decode_fact` for a caller that has already split the subject."""
     decoder = FAMILY_DECODERS.get(family)
     if decoder is None:
         raise DecodeError(subject, f"unknown fact family {family!r}")

@@ -34,11 +34,7 @@ def read_recorded(store: RiskStore) -> Recorded:
 def account_filters(accounts: set[str] | None) -> tuple[str, ...]:
     if not accounts:
         return RISK_FACT_SUBJECTS
-    return tuple(
-        f.replace("mt5.*.", f"mt5.{subjects.account(a)}.", 1)
-        for a in sorted(accounts)
-        for f in RISK_FACT_SUBJECTS
-    )
+    return tuple(f"mt5.{subjects.account(a)}.>" for a in sorted(accounts))
 
 
 async def run_verify(

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bus import subjects
-from bus.codec import DecodeError, decode_fact
+from bus.codec import DecodeError, decode_fact_of
+from bus.schemas import Fact
 from domain import AccountRisk, FactRef, RiskError, RiskRules, account_risk_id
 from engine.facts import apply_fact, fact_time
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NOT_DECIDED = frozenset({"health", "tick"})
+"""Fact families risk never decides on: skipped before decoding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +56,10 @@ class Decider:
     def decide(self, seq: int, subject: str, data: bytes) -> Outcome:
         """Decide one MT5 fact; bad facts are rejected with the reason, never raised."""
         self.last_seq = max(self.last_seq, seq)
-        try:
-            account_id, _, _ = subjects.parse_fact_subject(subject)
-        except subjects.SubjectError as exc:
-            return Rejected("subject", str(exc))
-        account = self.accounts.get(account_id)
-        if account is None:
-            return Rejected("unknown_account", f"account {account_id!r} is not registered")
-        try:
-            fact = decode_fact(subject, data)
-        except DecodeError as exc:
-            return Rejected("decode", exc.reason)
+        found = self._route(subject, data)
+        if not isinstance(found, tuple):
+            return found
+        account_id, account, fact = found
         before = len(account.pending_events)
         commands_before = tuple(account.outstanding_commands)
         try:
@@ -78,6 +74,22 @@ class Decider:
         self.last_time = max(self.last_time, stamp)
         events = tuple(account.pending_events[before:])
         return Applied(account_id, self.new_commands(account, commands_before), events)
+
+    def _route(self, subject: str, data: bytes) -> tuple[str, AccountRisk, Fact] | Outcome:
+        """The account and decoded fact, or why the fact is skipped or rejected."""
+        try:
+            account_id, family, _ = subjects.parse_fact_subject(subject)
+        except subjects.SubjectError as exc:
+            return Rejected("subject", str(exc))
+        if family in NOT_DECIDED:
+            return SKIPPED
+        account = self.accounts.get(account_id)
+        if account is None:
+            return Rejected("unknown_account", f"account {account_id!r} is not registered")
+        try:
+            return account_id, account, decode_fact_of(account_id, family, subject, data)
+        except DecodeError as exc:
+            return Rejected("decode", exc.reason)
 
     def new_commands(self, account: AccountRisk, before: tuple[str, ...]) -> tuple[str, ...]:
         """Commands `account` ordered since its outstanding ids were `before`."""

@@ -109,11 +109,13 @@ class RiskEngine:
             log.info("deciding facts %d..%d under the recorded limits", tracking + 1,
                      caught_up_seq)  # fmt: skip
             while self.reader.next_seq <= caught_up_seq:
-                if not await self._step(wait_s=1.0) or self.reader.pending == 0:
+                if not await self._step(wait_s=1.0) or (
+                    self.reader.pending == 0 and not self.reader.buffered
+                ):
                     break  # the rest up to caught_up_seq are facts risk does not follow
-        changed = self._apply_config()
+        changed = await self._apply_config()
         if changed:
-            log.info("config recorded for %s", ", ".join(changed))
+            log.info("config recorded for %d account(s)", len(changed))
         group = await self._flush()
         if group is not None:
             await group.done
@@ -129,13 +131,15 @@ class RiskEngine:
                 loaded[account_id] = account
         return loaded
 
-    def _apply_config(self) -> list[str]:
+    async def _apply_config(self) -> list[str]:
         at = FactRef(self.decider.last_seq, self.decider.last_time)
-        return [
-            account_id
-            for account_id, rules in sorted(self.rules.items())
-            if self.decider.configure(account_id, rules, at)
-        ]
+        changed = []
+        for account_id, rules in sorted(self.rules.items()):
+            if self.decider.configure(account_id, rules, at):
+                changed.append(account_id)
+            if self.decider.pending_count >= MAX_GROUP_EVENTS:
+                await self._flush()
+        return changed
 
     def _resend_outstanding(self) -> None:
         for account_id, account in sorted(self.decider.accounts.items()):

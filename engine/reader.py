@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import api
 from nats.js.client import JetStreamContext
 
@@ -16,13 +19,14 @@ from bus import subjects
 
 log = logging.getLogger(__name__)
 
-RISK_FACT_SUBJECTS: Final = (
-    "mt5.*.position.*",
-    "mt5.*.account",
-    "mt5.*.order.*",
-    "mt5.*.lifecycle",
-)
-"""What the engine follows: not ticks (own stream), not heartbeats."""
+RISK_FACT_SUBJECTS: Final = ("mt5.>",)
+"""Everything in MT5 (ticks have a stream of their own); the decider skips heartbeats.
+
+One filter: nats-server delivers a consumer with several filter subjects about four times
+slower than one with a single filter on this stream (measured: 16.5k vs 72k messages/s).
+"""
+BUFFERED: Final = 5_000
+"""Facts delivered and not yet taken; past this the consumer waits (flow control)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +37,26 @@ class RawFact:
     headers: dict[str, str] | None
 
 
+def _positions(msg: Msg) -> tuple[int, int]:
+    """Stream sequence and messages pending, from the JetStream reply subject.
+
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`;
+    other layouts (domains, account hashes) go through nats-py's parser.
+    """
+    tokens = msg.reply.split(".")
+    if len(tokens) == 9:
+        return int(tokens[5]), int(tokens[8])
+    meta = msg.metadata
+    return meta.sequence.stream, meta.num_pending
+
+
 class FactReader:
-    """An ephemeral pull consumer (no acks, memory state) re-created after any failure.
+    """An ordered push consumer (no acks, memory state, flow control) from `next_seq` on.
 
     Position is the reader's own: `next_seq` is the next stream sequence wanted, so a lost
-    consumer (server restart, reconnect) resumes exactly where delivery stopped.
+    consumer (server restart, reconnect) is re-created exactly where delivery stopped.
+    nats-py's pull `fetch` waits for each message with its own timeout (tens of
+    microseconds a message); a push consumer feeding a buffer costs a fraction of that.
     """
 
     def __init__(
@@ -51,65 +70,81 @@ class FactReader:
     ) -> None:
         self._get_js = get_js
         self.next_seq = max(1, next_seq)
+        self._delivered_seq = self.next_seq - 1
         self._stream = stream
         self._filters = filters
         self._batch = batch
-        self._sub: JetStreamContext.PullSubscription | None = None
-        self._consumer: str | None = None
+        self._sub: Subscription | None = None
+        self._buffer: deque[RawFact] = deque()
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
         self.pending: int | None = None
-        """Messages left on the filters after the last fetch (None: not known yet)."""
+        """Messages left on the filters after the last delivered one (None: not known)."""
 
     async def fetch(self, wait_s: float) -> list[RawFact]:
         """The next facts (up to one batch); empty after `wait_s` without any."""
-        js = self._get_js()
-        if js is None:
-            return []
-        try:
-            if self._sub is None:
+        if self._sub is None:
+            js = self._get_js()
+            if js is None:
+                await asyncio.sleep(min(wait_s, 0.2))
+                return []
+            try:
                 self._sub = await self._subscribe(js)
-            msgs = await self._sub.fetch(self._batch, timeout=wait_s)
-        except TimeoutError:
-            return []
-        except Exception as exc:  # noqa: BLE001 - consumer lost or reconnecting: rebuild
-            log.debug("fact fetch failed (%r); re-creating the consumer", exc)
-            await self.close()
-            return []
-        return self._take(msgs)
+            except Exception as exc:  # noqa: BLE001 - stream missing or reconnecting: retry
+                log.debug("cannot follow %s yet: %r", self._stream, exc)
+                await asyncio.sleep(min(wait_s, 0.5))
+                return []
+        if not self._buffer:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), wait_s)
+        taken: list[RawFact] = []
+        while self._buffer and len(taken) < self._batch:
+            fact = self._buffer.popleft()
+            if fact.seq >= self.next_seq:
+                taken.append(fact)
+                self.next_seq = fact.seq + 1
+        if len(self._buffer) < BUFFERED:
+            self._room.set()
+        return taken
 
-    def _take(self, msgs: list[Msg]) -> list[RawFact]:
-        facts: list[RawFact] = []
-        for msg in msgs:
-            seq = msg.metadata.sequence.stream
-            if seq < self.next_seq:
-                continue  # redelivered after a re-created consumer
-            facts.append(RawFact(seq, msg.subject, msg.data, msg.headers))
-            self.next_seq = seq + 1
-        if msgs:
-            self.pending = msgs[-1].metadata.num_pending
-        return facts
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
 
-    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _on_msg(self, msg: Msg) -> None:
+        seq, pending = _positions(msg)
+        if seq <= self._delivered_seq:
+            return  # redelivered after the consumer was re-created
+        self._delivered_seq = seq
+        self.pending = pending
+        self._buffer.append(RawFact(seq, msg.subject, msg.data, msg.headers))
+        self._ready.set()
+        if len(self._buffer) >= BUFFERED:
+            self._room.clear()
+            await self._room.wait()
+
+    async def _subscribe(self, js: JetStreamContext) -> Subscription:
+        self._delivered_seq = self._buffer[-1].seq if self._buffer else self.next_seq - 1
+        start = self._delivered_seq + 1
         config = api.ConsumerConfig(
             filter_subjects=list(self._filters),
-            ack_policy=api.AckPolicy.NONE,
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.next_seq,
-            mem_storage=True,
+            opt_start_seq=start,
             inactive_threshold=30.0,
-            max_waiting=4,
         )
-        info = await js.add_consumer(self._stream, config=config)
-        self._consumer = info.name
-        return await js.pull_subscribe_bind(
-            consumer=info.name, stream=self._stream, pending_msgs_limit=-1
-        )
+        return await js.subscribe(
+            "", stream=self._stream, cb=self._on_msg, ordered_consumer=True, config=config,
+            pending_msgs_limit=-1, pending_bytes_limit=-1,
+        )  # fmt: skip
 
     async def close(self) -> None:
         sub, self._sub = self._sub, None
+        self._room.set()
         if sub is not None:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-        self._consumer = None
 
 
 async def read_facts(
@@ -132,7 +167,7 @@ async def read_facts(
                 yield raw
             if progress is not None and batch:
                 progress(batch[-1].seq)
-            if reader.pending == 0:
+            if batch and reader.pending == 0 and not reader.buffered:
                 return
     finally:
         await reader.close()
