@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bus.datadir import pid_alive, process_cmdline, write_atomic
+from bus.security.client import TlsFiles
 
 _PR_SET_PDEATHSIG = 1
 BINARY_NAME = "nats-server.exe" if sys.platform == "win32" else "nats-server"
@@ -76,6 +77,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _quoted(path: Path | str) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def render_config(
     *,
     host: str,
@@ -84,20 +89,28 @@ def render_config(
     store_dir: Path,
     server_name: str,
     max_payload: int,
+    auth: str = "",
+    tls: TlsFiles | None = None,
 ) -> str:
-    """Render a nats-server config: loopback, JetStream fsync on every write."""
-    store = str(store_dir).replace("\\", "\\\\").replace('"', '\\"')
-    return (
+    """Render a nats-server config: loopback, JetStream fsync on every write.
+
+    `auth`: the trust config of `bus.security` (operator, accounts); empty: open server.
+    `tls`: the server's certificate and key; every client must then speak TLS.
+    """
+    text = (
         f'server_name: "{server_name}"\n'
         f'host: "{host}"\n'
         f"port: {port}\n"
         f'http: "{host}:{monitor_port}"\n'
         f"max_payload: {max_payload}\n"
         "jetstream {\n"
-        f'  store_dir: "{store}"\n'
+        f"  store_dir: {_quoted(store_dir)}\n"
         "  sync_interval: always\n"
         "}\n"
     )
+    if tls is not None and tls.cert and tls.key:
+        text += f"tls {{\n  cert_file: {_quoted(tls.cert)}\n  key_file: {_quoted(tls.key)}\n}}\n"
+    return text + auth
 
 
 @dataclass
@@ -119,12 +132,20 @@ class EmbeddedNatsServer:
     die_with_parent: bool = True
     # File descriptors the server keeps open, e.g. the data dir lock (bus.datadir).
     inherit_fds: tuple[int, ...] = ()
+    # The server trust config `bus.security` generates (None: anyone may connect).
+    auth_conf: Path | None = None
+    tls: TlsFiles | None = None
     _last_error: str = field(default="no answer", init=False, repr=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
+        scheme = "tls" if self.tls is not None else "nats"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def secured(self) -> bool:
+        return self.auth_conf is not None
 
     @property
     def monitor_url(self) -> str:
@@ -197,6 +218,12 @@ class EmbeddedNatsServer:
             self.port = free_port(self.host)
         if not self.monitor_port:
             self.monitor_port = free_port(self.host)
+        try:
+            auth = self.auth_conf.read_text(encoding="utf-8") if self.auth_conf else ""
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"cannot read NATS auth config {self.auth_conf}: {exc}"
+            ) from None
         write_atomic(
             self.config_path,
             render_config(
@@ -206,6 +233,8 @@ class EmbeddedNatsServer:
                 store_dir=self.store_dir,
                 server_name=self.server_name,
                 max_payload=self.max_payload,
+                auth=auth,
+                tls=self.tls,
             ),
         )
         self._last_error = "no answer"

@@ -4,6 +4,10 @@ nats-py has no helper for `$JS.API.DIRECT.GET.<stream>` batches and decodes each
 message at ~60 µs; reading event logs needs far less. This client speaks just enough of the
 NATS protocol (CONNECT, PING/PONG, SUB, PUB, HMSG) to send direct-get requests and parse
 the replies. It runs on the event store's loop; one connection serves concurrent requests.
+
+Like nats-py it authenticates (credentials file: the server's nonce signed with the user's
+seed; or user and password), upgrades to TLS after the server's INFO when the server or
+the URL asks for it, and tries every server of a comma-separated URL in turn.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ import asyncio
 import contextlib
 import json
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
+
+from bus.security.client import ClientAuth
 
 _CRLF = b"\r\n"
 CONNECT_TIMEOUT = 2.0
@@ -68,28 +75,97 @@ def connect_command(auth: dict[str, str], inbox: bytes) -> bytes:
     return b"CONNECT %s\r\nSUB %s.* 1\r\nPING\r\n" % (json.dumps(options).encode(), inbox)
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One server of a URL: where it is, whether the URL asks for TLS, its URL credentials."""
+
+    host: str
+    port: int
+    tls: bool = False
+    url_auth: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def endpoints(url: str) -> list[Endpoint]:
+    """Every server in a comma-separated `url` (`nats://` or `tls://`), in order."""
+    found: list[Endpoint] = []
+    for server in url.split(","):
+        text = server.strip()
+        if not text:
+            continue
+        if "://" not in text:
+            text = f"nats://{text}"
+        parts = urlsplit(text)
+        if parts.scheme not in ("nats", "tls"):
+            raise ValueError(f"direct gets support nats:// and tls:// URLs, not {parts.scheme!r}")
+        auth: dict[str, str] = {}
+        if parts.username and parts.password is not None:
+            auth = {"user": unquote(parts.username), "pass": unquote(parts.password)}
+        elif parts.username:
+            auth = {"auth_token": unquote(parts.username)}
+        found.append(
+            Endpoint(parts.hostname or "127.0.0.1", parts.port or 4222, parts.scheme == "tls", auth)
+        )
+    if not found:
+        raise ValueError(f"no server in NATS URL {url!r}")
+    return found
+
+
 def endpoint(url: str) -> tuple[str, int, dict[str, str]]:
-    """Host, port and CONNECT credentials of the first server in `url`."""
-    first = url.split(",", maxsplit=1)[0].strip()
-    if "://" not in first:
-        first = f"nats://{first}"
-    parts = urlsplit(first)
-    if parts.scheme not in ("nats", ""):
-        raise ValueError(f"direct gets support nats:// URLs only, not {parts.scheme!r}")
-    auth: dict[str, str] = {}
-    if parts.username and parts.password is not None:
-        auth = {"user": unquote(parts.username), "pass": unquote(parts.password)}
-    elif parts.username:
-        auth = {"auth_token": unquote(parts.username)}
-    return parts.hostname or "127.0.0.1", parts.port or 4222, auth
+    """Host, port and URL credentials of the first server in `url`."""
+    first = endpoints(url)[0]
+    return first.host, first.port, first.url_auth
+
+
+def parse_info(line: bytes) -> dict[str, Any]:
+    """The JSON of the server's `INFO {...}` greeting; `ConnectionError` if it is not one."""
+    if not line.startswith(b"INFO"):
+        raise ConnectionError(f"unexpected greeting from NATS: {line[:80]!r}")
+    try:
+        info: dict[str, Any] = json.loads(line[4:].strip() or b"{}")
+    except ValueError as exc:
+        raise ConnectionError(f"unreadable INFO from NATS: {exc}") from None
+    return info
+
+
+def handshake(
+    target: Endpoint, auth: ClientAuth, info: dict[str, Any]
+) -> tuple[ssl.SSLContext | None, dict[str, str]]:
+    """The TLS context to upgrade with (None: stay plain) and the CONNECT credentials."""
+    context: ssl.SSLContext | None = None
+    if (
+        target.tls
+        or info.get("tls_required")
+        or (auth.tls is not None and info.get("tls_available"))
+    ):
+        context = auth.ssl_context() or ssl.create_default_context()
+    fields = dict(target.url_auth) or auth.connect_fields(info)
+    return context, fields
+
+
+class Failover:
+    """Which server to try first: the last one that worked, then the others in order."""
+
+    def __init__(self, url: str) -> None:
+        self.servers = endpoints(url)
+        self._good = 0
+
+    def order(self) -> list[Endpoint]:
+        return self.servers[self._good :] + self.servers[: self._good]
+
+    def worked(self, target: Endpoint) -> None:
+        self._good = self.servers.index(target)
 
 
 class DirectGetClient:
     """Direct-get requests on one raw connection (reconnects on the next request)."""
 
-    def __init__(self, url: str) -> None:
-        self.host, self.port, self._auth = endpoint(url)
-        self._inbox = f"_DG.{secrets.token_hex(8)}"
+    def __init__(self, url: str, auth: ClientAuth | None = None) -> None:
+        self._servers = Failover(url)
+        self._auth = auth or ClientAuth()
+        self._inbox = f"{self._auth.inbox_prefix()}.{secrets.token_hex(8)}"
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._pending: dict[str, _Request] = {}
@@ -131,23 +207,36 @@ class DirectGetClient:
         async with self._lock:
             if self._writer is not None and not self._writer.is_closing():
                 return self._writer
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
-            )
-            info = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
-            if not info.startswith(b"INFO"):
-                writer.close()
-                raise ConnectionError(f"unexpected greeting from NATS: {info[:80]!r}")
-            writer.write(connect_command(self._auth, self._inbox.encode()))
-            line = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
+            error: Exception = ConnectionError("no NATS server to try")
+            for target in self._servers.order():
+                try:
+                    reader, writer = await asyncio.wait_for(self._open(target), CONNECT_TIMEOUT)
+                except (OSError, TimeoutError, ssl.SSLError) as exc:
+                    error = exc
+                    continue
+                self._servers.worked(target)
+                self._writer = writer
+                self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+                return writer
+            raise error
+
+    async def _open(self, target: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        try:
+            info = parse_info(await reader.readline())
+            context, fields = handshake(target, self._auth, info)
+            if context is not None:
+                await writer.start_tls(context, server_hostname=target.host)
+            writer.write(connect_command(fields, self._inbox.encode()))
+            line = await reader.readline()
             while line.startswith((b"+OK", b"INFO")):
-                line = await asyncio.wait_for(reader.readline(), CONNECT_TIMEOUT)
+                line = await reader.readline()
             if not line.startswith(b"PONG"):
-                writer.close()
-                raise ConnectionError(f"NATS refused the connection: {line.strip()!r}")
-            self._writer = writer
-            self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
-            return writer
+                raise ConnectionError(f"NATS at {target} refused the connection: {line.strip()!r}")
+        except BaseException:
+            writer.close()
+            raise
+        return reader, writer
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         buf = b""

@@ -18,11 +18,13 @@ import nats
 from eventsourcing.persistence import OperationalError, ProgrammingError
 from nats.aio.client import Client
 
+from bus.connection import redact_url
 from bus.eventstore import wire
 from bus.eventstore.batching import GroupCommitter
 from bus.eventstore.directget import DirectGetClient
 from bus.eventstore.logreader import LogReader
 from bus.eventstore.syncget import SyncDirectGetClient
+from bus.security.client import BadCredentials, BadTlsFiles, ClientAuth
 
 T = TypeVar("T")
 
@@ -33,39 +35,48 @@ class Runtime:
     """Event loop thread plus the connections recorders share for one URL."""
 
     _lock = threading.Lock()
-    _instances: dict[str, Runtime] = {}
+    _instances: dict[tuple[str, ClientAuth], Runtime] = {}
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, auth: ClientAuth | None = None) -> None:
+        self.url = str(url)
+        self.shown_url = redact_url(self.url)  # for messages: never a password
+        self.auth = auth or ClientAuth()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._run_loop, name=f"mtq-eventstore-{url}", daemon=True
+            target=self._run_loop, name=f"mtq-eventstore-{self.shown_url}", daemon=True
         )
         self._nc: Client | None = None
         self._connecting: asyncio.Lock | None = None
         self._up = asyncio.Event()
-        self.direct = DirectGetClient(url)
-        self.reader = SyncDirectGetClient(url, wire.READ_HEADERS)
+        self.direct = DirectGetClient(self.url, self.auth)
+        self.reader = SyncDirectGetClient(self.url, wire.READ_HEADERS, self.auth)
         self.log = LogReader(self.reader)
         self.committers: dict[str, GroupCommitter] = {}  # by stream; used on the loop only
         self._thread.start()
 
     @classmethod
-    def for_url(cls, url: str) -> Runtime:
-        """Return the shared runtime for `url`, starting it on first use."""
+    def for_url(cls, url: str, auth: ClientAuth | None = None) -> Runtime:
+        """Return the shared runtime for `url` as `auth`, starting it on first use.
+
+        Without `auth`, the credentials a `settings.AuthUrl` carries are used (none for a
+        plain string).
+        """
+        chosen = auth or getattr(url, "auth", None) or ClientAuth()
+        key = (str(url), chosen)
         with cls._lock:
-            runtime = cls._instances.get(url)
+            runtime = cls._instances.get(key)
             if runtime is None:
-                runtime = cls(url)
-                cls._instances[url] = runtime
+                runtime = cls(str(url), chosen)
+                cls._instances[key] = runtime
             return runtime
 
     @classmethod
     def discard(cls, url: str) -> None:
-        """Close the runtime for `url` (its connections and loop thread), if any."""
+        """Close the runtimes for `url` (their connections and loop threads), if any."""
         with cls._lock:
-            runtime = cls._instances.pop(url, None)
-        if runtime is not None:
+            keys = [k for k in cls._instances if k[0] == str(url)]
+            runtimes = [cls._instances.pop(k) for k in keys]
+        for runtime in runtimes:
             runtime.close()
 
     def close(self) -> None:
@@ -98,10 +109,12 @@ class Runtime:
         except (TimeoutError, concurrent.futures.TimeoutError) as exc:
             future.cancel()
             raise OperationalError(
-                f"NATS at {self.url} did not answer within {timeout:.1f}s"
+                f"NATS at {self.shown_url} did not answer within {timeout:.1f}s"
             ) from exc
         except (OSError, nats.errors.Error) as exc:
-            raise OperationalError(f"NATS at {self.url}: {exc!r}") from exc
+            raise OperationalError(f"NATS at {self.shown_url}: {exc!r}") from exc
+        except (BadCredentials, BadTlsFiles) as exc:
+            raise OperationalError(str(exc)) from None
 
     def read(self, fn: Callable[[], T]) -> T:
         """Run a blocking read in the calling thread (never the loop thread)."""
@@ -110,9 +123,9 @@ class Runtime:
         try:
             return fn()
         except TimeoutError as exc:
-            raise OperationalError(f"NATS at {self.url}: {exc}") from exc
+            raise OperationalError(f"NATS at {self.shown_url}: {exc}") from exc
         except OSError as exc:
-            raise OperationalError(f"NATS at {self.url}: {exc!r}") from exc
+            raise OperationalError(f"NATS at {self.shown_url}: {exc!r}") from exc
 
     async def client(self) -> Client:
         """The connected nats-py client; waits for a reconnect instead of queueing writes."""
@@ -122,7 +135,8 @@ class Runtime:
             nc = self._nc
             if nc is None or nc.is_closed:
                 nc = await nats.connect(
-                    servers=self.url.split(","),
+                    servers=[u.strip() for u in self.url.split(",")],
+                    **self.auth.nats_options(),
                     connect_timeout=2,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,

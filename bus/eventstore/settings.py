@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eventsourcing.utils import Environment, strtobool
 
+from bus.security.client import ClientAuth, TlsFiles
 from bus.subjects import STREAM_RISK
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
@@ -17,6 +18,33 @@ _NON_TOKEN = re.compile(r"[^a-z0-9_-]+")
 def _name_token(name: str) -> str:
     token = _NON_TOKEN.sub("_", name.lower()).strip("_")
     return token or "app"
+
+
+class AuthUrl(str):
+    """A server URL that carries the credentials to use with it.
+
+    Recorders find their shared `Runtime` by `settings.url`; the credentials travel with it
+    so that two identities on one server get two runtimes.
+    """
+
+    auth: ClientAuth
+
+    def __new__(cls, url: str, auth: ClientAuth) -> AuthUrl:
+        made = super().__new__(cls, url)
+        made.auth = auth
+        return made
+
+
+def auth_from_env(env: Environment) -> ClientAuth:
+    """Credentials and TLS from the application's environment (see `Settings`)."""
+    ca, cert, key = (env.get(f"NATS_TLS_{k}") or None for k in ("CA", "CERT", "KEY"))
+    creds = env.get("NATS_CREDS") or None
+    return ClientAuth(
+        creds_file=creds,
+        user=None if creds else env.get("NATS_USER") or None,
+        password=None if creds else env.get("NATS_PASSWORD") or None,
+        tls=TlsFiles(ca=ca, cert=cert, key=key) if (ca or cert or key) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,9 @@ class Settings:
     - `NATS_CREATE_STREAM` (or the library's `CREATE_TABLE`): create or extend the stream
       when missing (default yes).
     - `NATS_STREAM_REPLICAS`: replicas when creating the stream (default 1).
+    - `NATS_CREDS`: a `.creds` file to authenticate with (else `NATS_USER` and
+      `NATS_PASSWORD`); `NATS_TLS_CA` (and `NATS_TLS_CERT`, `NATS_TLS_KEY` for a client
+      certificate): TLS. Every connection of the store uses them, its own socket clients too.
     """
 
     url: str = DEFAULT_URL
@@ -42,14 +73,17 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     create_stream: bool = True
     replicas: int = 1
+    auth: ClientAuth = field(default_factory=ClientAuth)
 
     @classmethod
     def from_env(cls, env: Environment) -> Settings:
         stream = env.get("NATS_STREAM") or STREAM_RISK
         default_prefix = f"{_name_token(stream)}.{_name_token(env.name or 'application')}"
         create = env.get("NATS_CREATE_STREAM") or env.get("CREATE_TABLE") or "yes"
+        auth = auth_from_env(env)
         return cls(
-            url=env.get("NATS_URL") or DEFAULT_URL,
+            url=AuthUrl(env.get("NATS_URL") or DEFAULT_URL, auth),
+            auth=auth,
             stream=stream,
             prefix=(env.get("NATS_SUBJECT_PREFIX") or default_prefix).strip("."),
             timeout=float(env.get("NATS_TIMEOUT") or DEFAULT_TIMEOUT),

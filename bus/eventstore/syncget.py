@@ -4,7 +4,8 @@ Reads need no event loop: handing a request to the loop thread and the reply bac
 thread wake-ups and GIL hand-offs per call, and moves the parsing of large replies onto the
 one loop thread. A reading thread takes an idle connection from a small pool (or opens one)
 for each request and gives it back afterwards; a connection that failed is closed. Each is a
-minimal NATS protocol client (CONNECT, SUB, PUB, HMSG, PING/PONG).
+minimal NATS protocol client (CONNECT, SUB, PUB, HMSG, PING/PONG) that authenticates,
+upgrades to TLS and fails over across the URL's servers as `directget` does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import json
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,11 +23,15 @@ from typing import Any, TypeVar
 from bus.eventstore.directget import (
     CONNECT_TIMEOUT,
     DirectGetError,
+    Endpoint,
+    Failover,
     RawMsg,
     connect_command,
-    endpoint,
+    handshake,
     parse_headers,
+    parse_info,
 )
+from bus.security.client import ClientAuth
 
 T = TypeVar("T")
 
@@ -74,9 +80,12 @@ class Connection:
 class SyncDirectGetClient:
     """Direct gets answered on the calling thread, over pooled connections."""
 
-    def __init__(self, url: str, keys: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self, url: str, keys: tuple[str, ...] | None = None, auth: ClientAuth | None = None
+    ) -> None:
         """`keys`: the only headers to read from messages (default: all of them)."""
-        self.host, self.port, self._auth = endpoint(url)
+        self._servers = Failover(url)
+        self._auth = auth or ClientAuth()
         self._keys = (
             None if keys is None else [(k, f"\r\n{k}:") for k in dict.fromkeys(keys + _ALWAYS)]
         )
@@ -248,12 +257,7 @@ class SyncDirectGetClient:
                 raise ConnectionError("direct-get client closed")
             if self._idle:
                 return self._idle.pop()
-        try:
-            conn = self._connect(min(timeout, CONNECT_TIMEOUT))
-        except TimeoutError as exc:
-            raise TimeoutError(f"cannot reach NATS at {self.host}:{self.port}") from exc
-        except OSError as exc:
-            raise ConnectionError(f"cannot reach NATS at {self.host}:{self.port}: {exc}") from exc
+        conn = self._connect_any(min(timeout, CONNECT_TIMEOUT))
         with self._lock:
             self._all.add(conn)
         return conn
@@ -266,19 +270,38 @@ class SyncDirectGetClient:
         with contextlib.suppress(OSError):  # closed meanwhile
             conn.sock.close()
 
-    def _connect(self, timeout: float) -> Connection:
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+    def _connect_any(self, timeout: float) -> Connection:
+        """Connect to the first server that answers, starting with the last that did."""
+        failure: BaseException | None = None
+        for target in self._servers.order():
+            try:
+                conn = self._connect(target, timeout)
+            except TimeoutError as exc:
+                failure = TimeoutError(f"cannot reach NATS at {target}")
+                failure.__cause__ = exc
+            except (OSError, ssl.SSLError) as exc:
+                failure = ConnectionError(f"cannot reach NATS at {target}: {exc}")
+                failure.__cause__ = exc
+            else:
+                self._servers.worked(target)
+                return conn
+        assert failure is not None
+        raise failure
+
+    def _connect(self, target: Endpoint, timeout: float) -> Connection:
+        sock: socket.socket = socket.create_connection((target.host, target.port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             deadline = time.monotonic() + timeout
             buf = b""
             while _CRLF not in buf:
                 buf = self._more(sock, buf, deadline)
-            if not buf.startswith(b"INFO"):
-                raise ConnectionError(f"unexpected greeting from NATS: {buf[:80]!r}")
-            inbox = f"_DG.{secrets.token_hex(8)}".encode()
-            sock.sendall(connect_command(self._auth, inbox))
-            buf = buf[buf.index(_CRLF) + 2 :]
+            line, _, buf = buf.partition(_CRLF)
+            context, fields = handshake(target, self._auth, parse_info(line))
+            if context is not None:
+                sock = context.wrap_socket(sock, server_hostname=target.host)
+            inbox = f"{self._auth.inbox_prefix()}.{secrets.token_hex(8)}".encode()
+            sock.sendall(connect_command(fields, inbox))
             while True:
                 while _CRLF not in buf:
                     buf = self._more(sock, buf, deadline)

@@ -1,0 +1,1 @@
+"""NATS security: identities with permissions, their credentials, the server's trust config."""
