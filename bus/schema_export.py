@@ -27,7 +27,14 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (schemas.ClosePosition, "cmd.{account}.close_position", "CMD"),
     (schemas.CloseAll, "cmd.{account}.close_all", "CMD"),
     (schemas.SetTradingState, "cmd.{account}.set_trading_state", "CMD"),
+    (schemas.RiskCheckRequest, "mtq.risk.check", "mtq-risk"),
+    (schemas.RiskCheckReply, "mtq.risk.check (reply)", "mtq-risk"),
+    (schemas.RiskControlRequest, "mtq.risk.control", "mtq-risk"),
+    (schemas.RiskControlReply, "mtq.risk.control (reply)", "mtq-risk"),
+    (schemas.RiskShowRequest, "mtq.risk.show", "mtq-risk"),
+    (schemas.RiskShowReply, "mtq.risk.show (reply)", "mtq-risk"),
 )
+"""Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services."""
 
 
 def wire_types() -> list[type[schemas.base.Message]]:
@@ -65,7 +72,11 @@ def asyncapi_document() -> dict[str, Any]:
         }
         channels[name] = {
             "address": address,
-            "description": f"stored in JetStream stream {stream}",
+            "description": (
+                f"request/reply of the NATS micro service {stream}"
+                if stream.startswith("mtq-")
+                else f"stored in JetStream stream {stream}"
+            ),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
     return {
@@ -73,7 +84,8 @@ def asyncapi_document() -> dict[str, Any]:
         "info": {
             "title": "mtq",
             "version": "1",
-            "description": "Facts from MT5 agents and commands to them, as plain JSON on NATS.",
+            "description": "Facts from MT5 agents, commands to them and the risk service's "
+            "requests and replies, as plain JSON on NATS.",
         },
         "defaultContentType": "application/json",
         "channels": channels,
@@ -104,9 +116,12 @@ def export(directory: Path) -> list[Path]:
 
 def stale_files(directory: Path) -> list[str]:
     """Names of schema files in `directory` that are missing or differ from the code."""
+    expected = render_all()
     stale = []
-    for name, text in render_all().items():
+    for name, text in expected.items():
         path = directory / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             stale.append(name)
+    # Files of types that no longer exist are stale too.
+    stale.extend(sorted(p.name for p in directory.glob("*.json") if p.name not in expected))
     return stale

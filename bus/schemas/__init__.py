@@ -15,6 +15,14 @@ from bus.schemas.facts import (
     PositionOpened,
     TickReceived,
 )
+from bus.schemas.risk import (
+    RiskCheckReply,
+    RiskCheckRequest,
+    RiskControlReply,
+    RiskControlRequest,
+    RiskShowReply,
+    RiskShowRequest,
+)
 
 __all__ = [
     "AccountSnapshot",
@@ -31,6 +39,12 @@ __all__ = [
     "PositionFact",
     "PositionModified",
     "PositionOpened",
+    "RiskCheckReply",
+    "RiskCheckRequest",
+    "RiskControlReply",
+    "RiskControlRequest",
+    "RiskShowReply",
+    "RiskShowRequest",
     "SetTradingState",
     "TickReceived",
 ]

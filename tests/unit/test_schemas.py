@@ -22,6 +22,12 @@ from bus.schemas import (
     PositionClosed,
     PositionModified,
     PositionOpened,
+    RiskCheckReply,
+    RiskCheckRequest,
+    RiskControlReply,
+    RiskControlRequest,
+    RiskShowReply,
+    RiskShowRequest,
     SetTradingState,
     TickReceived,
 )
@@ -88,6 +94,27 @@ SAMPLES: list[Message] = [
     ClosePosition(command_id="cmd-1", account_id="ftmo-001", ticket=1001),
     CloseAll(command_id="cmd-3", account_id="ftmo-001", symbol="XAUUSD"),
     SetTradingState(command_id="cmd-4", account_id="ftmo-001", state="HALTED", reason="x"),
+    RiskCheckRequest(
+        account_id="ftmo-001",
+        symbol="EURUSD",
+        side="buy",
+        volume=0.1,
+        price=1.0852,
+        sl=1.0822,
+        client_order_id="strategy-1-17",
+    ),
+    RiskCheckReply(
+        account_id="ftmo-001",
+        approved=False,
+        reasons=("lots 0.5 > max_lots_per_symbol 0.2",),
+        limits={"max_lots_per_symbol": "0.2"},
+        trading_state="ACTIVE",
+        decision="x/7",
+    ),
+    RiskControlRequest(account_id="ftmo-001", action="pause", reason="news", actor="alice"),
+    RiskControlReply(account_id="ftmo-001", trading_state="REDUCING", changed=True),
+    RiskShowRequest(account_id="ftmo-001"),
+    RiskShowReply(account_id="ftmo-001", summary={"trading_state": "ACTIVE"}),
 ]
 
 
@@ -132,6 +159,12 @@ def test_sample_payload_when_validated_against_its_schema_then_valid(sample: Mes
     jsonschema.Draft202012Validator.check_schema(schema)
     payload = msgspec.json.decode(codec.encode(sample))
     jsonschema.validate(payload, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_stale_files_when_a_removed_type_left_its_file_then_reported(tmp_path: Path) -> None:
+    export(tmp_path)
+    (tmp_path / "Gone.json").write_text("{}")
+    assert stale_files(tmp_path) == ["Gone.json"]
 
 
 @pytest.mark.parametrize("sample", SAMPLES[:3], ids=lambda s: type(s).__name__)
