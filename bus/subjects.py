@@ -23,6 +23,7 @@ RISK_CHECK: Final = "mtq.risk.check"
 RISK_CONTROL: Final = "mtq.risk.control"
 RISK_SHOW: Final = "mtq.risk.show"
 QUERY_PREFIX: Final = "mtq.query"
+QUERY_ENDPOINTS: Final = ("status", "positions", "reconciliation", "risk", "equity")
 AGENTS_PREFIX: Final = "mtq.agents"
 
 POSITION_KINDS: Final = ("opened", "modified", "closed")
@@ -113,6 +114,16 @@ def commands_for(account_id: str) -> str:
 def risk_events(aggregate_id: str, version: int, event_type: str) -> str:
     aggregate = check_token(aggregate_id, "aggregate id")
     return f"{RISK_PREFIX}.events.{aggregate}.{version}.{event_type}"
+
+
+# --- read-model queries --------------------------------------------------------------
+
+
+def query(endpoint: str) -> str:
+    """`mtq.query.<endpoint>` of the `mtq-query` service."""
+    if endpoint not in QUERY_ENDPOINTS:
+        raise SubjectError(f"invalid query endpoint {endpoint!r}: one of {QUERY_ENDPOINTS}")
+    return f"{QUERY_PREFIX}.{endpoint}"
 
 
 # --- dead letters --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from mtq.commands import (
     config_cmd,
     engine_cmd,
     nats_cmd,
+    projector_cmd,
     risk_cmd,
     schema_cmd,
     status_cmd,
@@ -35,6 +36,7 @@ app.add_typer(supervisor_cmd.app, name="supervisor")
 app.add_typer(engine_cmd.app, name="engine")
 app.add_typer(risk_cmd.app, name="risk")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(projector_cmd.app, name="projector")
 status_cmd.register(app)
 tail_cmd.register(app)
 

@@ -1,0 +1,83 @@
+"""Requests and replies of the `mtq-query` service (`mtq.query.status`, `.positions`, ...).
+
+Requests are plain JSON objects (the `type` field may be left out); an empty body asks for
+every account. Replies carry the read-model documents as JSON objects: their fields are
+described in `projections/README.md`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from bus.schemas.base import AccountId, Message
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=10000, description="most rows to return")]
+Time = Annotated[str, msgspec.Meta(description="ISO-8601 time (UTC when no offset)")]
+PositionState = Literal["open", "closed", "all"]
+
+
+class StatusQuery(Message, frozen=True, kw_only=True):
+    """Status of one account (or every account)."""
+
+    account: AccountId | None = None
+
+
+class StatusReply(Message, frozen=True, kw_only=True):
+    accounts: list[dict[str, Any]]
+    projector: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Positions reached in MT5 and RISK, and events the projector could not apply."""
+
+
+class PositionsQuery(Message, frozen=True, kw_only=True):
+    account: AccountId | None = None
+    state: PositionState = "open"
+    symbol: str | None = None
+    limit: Limit = 1000
+
+
+class PositionsReply(Message, frozen=True, kw_only=True):
+    positions: list[dict[str, Any]]
+
+
+class ReconciliationQuery(Message, frozen=True, kw_only=True):
+    account: AccountId | None = None
+    status: tuple[str, ...] = ()
+    """Only items with one of these statuses (empty: all)."""
+    live: bool | None = None
+    """True: only items that can still change; False: only finished ones."""
+    history: bool = True
+    limit: Limit = 1000
+
+
+class ReconciliationReply(Message, frozen=True, kw_only=True):
+    items: list[dict[str, Any]]
+    counts: dict[str, int] = msgspec.field(default_factory=dict)
+    """Items per status (of the items returned)."""
+
+
+class RiskQuery(Message, frozen=True, kw_only=True):
+    account: AccountId | None = None
+    kinds: tuple[str, ...] = ()
+    """Only events of these decision types (empty: all kept ones)."""
+    since: Time | None = None
+    limit: Limit = 100
+
+
+class RiskReply(Message, frozen=True, kw_only=True):
+    accounts: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+class EquityQuery(Message, frozen=True, kw_only=True):
+    account: AccountId
+    since: Time | None = None
+    until: Time | None = None
+    limit: Limit = 1440
+
+
+class EquityReply(Message, frozen=True, kw_only=True):
+    account: AccountId
+    bars: list[dict[str, Any]]
+    """Per minute: `minute`, `equity` and `balance` as {open, high, low, close}, `samples`."""

@@ -1,0 +1,127 @@
+"""`build_projector()`: the one wiring of a projector process, for the CLI, tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from nats.aio.client import Client
+from nats.js.client import JetStreamContext
+from nats.micro.service import Service
+
+from bus import subjects
+from bus.connection import connect, settings_from_env
+from bus.topology import TopologySettings, ensure_topology
+from config import MtqConfig
+from projections.db import Database, default_url, open_database
+from projections.kv import StatusMirror
+from projections.projector import Projector
+from projections.service import QueryService, add_query_service
+from projections.settings import AccountSettings, settings_for
+from projections.views import Views
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProjectorProcess:
+    """A wired projector: NATS client, database, views, KV mirror and `mtq-query`."""
+
+    nc: Client
+    db: Database
+    projector: Projector
+    mirror: StatusMirror | None
+    queries: QueryService | None
+    micro: Service | None = None
+
+    async def run(self, stop: asyncio.Event, *, until: tuple[int, int] | None = None) -> None:
+        """Serve `mtq-query`, mirror status to KV and project until `stop` (or `until`)."""
+        refresh: asyncio.Task[None] | None = None
+        try:
+            if self.queries is not None:
+                self.micro = await add_query_service(self.nc, self.queries)
+            if self.mirror is not None:
+                await self.mirror.publish(list(self.projector.views.status.values()))
+                refresh = asyncio.create_task(self.mirror.refresh_forever(stop))
+            await self.projector.run(stop, until=until)
+        finally:
+            if refresh is not None:
+                refresh.cancel()
+                with contextlib.suppress(BaseException):
+                    await refresh
+            await self.close()
+
+    async def close(self) -> None:
+        if self.micro is not None:
+            with contextlib.suppress(Exception):
+                await self.micro.stop()
+            self.micro = None
+        if self.queries is not None:
+            await asyncio.to_thread(self.queries.close)
+            self.queries = None
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.db.close)
+        if not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+
+def database_url(db: str | None, data_dir: Path) -> str:
+    """`--db` as given, else the SQLite file in the data dir."""
+    return db or default_url(data_dir)
+
+
+async def build_projector(
+    config: MtqConfig | Mapping[str, AccountSettings],
+    nats_url: str,
+    *,
+    db_url: str,
+    topology: TopologySettings | None = None,
+    serve: bool = True,
+    mirror: bool = True,
+    rebuild: bool = False,
+    batch_size: int = 2000,
+    flush_interval_s: float = 0.1,
+) -> ProjectorProcess:
+    """Connect, provision, open the database (dropped first with `rebuild`), load the views."""
+    settings = settings_for(config) if isinstance(config, MtqConfig) else dict(config)
+    nc = await connect(settings_from_env(nats_url, name="mtq-projector"))
+    try:
+        js = nc.jetstream()
+        await ensure_topology(js, topology)
+        db = await asyncio.to_thread(open_database, db_url)
+        if rebuild:
+            await asyncio.to_thread(db.drop_views)
+        status_mirror = None
+        if mirror:
+            status_mirror = StatusMirror(await js.key_value(subjects.KV_STATUS), settings)
+        service = None
+        if serve:
+            service = QueryService(await asyncio.to_thread(open_database, db_url), settings)
+    except BaseException:
+        await nc.close()
+        raise
+
+    def current_js() -> JetStreamContext | None:
+        return js if nc.is_connected else None
+
+    projector = await Projector.open(
+        db,
+        Views(settings),
+        current_js,
+        batch_size=batch_size,
+        flush_interval_s=flush_interval_s,
+        on_status=None if status_mirror is None else status_mirror.publish,
+    )
+    return ProjectorProcess(nc, db, projector, status_mirror, service)
+
+
+async def log_ends(js: JetStreamContext) -> tuple[int, int]:
+    """The last sequence of MT5 and of RISK now (what a rebuild must reach)."""
+    mt5 = await js.stream_info(subjects.STREAM_FACTS)
+    risk = await js.stream_info(subjects.STREAM_RISK)
+    return int(mt5.state.last_seq), int(risk.state.last_seq)

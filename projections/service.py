@@ -1,0 +1,150 @@
+"""The `mtq-query` NATS micro service: the views, queried with JSON from any language.
+
+Errors are NATS micro error replies: `Nats-Service-Error-Code` (400 bad request, 404 unknown
+account, 500 failure) and `Nats-Service-Error` headers, with `{"code", "message"}` as body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
+
+import msgspec
+from nats.aio.client import Client
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import Service, ServiceConfig
+
+from bus import subjects
+from bus.codec import encode
+from bus.schemas.base import Message
+from bus.schemas.query import (
+    EquityQuery,
+    EquityReply,
+    PositionsQuery,
+    PositionsReply,
+    ReconciliationQuery,
+    ReconciliationReply,
+    RiskQuery,
+    RiskReply,
+    StatusQuery,
+    StatusReply,
+)
+from bus.schemas.risk import ServiceError
+from projections import queries
+from projections.db import Database
+from projections.settings import AccountSettings
+
+log = logging.getLogger(__name__)
+
+SERVICE_VERSION: Final = "1.0.0"
+Q = TypeVar("Q", bound=Message)
+
+
+class BadRequest(Exception):
+    pass
+
+
+class QueryService:
+    """Answers each request on a read connection of its own, one at a time, off the loop."""
+
+    def __init__(self, db: Database, settings: Mapping[str, AccountSettings]) -> None:
+        self.db = db
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-db")
+
+    async def _run(self, work: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def status(self, q: StatusQuery) -> StatusReply:
+        return StatusReply(
+            accounts=queries.status(self.db, q, self.settings),
+            projector=queries.projector_info(self.db),
+        )
+
+    def positions(self, q: PositionsQuery) -> PositionsReply:
+        return PositionsReply(positions=queries.positions(self.db, q))
+
+    def reconciliation(self, q: ReconciliationQuery) -> ReconciliationReply:
+        items = queries.reconciliation(self.db, q, self.settings)
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item["status"]] = counts.get(item["status"], 0) + 1
+        return ReconciliationReply(items=items, counts=counts)
+
+    def risk(self, q: RiskQuery) -> RiskReply:
+        accounts, events = queries.risk(self.db, q)
+        return RiskReply(accounts=accounts, events=events)
+
+    def equity(self, q: EquityQuery) -> EquityReply:
+        return EquityReply(account=q.account, bars=queries.equity(self.db, q))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.db.close()
+
+
+def _decode(data: bytes, kind: type[Q]) -> Q:
+    if not data.strip():
+        data = b"{}"
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"bad {kind.__name__}: {exc}") from None
+
+
+def _endpoint(
+    service: QueryService, kind: type[Q], answer: Callable[[Q], Message]
+) -> Callable[[Request], Awaitable[None]]:
+    async def handle(request: Request) -> None:
+        try:
+            query = _decode(request.data, kind)
+            reply = await service._run(lambda: encode(answer(query)))
+        except BadRequest as exc:
+            await _error(request, 400, str(exc))
+            return
+        except queries.UnknownAccount as exc:
+            await _error(request, 404, f"unknown account {exc.args[0]!r} (no events projected)")
+            return
+        except ValueError as exc:
+            await _error(request, 400, str(exc))
+            return
+        except Exception as exc:
+            log.exception("mtq-query request failed")
+            await _error(request, 500, f"{type(exc).__name__}: {exc}")
+            return
+        await request.respond(reply)
+
+    return handle
+
+
+async def _error(request: Request, code: int, message: str) -> None:
+    body = msgspec.json.encode(ServiceError(code=code, message=message))
+    await request.respond_error(str(code), message, data=body)
+
+
+async def add_query_service(nc: Client, service: QueryService) -> Service:
+    """Register `mtq-query` with one endpoint per view."""
+    micro = await add_service(
+        nc,
+        ServiceConfig(
+            name=subjects.SERVICE_QUERY,
+            version=SERVICE_VERSION,
+            description="mtq read models: status, positions, reconciliation, risk, equity",
+        ),
+    )
+    endpoints: list[tuple[str, type[Any], Callable[[Any], Message]]] = [
+        ("status", StatusQuery, service.status),
+        ("positions", PositionsQuery, service.positions),
+        ("reconciliation", ReconciliationQuery, service.reconciliation),
+        ("risk", RiskQuery, service.risk),
+        ("equity", EquityQuery, service.equity),
+    ]
+    for name, kind, answer in endpoints:
+        await micro.add_endpoint(
+            name=name, subject=subjects.query(name), handler=_endpoint(service, kind, answer)
+        )
+    return micro
