@@ -90,11 +90,6 @@ def lifecycle(account_id: str) -> str:
     return f"mt5.{account(account_id)}.lifecycle"
 
 
-def account_facts(account_id: str) -> str:
-    """Wildcard for every fact of one account (ticks excluded)."""
-    return f"mt5.{account(account_id)}.>"
-
-
 # --- commands ------------------------------------------------------------------
 
 
