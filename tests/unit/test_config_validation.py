@@ -57,7 +57,16 @@ def test_demo_when_validated_then_valid_without_warnings() -> None:
     assert config.account("ftmo-001").symbol("USDJPY").digits == 3
     assert all(a.agent.poll_interval_ms == 100 for a in config.accounts)
     assert config.supervisor.restart_initial_delay_s == 5
-    assert all(a.terminal.simulator.faults == () for a in config.accounts)
+    # The demo's scripted drawdowns: a daily-loss breach on ftmo-001, a warning on trail-002.
+    drops = {
+        a.id: tuple((f.kind, f.drop_percent) for f in a.terminal.simulator.faults)
+        for a in config.accounts
+    }
+    assert drops == {
+        "ftmo-001": (("equity_drop", 7.0),),
+        "trail-002": (("equity_drop", 3.4),),
+        "strict-003": (),
+    }
 
 
 def test_base_file_when_validated_then_valid(tmp_path: Path) -> None:
