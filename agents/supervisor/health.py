@@ -75,18 +75,30 @@ def derive_health(
             )
         return UNKNOWN
 
-    unhealthy: list[tuple[Reason, str]] = []
-    silent = now - received_at
-    if silent > heartbeat_timeout_s:
-        unhealthy.append((Reason.HEARTBEAT_MISSED, f"last heartbeat {silent:.1f}s ago"))
-    if not heartbeat.terminal_connected:
-        unhealthy.append((Reason.TERMINAL_DISCONNECTED, "terminal disconnected"))
-    if heartbeat.breaker_state == "open":
-        unhealthy.append((Reason.BREAKER_OPEN, "circuit breaker open"))
+    unhealthy = _unhealthy(heartbeat, now - received_at, heartbeat_timeout_s)
     if unhealthy:
         return _report(Health.UNHEALTHY, unhealthy)
+    degraded = _degraded(heartbeat, agent)
+    if degraded:
+        return _report(Health.DEGRADED, degraded)
+    return HealthReport(Health.HEALTHY)
 
-    degraded: list[tuple[Reason, str]] = []
+
+def _unhealthy(
+    heartbeat: AgentHeartbeat, silent: float, heartbeat_timeout_s: float
+) -> list[tuple[Reason, str]]:
+    found: list[tuple[Reason, str]] = []
+    if silent > heartbeat_timeout_s:
+        found.append((Reason.HEARTBEAT_MISSED, f"last heartbeat {silent:.1f}s ago"))
+    if not heartbeat.terminal_connected:
+        found.append((Reason.TERMINAL_DISCONNECTED, "terminal disconnected"))
+    if heartbeat.breaker_state == "open":
+        found.append((Reason.BREAKER_OPEN, "circuit breaker open"))
+    return found
+
+
+def _degraded(heartbeat: AgentHeartbeat, agent: AgentConfig) -> list[tuple[Reason, str]]:
+    found: list[tuple[Reason, str]] = []
     stale = sorted(
         (symbol, age)
         for symbol, age in heartbeat.last_tick_age_s.items()
@@ -94,18 +106,16 @@ def derive_health(
     )
     if stale:
         listed = ", ".join(f"{symbol} {age:.0f}s" for symbol, age in stale)
-        degraded.append((Reason.STALE_FEED, f"stale feed: {listed}"))
+        found.append((Reason.STALE_FEED, f"stale feed: {listed}"))
     if heartbeat.breaker_state == "half_open":
-        degraded.append((Reason.BREAKER_HALF_OPEN, "circuit breaker half-open"))
+        found.append((Reason.BREAKER_HALF_OPEN, "circuit breaker half-open"))
     if heartbeat.terminal_latency_ms > agent.slow_terminal_ms:
-        degraded.append(
+        found.append(
             (Reason.SLOW_TERMINAL, f"terminal latency {heartbeat.terminal_latency_ms:.0f} ms")
         )
     if heartbeat.outbox_full:
-        degraded.append((Reason.OUTBOX_FULL, "outbox full"))
-    if degraded:
-        return _report(Health.DEGRADED, degraded)
-    return HealthReport(Health.HEALTHY)
+        found.append((Reason.OUTBOX_FULL, "outbox full"))
+    return found
 
 
 def _report(status: Health, found: list[tuple[Reason, str]]) -> HealthReport:
