@@ -139,7 +139,7 @@ class CommandExecutor:
                 results = await self._close_all(command)
             case SetTradingState():
                 await self._set_trading_state(command)
-                results = []
+                results = [self._state_set(command)]
             case _:
                 assert_never(command)
         self._finish(command.command_id, results)
@@ -152,6 +152,17 @@ class CommandExecutor:
         log.info("trading state set to %s by %s: %s", command.state, command.actor,
                  command.reason)  # fmt: skip
         await self.session.want_trading_state(command.state)
+
+    def _state_set(self, command: SetTradingState) -> OrderExecuted:
+        """The answer to a SetTradingState: the risk engine stops waiting for it."""
+        return OrderExecuted(
+            account_id=self.account_id,
+            command_id=command.command_id,
+            ticket=0,
+            retcode=c.TRADE_RETCODE_DONE,
+            comment=f"trading state {command.state}",
+            time=utc_now(),
+        )
 
     def _finish(self, command_id: str, results: list[Result]) -> None:
         facts = [self._fact(r, i, len(results)) for i, r in enumerate(results)]

@@ -23,6 +23,7 @@ from bus.dlq import HDR_ERROR, HDR_ERROR_KIND, HDR_ORIGINAL_SUBJECT
 from bus.schemas import CloseAll, ClosePosition, OrderExecuted, OrderRejected, SetTradingState
 from bus.topology import ensure_topology
 from tests.integration.agent_support import decoded, read_subject, simulator, until
+from tests.support import eventually
 
 pytestmark = [pytest.mark.nats]
 
@@ -181,5 +182,15 @@ async def test_set_trading_state_when_halted_then_scripted_trader_opens_nothing_
         before = opens()
         await until(lambda: opens() > before)
         assert running.agent.state.trading_state() == "ACTIVE"
+        # each SetTradingState is answered, so the risk engine stops waiting for it
+        subject = subjects.order(account_id, "executed")
+
+        async def answered() -> list[str]:
+            facts = decoded(await read_subject(nc, subject))
+            ids = sorted(f.command_id for f in facts if isinstance(f, OrderExecuted))
+            assert ids == ["state-ACTIVE", "state-HALTED", "state-REDUCING"]
+            return ids
+
+        await eventually(answered, timeout=15)
     finally:
         await running.close()
