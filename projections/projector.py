@@ -103,6 +103,17 @@ class Projector:
         """Last MT5 sequence and RISK notification id applied."""
         return self.views.mt5_seq, self.views.risk_seq
 
+    @property
+    def idle(self) -> bool:
+        """Both logs read to their end as last fetched, and everything applied committed."""
+        return (
+            self._mt5.caught_up
+            and self._risk.caught_up
+            and not self._mt5.buffer
+            and not self._risk.buffer
+            and not self._pending
+        )
+
     async def run(self, stop: asyncio.Event, *, until: tuple[int, int] | None = None) -> None:
         """Project until `stop` is set (or, with `until`, both logs reached those positions)."""
         self.ready.set()
