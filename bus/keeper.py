@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
 
 Say = Callable[[str], None]
+OnRestart = Callable[[], Awaitable[None]]
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -51,15 +52,23 @@ class ServerKeeper:
     """Watches a started `EmbeddedNatsServer` and restarts it when it dies.
 
     `run()` returns when `stop()` is called and raises `GaveUp` after too many failures in
-    a row. Every restart is one line through `say`.
+    a row. Every restart is one line through `say`. `on_restart` runs after each restart
+    (e.g. provisioning again the memory-storage stream a restart loses, as admin: the
+    components' own identities may not create streams).
     """
 
     def __init__(
-        self, server: EmbeddedNatsServer, *, say: Say, policy: KeeperPolicy | None = None
+        self,
+        server: EmbeddedNatsServer,
+        *,
+        say: Say,
+        policy: KeeperPolicy | None = None,
+        on_restart: OnRestart | None = None,
     ) -> None:
         self.server = server
         self.policy = policy or KeeperPolicy()
         self._say = say
+        self._on_restart = on_restart
         self._stopping = asyncio.Event()
         self.restarts = 0
 
@@ -102,6 +111,15 @@ class ServerKeeper:
             self.restarts += 1
             up_since = time.monotonic()
             self._say(f"nats-server back on {self.server.url} (pid {self.server.pid})")
+            await self._after_restart()
+
+    async def _after_restart(self) -> None:
+        if self._on_restart is None:
+            return
+        try:
+            await self._on_restart()
+        except Exception as exc:  # noqa: BLE001 - the server is up; components retry themselves
+            self._say(f"after the nats-server restart: {str(exc).splitlines()[0]}")
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep; True if `stop()` was called meanwhile."""

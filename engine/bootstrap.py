@@ -8,7 +8,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.rules import rules_for
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 from nats.micro.service import Service
@@ -16,12 +15,14 @@ from nats.micro.service import Service
 from bus import subjects
 from bus.connection import connect, settings_from_env
 from bus.dlq import dead_letter
+from bus.security.client import ClientAuth
 from bus.topology import TopologySettings, ensure_topology
 from config import MtqConfig
 from domain import RiskRules
 from engine.decider import Rejected
 from engine.engine import Clock, RiskEngine, utc_now
 from engine.reader import RawFact
+from engine.rules import rules_for
 from engine.service import RiskService, add_risk_service
 from engine.store import RiskStore, open_store
 
@@ -77,13 +78,19 @@ async def build_engine(
     topology: TopologySettings | None = None,
     clock: Clock = utc_now,
     snapshot_every: int | None = None,
+    auth: ClientAuth | None = None,
 ) -> EngineProcess:
-    """Connect, provision, open RISK and wire the engine and `mtq-risk` for `config`."""
+    """Connect, provision, open RISK and wire the engine and `mtq-risk` for `config`.
+
+    `auth`: the engine's identity (default: as the environment or the data dir says); the
+    event store's own connections use the same.
+    """
     rules = engine_rules(config) if isinstance(config, MtqConfig) else dict(config)
-    nc = await connect(settings_from_env(nats_url, name="mtq-engine"))
+    settings = settings_from_env(nats_url, name="mtq-engine", auth=auth).with_env_defaults()
+    nc = await connect(settings)
     try:
         await ensure_topology(nc.jetstream(), topology)
-        store = await asyncio.to_thread(open_store, nats_url)
+        store = await asyncio.to_thread(open_store, nats_url, auth=settings.auth)
     except BaseException:
         await nc.close()
         raise

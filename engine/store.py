@@ -14,6 +14,7 @@ from bus import subjects
 from bus.eventstore.factory import JetStreamFactory
 from bus.eventstore.recorders import JetStreamAggregateRecorder, StrictProcessRecorder
 from bus.eventstore.transcoder import PlainJSONMapper, PlainJSONTranscoder
+from bus.security.client import ClientAuth
 from domain import AccountRisk
 
 UPSTREAM: Final = "MT5"
@@ -60,7 +61,25 @@ class RiskStore:
         return self.mapper.to_stored_event(AccountRisk.Snapshot.take(account))
 
 
-def open_store(nats_url: str, *, timeout_s: float = 5.0) -> RiskStore:
+def _auth_env(auth: ClientAuth | None) -> dict[str, str]:
+    """The event store's settings for connecting as `auth` (see `bus.eventstore.settings`)."""
+    if auth is None:
+        return {}
+    values = {
+        "NATS_CREDS": auth.creds_file,
+        "NATS_USER": auth.user,
+        "NATS_PASSWORD": auth.password,
+        "NATS_TLS_CA": auth.tls.ca if auth.tls else None,
+        "NATS_TLS_CERT": auth.tls.cert if auth.tls else None,
+        "NATS_TLS_KEY": auth.tls.key if auth.tls else None,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def open_store(
+    nats_url: str, *, timeout_s: float = 5.0, auth: ClientAuth | None = None
+) -> RiskStore:
+    """Open RISK on `nats_url`, every connection as `auth` (the engine's identity)."""
     env = Environment(
         APPLICATION,
         {
@@ -69,6 +88,7 @@ def open_store(nats_url: str, *, timeout_s: float = 5.0) -> RiskStore:
             "NATS_SUBJECT_PREFIX": subjects.RISK_PREFIX,
             "NATS_TIMEOUT": str(timeout_s),
             "NATS_CREATE_STREAM": "no",
+            **_auth_env(auth),
         },
     )
     factory = JetStreamFactory(env)

@@ -19,9 +19,13 @@ from typing import Protocol
 from nats.aio.client import Client
 
 from agents.supervisor import Supervisor
+from agents.supervisor.process import credentials_env
 from bus.connection import connect, settings_from_env
 from bus.embedded import EmbeddedNatsServer
-from bus.keeper import ServerKeeper
+from bus.keeper import OnRestart, ServerKeeper
+from bus.security import identities
+from bus.security.authdir import AuthDir
+from bus.security.client import ClientAuth, TlsFiles
 from bus.topology import TopologySettings
 from config import MtqConfig
 from engine.bootstrap import EngineProcess, build_engine
@@ -80,6 +84,33 @@ async def _watch(part: Part) -> None:
     raise PartFailed(f"{part.name} ended")
 
 
+@dataclass(frozen=True)
+class Identities:
+    """As whom each part of `mtq up` connects: its own credentials, or (open mode) none.
+
+    `tls`: the CA clients trust (the server's certificate and key stay with the server).
+    """
+
+    auth_dir: AuthDir | None = None
+    tls: TlsFiles | None = None
+
+    @property
+    def secured(self) -> bool:
+        return self.auth_dir is not None
+
+    def auth(self, identity: str) -> ClientAuth:
+        """The credentials of `identity` (`admin`, `engine`, …) plus the TLS trust."""
+        trust = TlsFiles(ca=self.tls.ca) if self.tls is not None else None
+        if self.auth_dir is None:
+            return ClientAuth(tls=trust)
+        return ClientAuth(creds_file=str(self.auth_dir.creds(identity)), tls=trust)
+
+    def agent_env(self, account_id: str) -> dict[str, str]:
+        """The environment that gives an agent process its own identity."""
+        creds = self.auth_dir.agent_creds(account_id) if self.auth_dir is not None else None
+        return credentials_env(creds, self.tls)
+
+
 @dataclass
 class ServerPart:
     """Keeps the embedded nats-server running (it is started before any part)."""
@@ -87,11 +118,12 @@ class ServerPart:
     server: EmbeddedNatsServer
     say: Say
     name: str = "nats-server watch"
+    on_restart: OnRestart | None = None
     _keeper: ServerKeeper | None = field(default=None, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        self._keeper = ServerKeeper(self.server, say=self.say)
+        self._keeper = ServerKeeper(self.server, say=self.say, on_restart=self.on_restart)
         self._task = asyncio.create_task(self._keeper.run(), name="nats-server-keeper")
 
     @property
@@ -113,6 +145,7 @@ class SupervisorPart:
     config_paths: Sequence[Path]
     nats_url: str
     data_dir: Path
+    identities: Identities = field(default_factory=Identities)
     name: str = "supervisor"
     _nc: Client | None = field(default=None, init=False)
     _supervisor: Supervisor | None = field(default=None, init=False)
@@ -121,13 +154,15 @@ class SupervisorPart:
     )
 
     async def start(self) -> None:
-        self._nc = await connect(settings_from_env(self.nats_url, name="mtq-supervisor"))
+        auth = self.identities.auth(identities.SUPERVISOR)
+        self._nc = await connect(settings_from_env(self.nats_url, name="mtq-supervisor", auth=auth))
         self._supervisor = Supervisor(
             self.config,
             self._nc,
             config_paths=self.config_paths,
             nats_url=self.nats_url,
             data_dir=self.data_dir,
+            agent_env=self.identities.agent_env,
         )
         await self._supervisor.start()
 
@@ -152,13 +187,19 @@ class EnginePart:
     config: MtqConfig
     nats_url: str
     topology: TopologySettings | None = None
+    identities: Identities = field(default_factory=Identities)
     name: str = "risk engine"
     _process: EngineProcess | None = field(default=None, init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        self._process = await build_engine(self.config, self.nats_url, topology=self.topology)
+        self._process = await build_engine(
+            self.config,
+            self.nats_url,
+            topology=self.topology,
+            auth=self.identities.auth(identities.ENGINE),
+        )
         self._task = asyncio.create_task(self._process.run(self._stop), name="risk-engine")
         ready = asyncio.ensure_future(self._process.engine.ready.wait())
         await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)

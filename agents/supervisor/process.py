@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from bus.security.client import TlsFiles
+
 
 def agent_command(
     account_id: str, *, config_paths: Sequence[str | Path], nats_url: str, data_dir: Path
@@ -95,3 +97,16 @@ class AgentProcess:
     def _close_log(self) -> None:
         if self._log_file is not None and not self._log_file.closed:
             self._log_file.close()
+
+
+def credentials_env(creds: Path | None, tls: TlsFiles | None = None) -> dict[str, str]:
+    """Environment giving a child process its own NATS identity and TLS trust.
+
+    Paths only: the secret stays in the 0600 file, never in an environment or a log line.
+    """
+    env: dict[str, str] = {}
+    if creds is not None:
+        env["NATS_CREDS"] = str(creds.resolve())
+    if tls is not None and tls.ca:
+        env["NATS_TLS_CA"] = str(Path(tls.ca).resolve())
+    return env

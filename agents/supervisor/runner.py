@@ -43,7 +43,9 @@ class AgentRunner:
         log_path: Path | None = None,
         pid_dir: Path | None = None,
         clock: Clock = time.monotonic,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`env`: extra environment of the agent process (its own NATS credentials)."""
         self.account = account
         self.account_id = account.id
         self.agent_id = f"agent-{account.id}"
@@ -51,6 +53,7 @@ class AgentRunner:
         self._policy = policy
         self._publisher = publisher
         self._log_path = log_path
+        self._env = dict(env or {})
         self._pidfile = PidFile(pid_dir, account.id) if pid_dir is not None else None
         self._checked_leftover = False
         self._clock = clock
@@ -193,7 +196,7 @@ class AgentRunner:
             self._checked_leftover = True
             await asyncio.to_thread(self._pidfile.stop_leftover, self._policy.stop_timeout_s)
         try:
-            proc = await AgentProcess.spawn(self._command, log_path=self._log_path)
+            proc = await AgentProcess.spawn(self._command, log_path=self._log_path, env=self._env)
         except OSError as exc:
             await self._fail(f"could not start: {exc}")
             return

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 HEALTH_WILDCARD = "mt5.*.health"
 
 CommandFactory = Callable[[str], Sequence[str]]
+AgentEnv = Callable[[str], dict[str, str]]
 
 
 class Supervisor:
@@ -47,7 +48,10 @@ class Supervisor:
         command_factory: CommandFactory | None = None,
         log_dir: Path | None = None,
         serve: bool = True,
+        agent_env: AgentEnv | None = None,
     ) -> None:
+        """`agent_env(account_id)`: extra environment of that account's agent process,
+        e.g. `agent_credentials_env` for its own NATS identity (default: the supervisor's)."""
         self.config = config
         self.config_paths = [str(p) for p in config_paths]
         self.policy = policy or RestartPolicy.from_config(config.supervisor)
@@ -68,6 +72,7 @@ class Supervisor:
                 publisher=self._publisher,
                 log_path=logs / f"agent-{account.id}.log",
                 pid_dir=data_dir / "run",
+                env=agent_env(account.id) if agent_env is not None else None,
             )
             for account in config.accounts
         }

@@ -14,13 +14,27 @@ import typer
 from bus.connection import URL_FILE_NAME, connect, settings_from_env
 from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
+from bus.security.client import ClientAuth, TlsFiles
+from bus.security.identities import ADMIN
 from bus.topology import TopologyConflict, TopologyReport, ensure_topology
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
+from mtq.commands.nats_cmd import (
+    InsecureOption,
+    TlsCaOption,
+    TlsCertOption,
+    TlsKeyOption,
+    admin_command_flags,
+    record_client_tls,
+    secure_identities,
+    server_tls,
+    warn_insecure,
+)
 from mtq.options import ConfigOption, DataOption, NatsPortOption
 from mtq.runtime import console, fail
 from mtq.system import (
     EnginePart,
+    Identities,
     Part,
     PartFailed,
     ServerPart,
@@ -59,7 +73,13 @@ def _load(config_path: Path) -> MtqConfig:
         fail(f"{config_path} is not valid; run `mtq config validate {config_path}`")
 
 
-def _banner(url: str, config: MtqConfig, data: Path, server: EmbeddedNatsServer | None) -> None:
+def _banner(
+    url: str,
+    config: MtqConfig,
+    data: Path,
+    server: EmbeddedNatsServer | None,
+    identities: Identities,
+) -> None:
     ids = [a.id for a in config.enabled_accounts()]
     first = ids[0] if ids else "ACCOUNT"
     where = f" (embedded, pid {server.pid}, store {server.store_dir})" if server else ""
@@ -78,15 +98,24 @@ def _banner(url: str, config: MtqConfig, data: Path, server: EmbeddedNatsServer 
         f"`{MTQ} tail` works without it):",
         highlight=False,
     )
+    if identities.auth_dir is not None:
+        say(
+            f"security: on: each part has its own NATS identity ({identities.auth_dir.path}); "
+            "the `nats` commands below use the admin credentials",
+            highlight=False,
+        )
+    else:
+        say("[bold red]security: OFF (--insecure): anyone who can reach NATS controls it[/]")
+    flags = admin_command_flags(identities, data)
     data_flag = "" if data == Path("data") else f" --data {data}"
     for cmd in (
         f"{MTQ} status{data_flag}",
         f"{MTQ} risk show {first}{data_flag}",
         f"{MTQ} tail 'mt5.{first}.>'{data_flag}",
-        f"nats --server {url} sub 'mt5.{first}.>'",
-        f"nats --server {url} stream ls",
-        f"nats --server {url} req mtq.agents.list ''",
-        f"nats --server {url} micro ls",
+        f"nats --server {url}{flags} sub 'mt5.{first}.>'",
+        f"nats --server {url}{flags} stream ls",
+        f"nats --server {url}{flags} req mtq.agents.list ''",
+        f"nats --server {url}{flags} micro ls",
     ):
         say(f"  {cmd}", highlight=False, markup=False)
     say("Ctrl-C stops everything.")
@@ -101,12 +130,10 @@ def _report(report: TopologyReport) -> None:
     console.print("topology: " + ("; ".join(parts) if parts else "up to date"), highlight=False)
 
 
-async def _provision(config: MtqConfig, url: str) -> None:
-    nc = await connect(settings_from_env(url, name="mtq-up"))
+async def _provision(config: MtqConfig, url: str, auth: ClientAuth) -> TopologyReport:
+    nc = await connect(settings_from_env(url, name="mtq-up", auth=auth))
     try:
-        _report(await ensure_topology(nc.jetstream(), topology_settings(config)))
-    except TopologyConflict as exc:
-        fail(str(exc), runtime.EXIT_PROBLEMS)
+        return await ensure_topology(nc.jetstream(), topology_settings(config))
     finally:
         await nc.close()
 
@@ -117,17 +144,27 @@ async def _serve(
     url: str,
     data: Path,
     server: EmbeddedNatsServer | None,
+    *,
+    identities: Identities,
 ) -> None:
-    await _provision(config, url)
+    admin = identities.auth(ADMIN)
+    try:
+        _report(await _provision(config, url, admin))
+    except TopologyConflict as exc:
+        fail(str(exc), runtime.EXIT_PROBLEMS)
     say = stamped(lambda text: console.print(text, highlight=False, markup=False))
     show_lifecycle(say)
+
+    async def reprovision() -> None:  # a restart loses the memory-storage MT5_TICKS stream
+        await _provision(config, url, admin)
+
     parts: list[Part] = []
     if server is not None:
-        parts.append(ServerPart(server, say))
-    parts.append(EnginePart(config, url, topology_settings(config)))
-    parts.append(SupervisorPart(config, [config_path], url, data))
+        parts.append(ServerPart(server, say, on_restart=reprovision))
+    parts.append(EnginePart(config, url, topology_settings(config), identities=identities))
+    parts.append(SupervisorPart(config, [config_path], url, data, identities=identities))
     # The projector and the HTTP API join here, one entry each.
-    _banner(url, config, data, server)
+    _banner(url, config, data, server, identities)
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
     try:
@@ -136,7 +173,9 @@ async def _serve(
         fail(f"{exc}; stopping mtq", runtime.EXIT_PROBLEMS)
 
 
-def _start_server(data: Path, port: int, lock: DataDirLock) -> EmbeddedNatsServer:
+def _start_server(
+    data: Path, port: int, lock: DataDirLock, identities: Identities, tls: TlsFiles | None
+) -> EmbeddedNatsServer:
     if port and not _port_free(port):
         console.print(
             f"port {port} is taken (another program, not an mtq on {data}); "
@@ -145,7 +184,13 @@ def _start_server(data: Path, port: int, lock: DataDirLock) -> EmbeddedNatsServe
         )
         port = 0
     # The server inherits the lock: the dir stays locked until the server is gone too.
-    server = EmbeddedNatsServer(data_dir=data / "nats", port=port, inherit_fds=(lock.fd,))
+    server = EmbeddedNatsServer(
+        data_dir=data / "nats",
+        port=port,
+        inherit_fds=(lock.fd,),
+        auth_conf=identities.auth_dir.server_conf if identities.auth_dir else None,
+        tls=tls,
+    )
     try:
         server.start()
     except EmbeddedServerError as exc:
@@ -153,7 +198,8 @@ def _start_server(data: Path, port: int, lock: DataDirLock) -> EmbeddedNatsServe
     return server
 
 
-def up(
+def up(  # every option is keyword-only: typer passes them by name
+    *,
     config: ConfigOption = DEFAULT_CONFIG,
     data: DataOption = Path("data"),
     nats_url: Annotated[
@@ -161,31 +207,57 @@ def up(
         typer.Option("--nats-url", help="Use this NATS server instead of starting one."),
     ] = None,
     nats_port: NatsPortOption = DEFAULT_NATS_PORT,
+    insecure: InsecureOption = False,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
 ) -> None:
     """Start the whole system: NATS (embedded unless --nats-url), topology, supervisor, agents.
 
-    The data dir is locked while mtq runs: a second `mtq up` on it exits 2 at once.
+    Secured by default: every part connects with its own identity (generated in DATA/auth
+    on first start); --insecure runs NATS open. The data dir is locked while mtq runs: a
+    second `mtq up` on it exits 2 at once.
     """
     if nats_url is not None:
         nats_url = runtime.nats_url(nats_url, data)
+    tls = server_tls(tls_cert, tls_key, tls_ca) if nats_url is None else server_trust(tls_ca)
     loaded = _load(config)
     lock = runtime.lock_data_dir(data, "mtq up")
     server: EmbeddedNatsServer | None = None
     url_file = data / URL_FILE_NAME
+    tls_file: Path | None = None
     try:
+        identities = secure_identities(
+            data,
+            [a.id for a in loaded.accounts],
+            insecure=insecure,
+            tls=tls,
+            embedded=nats_url is None,
+        )
         if nats_url is None:
-            server = _start_server(data, nats_port, lock)
+            server = _start_server(data, nats_port, lock, identities, tls)
             nats_url = server.url
         write_atomic(url_file, nats_url + "\n")
+        tls_file = record_client_tls(data, tls)
+        if insecure:
+            warn_insecure(nats_url)
         url = nats_url
-        runtime.run(lambda: _serve(loaded, config, url, data, server))
+        runtime.run(lambda: _serve(loaded, config, url, data, server, identities=identities))
     finally:
         with contextlib.suppress(OSError):
             url_file.unlink()  # ours: we hold the lock
+        if tls_file is not None:
+            with contextlib.suppress(OSError):
+                tls_file.unlink()
         if server is not None:
             server.stop()
         lock.release()
         console.print("mtq stopped")
+
+
+def server_trust(ca: Path | None) -> TlsFiles | None:
+    """Against a server mtq does not start, only the CA to trust matters."""
+    return TlsFiles(ca=str(ca.resolve())) if ca is not None else None
 
 
 def register(app: typer.Typer) -> None:
