@@ -77,6 +77,7 @@ def stream_configs(settings: TopologySettings | None = None) -> list[api.StreamC
             subjects=list(subjects.TICKS_SUBJECTS),
             retention=api.RetentionPolicy.LIMITS,
             max_age=s.ticks_max_age_s,
+            allow_direct=True,  # the risk engine reads a symbol's last tick at pre-trade
             **{**common, "storage": api.StorageType.MEMORY},
         ),
         api.StreamConfig(

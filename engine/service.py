@@ -119,7 +119,9 @@ class RiskService:
         """The last tick of the symbol, as recorded evidence (None fields: no tick)."""
         subject = subjects.tick(account_id, symbol)
         try:
-            msg = await self.nc.jetstream().get_last_msg(subjects.STREAM_TICKS, subject)
+            msg = await self.nc.jetstream().get_last_msg(
+                subjects.STREAM_TICKS, subject, direct=True
+            )
         except NotFoundError:
             return MarketEvidence(symbol=symbol, bid=None, ask=None, tick_time=None)
         tick = decode_fact(subject, msg.data or b"")
