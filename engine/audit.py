@@ -221,7 +221,8 @@ class WhatIfResult:
     def lines(self) -> list[str]:
         if not self.differences:
             return [f"no decision would differ over {self.facts} facts"]
-        out: list[str] = []
+        out = [f"decisions that differ over {self.facts} facts "
+               "('-' recorded, '+' under the other config):"]  # fmt: skip
         for account_id, diff in sorted(self.differences.items()):
             out.append(f"account {account_id}:")
             out.extend(f"  {line}" for line in diff)
@@ -261,7 +262,7 @@ async def whatif(
         old = [x for x in before.get(account_id, []) if not _is_config(x)]
         new = [x for x in replayed.get(account_id, []) if not _is_config(x)]
         diff = [
-            line
+            f"{line[0]} {line[1:]}"  # "- " recorded only, "+ " under the other config only
             for line in difflib.unified_diff(old, new, "recorded", "whatif", n=0, lineterm="")
             if line[:1] in "+-" and not line.startswith(("+++", "---"))
         ]

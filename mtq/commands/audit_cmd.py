@@ -34,8 +34,9 @@ Work = Callable[[Client, RiskStore, Report, Report], Awaitable[T]]
 
 def _with_progress(url: str, label: str, work: Work[T]) -> T:
     async def main() -> T:
-        nc = await connect(settings_from_env(url, name="mtq-audit"))
-        store = await asyncio.to_thread(open_store, url)
+        settings = settings_from_env(url, name="mtq-audit")
+        nc = await connect(settings)
+        store = await asyncio.to_thread(lambda: open_store(settings.url, auth=settings.auth))
         columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         try:
             with Progress(*columns, console=runtime.err_console, transient=True) as bar:

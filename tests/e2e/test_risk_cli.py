@@ -1,0 +1,102 @@
+"""The risk engine through `mtq up` and the `mtq risk` and `mtq audit` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.cli import mtq
+from tests.e2e.up_support import start_up
+from tests.support import eventually_sync
+
+pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
+
+CONFIG = """
+supervisor: {restart_initial_delay_s: 0.5, heartbeat_timeout_s: 10, health_check_interval_s: 0.2}
+defaults:
+  terminal:
+    kind: simulator
+    simulator:
+      tick_interval_ms: 100
+      strategy: {kind: random, open_probability: 0.3, close_probability: 0.02, max_positions: 3}
+  agent: {poll_interval_ms: 50, heartbeat_interval_s: 0.5, account_snapshot_interval_s: 0.2}
+  symbols: [{name: EURUSD}]
+  risk:
+    initial_capital: 100000
+    daily_loss: {limit_percent: 5, timezone: Europe/Prague}
+accounts:
+  - id: brk-1
+    terminal:
+      simulator:
+        seed: 11
+        faults: [{kind: equity_drop, start_s: 4, duration_s: 600, drop_percent: 8}]
+  - {id: calm-2, terminal: {simulator: {seed: 12}}}
+"""
+OTHER_LIMITS = CONFIG.replace("limit_percent: 5", "limit_percent: 9")
+
+
+def _show(data: Path, account: str) -> dict[str, Any]:
+    done = mtq("risk", "show", account, "--json", "--data", str(data))
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary
+
+
+def test_up_when_account_breaches_daily_loss_then_liquidated_halted_and_audit_identical(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "risk.yaml"
+    config.write_text(CONFIG)
+    data = tmp_path / "data"
+    up = start_up(tmp_path, config, data)
+    try:
+        up.url()
+
+        def halted_and_flat() -> dict[str, Any]:
+            summary = _show(data, "brk-1")
+            assert summary["trading_state"] == "HALTED", summary["trading_state"]
+            assert summary["breaches"], "no breach recorded"
+            assert summary["positions"] == [], summary["positions"]  # really closed
+            return summary
+
+        summary = eventually_sync(halted_and_flat, timeout=60, message="brk-1 liquidated")
+        assert summary["holds"] == {"daily": "HALTED"}
+        assert summary["breaches"][0]["rule"] == "daily"
+        assert "liquidated" in up.text() or "LiquidationOrdered" in up.text()
+        assert _show(data, "calm-2")["trading_state"] == "ACTIVE"
+
+        refused = mtq("risk", "resume", "brk-1", "--reason", "try", "--data", str(data))
+        assert refused.returncode == 2
+        assert "only reset reopens it" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+
+        reset = mtq("risk", "reset", "brk-1", "--reason", "reviewed", "--actor", "alice",
+                    "--data", str(data))  # fmt: skip
+        assert reset.returncode == 0, reset.stderr
+        assert "now ACTIVE" in reset.stdout
+        after = _show(data, "brk-1")
+        assert after["trading_state"] == "ACTIVE"
+        assert after["state_actor"] == "alice"
+
+        unknown = mtq("risk", "pause", "nobody", "--reason", "x", "--data", str(data))
+        assert unknown.returncode == 2
+        assert "unknown account 'nobody'" in unknown.stderr
+
+        verify = mtq("audit", "verify", "--data", str(data), timeout=120)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert verify.stdout.startswith("identical: ")
+        assert " 2 accounts" in verify.stdout
+
+        other = tmp_path / "other.yaml"
+        other.write_text(OTHER_LIMITS)
+        whatif = mtq("audit", "whatif", "--config", str(other), "--data", str(data),
+                     timeout=120)  # fmt: skip
+        assert whatif.returncode == 1, whatif.stdout + whatif.stderr
+        assert "account brk-1:" in whatif.stdout
+        recorded_only = [x for x in whatif.stdout.splitlines() if x.startswith("  - seq")]
+        assert any("LiquidationOrdered" in x for x in recorded_only), whatif.stdout
+    finally:
+        assert up.stop() == 0, up.text()[-3000:]
