@@ -20,12 +20,20 @@ from config.merge import (
     merge_preset,
     preset_name,
 )
-from config.models import AccountConfig, MtqConfig, StreamsConfig, SupervisorConfig
+from config.models import AccountConfig, ApiConfig, MtqConfig, StreamsConfig, SupervisorConfig
 from config.presets import available_presets, load_preset
 from config.translate import error_details
 from config.yaml_source import KeyPath, SourceFile, read_source
 
-TOP_LEVEL_KEYS: Final = ("defaults", "supervisor", "streams", "merge", "merge_function", "accounts")
+TOP_LEVEL_KEYS: Final = (
+    "defaults",
+    "supervisor",
+    "streams",
+    "api",
+    "merge",
+    "merge_function",
+    "accounts",
+)
 _SKIP_IN_DEFAULTS: Final = frozenset({"required", "symbols_required"})
 
 PathsArg = str | Path | Iterable[str | Path]
@@ -64,6 +72,7 @@ class _Build:
     defaults: dict[str, Any] = field(default_factory=dict)
     supervisor: dict[str, Any] = field(default_factory=dict)
     streams: dict[str, Any] = field(default_factory=dict)
+    api: dict[str, Any] = field(default_factory=dict)
     strategy: str = "default"
     function_spec: tuple[SourceFile, str] | None = None
     accounts: list[tuple[SourceFile, int, Mapping[str, Any]]] = field(default_factory=list)
@@ -81,10 +90,15 @@ class _Build:
         built = self._build_accounts(function)
         supervisor = _quiet(SupervisorConfig, self.supervisor)
         streams = _quiet(StreamsConfig, self.streams)
+        api = _quiet(ApiConfig, self.api)
         config = None
-        if not self.errors and supervisor is not None and streams is not None:
+        if not self.errors and supervisor is not None and streams is not None and api is not None:
             config = MtqConfig(
-                accounts=tuple(built), supervisor=supervisor, streams=streams, source=self.paths
+                accounts=tuple(built),
+                supervisor=supervisor,
+                streams=streams,
+                api=api,
+                source=self.paths,
             )
             if not config.enabled_accounts():
                 self.warnings.append(
@@ -128,7 +142,12 @@ class _Build:
         if defaults is not None:
             self._check_defaults(src, defaults)
             self.defaults = deep_merge(self.defaults, defaults)
-        for name, model in (("supervisor", SupervisorConfig), ("streams", StreamsConfig)):
+        sections: tuple[tuple[str, type[BaseModel]], ...] = (
+            ("supervisor", SupervisorConfig),
+            ("streams", StreamsConfig),
+            ("api", ApiConfig),
+        )
+        for name, model in sections:
             section = self._section(src, data, name)
             if section is not None:
                 self._check(src, (name,), model, section)

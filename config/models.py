@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -20,8 +21,11 @@ from config.risk_models import (
 )
 
 __all__ = [
+    "ALERT_KINDS",
     "AccountConfig",
     "AgentConfig",
+    "ApiConfig",
+    "ApiTokenConfig",
     "BreakerConfig",
     "ConfigError",
     "DailyLossConfig",
@@ -39,6 +43,7 @@ __all__ = [
     "SupervisorConfig",
     "SymbolConfig",
     "TerminalConfig",
+    "WebhookConfig",
 ]
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -187,6 +192,103 @@ class StreamsConfig(_Frozen):
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
 
 
+ALERT_KINDS: Final = (
+    "DrawdownWarning",
+    "DrawdownBreached",
+    "LiquidationPending",
+    "LiquidationOrdered",
+    "TradingStateChanged",
+    "AgentUnhealthy",
+)
+"""What the HTTP API alerts on (webhook `events` name these, or `*` for all)."""
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+class ApiTokenConfig(_Frozen):
+    """A bearer token of the HTTP API: its name (the recorded actor) and its SHA-256."""
+
+    name: str
+    sha256: str
+    """Hex SHA-256 of the token (`printf %s TOKEN | sha256sum`); the token itself is never here."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _TOKEN_NAME.match(value):
+            raise PydanticCustomError(
+                "token_name",
+                f"token name {value!r}: letters, digits, '_', '.', '@', '-', 1 to 64 characters",
+            )
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        if not _SHA256_HEX.match(value.lower()):
+            raise PydanticCustomError(
+                "sha256_hex", "must be the token's SHA-256 as 64 hex digits, not the token"
+            )
+        return value.lower()
+
+
+class WebhookConfig(_Frozen):
+    """Where alerts are POSTed, signed with HMAC-SHA256 of the body (secret from the env)."""
+
+    url: str
+    events: tuple[str, ...] = ("*",)
+    secret_env: EnvVarName | None = None
+    """Environment variable holding the signing secret (unsigned when None)."""
+    name: str | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    backoff_initial_s: PositiveFloat = 1.0
+    backoff_factor: Annotated[float, Field(ge=1)] = 2.0
+    backoff_max_s: PositiveFloat = 60.0
+    timeout_s: PositiveFloat = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or len(value) < 10:
+            raise PydanticCustomError(
+                "url", f"webhook url must start with http:// or https://, got {value!r}"
+            )
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [e for e in value if e != "*" and e not in ALERT_KINDS]
+        if unknown or not value:
+            raise PydanticCustomError(
+                "alert_kind",
+                f"unknown alert kind(s) {', '.join(unknown) or '(none given)'}; "
+                f"known: *, {', '.join(ALERT_KINDS)}",
+            )
+        return value
+
+    def wants(self, kind: str) -> bool:
+        return "*" in self.events or kind in self.events
+
+
+class ApiConfig(_Frozen):
+    """The HTTP API's tokens and alert webhooks (more tokens may come from MTQ_API_TOKENS)."""
+
+    tokens: tuple[ApiTokenConfig, ...] = ()
+    webhooks: tuple[WebhookConfig, ...] = ()
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique_names(cls, tokens: tuple[ApiTokenConfig, ...]) -> tuple[ApiTokenConfig, ...]:
+        names = [t.name for t in tokens]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise PydanticCustomError(
+                "duplicate_token", f"token names used more than once: {', '.join(dupes)}"
+            )
+        return tokens
+
+
 class AccountConfig(_Frozen):
     """One MT5 account: where its terminal is, what it trades and which risk rules apply."""
 
@@ -261,6 +363,7 @@ class MtqConfig(_Frozen):
     accounts: tuple[AccountConfig, ...] = ()
     supervisor: SupervisorConfig = SupervisorConfig()
     streams: StreamsConfig = StreamsConfig()
+    api: ApiConfig = ApiConfig()
     source: tuple[str, ...] = Field(default=(), exclude=True)
     """Files this configuration was loaded from (left out of dumps)."""
 
