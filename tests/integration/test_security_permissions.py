@@ -1,0 +1,289 @@
+"""Each identity on a real, secured nats-server: what it may do and what the server refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from bus import subjects
+from bus.connection import ConnectSettings, NatsUnavailable, connect
+from bus.embedded import EmbeddedNatsServer
+from bus.security.authdir import AuthDir
+from bus.security.client import ClientAuth
+from bus.topology import ensure_topology
+
+pytestmark = pytest.mark.nats
+
+A, B = "acc-a", "acc-b"
+DENIED_WAIT_S = 0.6
+
+
+@dataclass
+class Secured:
+    server: EmbeddedNatsServer
+    auth: AuthDir
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    base = tmp_path_factory.mktemp("secured")
+    auth = AuthDir(base / "auth").generate([A, B])
+    server = EmbeddedNatsServer(data_dir=base / "nats", auth_conf=auth.server_conf)
+    with server:
+        yield Secured(server, auth)
+
+
+@pytest.fixture(scope="module")
+async def admin(secured: Secured) -> AsyncIterator[Client]:
+    nc = await connect(
+        ConnectSettings(url=secured.server.url, creds_file=str(secured.auth.admin_creds))
+    )
+    await ensure_topology(nc.jetstream())
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+class As:
+    """A client of one identity that records the server's permission errors."""
+
+    def __init__(self, nc: Client, errors: list[str]) -> None:
+        self.nc = nc
+        self.errors = errors
+
+    async def outcome(self, op: Callable[[Client], Awaitable[object]]) -> str:
+        self.errors.clear()
+        failure = ""
+        try:
+            await asyncio.wait_for(op(self.nc), DENIED_WAIT_S)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
+            failure = repr(exc)
+        await self.nc.flush()
+        await asyncio.sleep(0.05)
+        if any("permissions violation" in e for e in self.errors):
+            return "denied"
+        return "allowed" if not failure else f"failed: {failure}"
+
+
+async def login(secured: Secured, identity: str) -> As:
+    errors: list[str] = []
+
+    async def error_cb(exc: Exception) -> None:
+        errors.append(str(exc).lower())
+
+    nc = await connect(
+        ConnectSettings(url=secured.server.url, creds_file=str(secured.auth.creds(identity))),
+        error_cb=error_cb,
+    )
+    return As(nc, errors)
+
+
+def js_publish(subject: str) -> Callable[[Client], Awaitable[object]]:
+    async def op(nc: Client) -> object:
+        return await nc.jetstream().publish(subject, b"{}", timeout=DENIED_WAIT_S)
+
+    return op
+
+
+def api(
+    subject: str, body: dict[str, object] | None = None
+) -> Callable[[Client], Awaitable[object]]:
+    """A JetStream API request; allowed means the server answered (even with an API error)."""
+
+    async def op(nc: Client) -> object:
+        return await nc.request(subject, json.dumps(body or {}).encode(), timeout=DENIED_WAIT_S)
+
+    return op
+
+
+def subscribe(subject: str) -> Callable[[Client], Awaitable[object]]:
+    async def op(nc: Client) -> object:
+        sub = await nc.subscribe(subject)
+        await nc.flush()
+        await asyncio.sleep(0.1)
+        await sub.unsubscribe()
+        return sub
+
+    return op
+
+
+def create_consumer(name: str, filter_subject: str) -> Callable[[Client], Awaitable[object]]:
+    config = {"name": name, "durable_name": name, "filter_subject": filter_subject,
+              "ack_policy": "explicit"}  # fmt: skip
+    subject = f"$JS.API.CONSUMER.CREATE.{subjects.STREAM_CMD}.{name}.{filter_subject}"
+    return api(subject, {"stream_name": subjects.STREAM_CMD, "config": config})
+
+
+def stream_api(verb: str, stream: str) -> Callable[[Client], Awaitable[object]]:
+    return api(f"$JS.API.STREAM.{verb}.{stream}")
+
+
+AGENT_A = f"agent-{A}"
+CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
+    # identity, what, operation, expected
+    (AGENT_A, "publish its own account fact", js_publish(f"mt5.{A}.account"), "allowed"),
+    (AGENT_A, "publish its own heartbeat", js_publish(f"mt5.{A}.health"), "allowed"),
+    (AGENT_A, "publish B's account fact", js_publish(f"mt5.{B}.account"), "denied"),
+    (AGENT_A, "publish B's lifecycle", js_publish(f"mt5.{B}.lifecycle"), "denied"),
+    (AGENT_A, "read B's commands", subscribe(f"cmd.{B}.>"), "denied"),
+    (AGENT_A, "read every fact", subscribe("mt5.>"), "denied"),
+    (AGENT_A, "read another identity's inbox", subscribe("_INBOX.engine.>"), "denied"),
+    (AGENT_A, "create its own durable", create_consumer(AGENT_A, f"cmd.{A}.>"), "allowed"),
+    (AGENT_A, "create a durable on B's commands", create_consumer(AGENT_A, f"cmd.{B}.>"), "denied"),
+    (AGENT_A, "create B's durable", create_consumer(f"agent-{B}", f"cmd.{B}.>"), "denied"),
+    (
+        AGENT_A,
+        "fetch from B's durable",
+        api(f"$JS.API.CONSUMER.MSG.NEXT.CMD.agent-{B}", {"batch": 1}),
+        "denied",
+    ),
+    (AGENT_A, "send a command", js_publish(f"cmd.{B}.close_all"), "denied"),
+    (AGENT_A, "delete a stream", stream_api("DELETE", "MT5"), "denied"),
+    (AGENT_A, "purge a stream", stream_api("PURGE", "MT5"), "denied"),
+    (AGENT_A, "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
+    (AGENT_A, "read RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "denied"),
+    (AGENT_A, "write the status KV", js_publish("$KV.mtq_status.acc-a"), "denied"),
+    (AGENT_A, "call the risk service", api("mtq.risk.control"), "denied"),
+    ("engine", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
+    ("engine", "send a command", js_publish(f"cmd.{A}.close_all"), "allowed"),
+    ("engine", "write RISK", js_publish("risk.events.x.1.Noted"), "allowed"),
+    ("engine", "direct-get RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "allowed"),
+    ("engine", "last tick", api("$JS.API.STREAM.MSG.GET.MT5_TICKS", {"seq": 1}), "allowed"),
+    (
+        "engine",
+        "read MT5 with a consumer",
+        api(
+            "$JS.API.CONSUMER.CREATE.MT5", {"stream_name": "MT5", "config": {"ack_policy": "none"}}
+        ),
+        "allowed",
+    ),
+    ("engine", "serve mtq-risk", subscribe("mtq.risk.check"), "allowed"),
+    ("engine", "delete a stream", stream_api("DELETE", "RISK"), "denied"),
+    ("engine", "purge a stream", stream_api("PURGE", "MT5"), "denied"),
+    ("engine", "create a stream", stream_api("CREATE", "EVIL"), "denied"),
+    ("engine", "read commands", subscribe("cmd.>"), "denied"),
+    ("supervisor", "publish a lifecycle fact", js_publish(f"mt5.{B}.lifecycle"), "allowed"),
+    ("supervisor", "watch heartbeats", subscribe("mt5.*.health"), "allowed"),
+    ("supervisor", "publish an account fact", js_publish(f"mt5.{A}.account"), "denied"),
+    ("supervisor", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
+    ("supervisor", "serve mtq-agents", subscribe("mtq.agents.list"), "allowed"),
+    ("supervisor", "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
+    ("projector", "write the status KV", js_publish(f"$KV.mtq_status.{A}"), "allowed"),
+    ("projector", "read RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "allowed"),
+    ("projector", "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
+    ("projector", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
+    ("projector", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
+    ("api", "call the risk service", subscribe("mtq.query.status"), "allowed"),
+    ("api", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
+    ("api", "delete a stream", stream_api("DELETE", "MT5"), "denied"),
+    ("admin", "delete a stream", stream_api("INFO", "MT5"), "allowed"),
+    ("admin", "publish anything", js_publish(f"mt5.{B}.account"), "allowed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("identity", "what", "op", "expected"),
+    CASES,
+    ids=[f"{c[0]}: {c[1]}" for c in CASES],
+)
+async def test_identity_when_it_acts_then_the_server_allows_only_its_own_subjects(  # noqa: PLR0917 - pytest passes fixtures and parameters by position
+    secured: Secured,
+    admin: Client,
+    identity: str,
+    what: str,
+    op: Callable[[Client], Awaitable[object]],
+    expected: str,
+) -> None:
+    client = await login(secured, identity)
+    try:
+        assert await client.outcome(op) == expected, what
+    finally:
+        await client.nc.close()
+
+
+async def test_agent_when_it_forges_another_accounts_fact_then_nothing_reaches_the_stream(
+    secured: Secured, admin: Client
+) -> None:
+    client = await login(secured, AGENT_A)
+    try:
+        assert await client.outcome(js_publish(f"mt5.{B}.position.opened")) == "denied"
+        assert await client.outcome(js_publish(f"mt5.{A}.position.opened")) == "allowed"
+    finally:
+        await client.nc.close()
+    js = admin.jetstream()
+    own = await js.get_last_msg(subjects.STREAM_FACTS, f"mt5.{A}.position.opened")
+    assert own.subject == f"mt5.{A}.position.opened"
+    with pytest.raises(nats.js.errors.NotFoundError):
+        await js.get_last_msg(subjects.STREAM_FACTS, f"mt5.{B}.position.opened")
+
+
+async def test_client_when_unauthenticated_then_refused_with_one_line(secured: Secured) -> None:
+    with pytest.raises(NatsUnavailable) as caught:
+        await connect(ConnectSettings(url=secured.server.url, connect_timeout=2))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "refused a connection without credentials: authorization violation" in message
+
+
+async def test_client_when_wrong_password_then_refused(secured: Secured) -> None:
+    with pytest.raises(NatsUnavailable, match="refused user 'admin': authorization violation"):
+        await connect(
+            ConnectSettings(
+                url=secured.server.url, user="admin", password="guess", connect_timeout=2
+            )
+        )
+
+
+async def test_client_when_creds_of_another_installation_then_refused(
+    secured: Secured, tmp_path: Path
+) -> None:
+    foreign = AuthDir(tmp_path / "other").generate([A])
+    with pytest.raises(NatsUnavailable, match=r"refused credentials file .*admin\.creds"):
+        await connect(ConnectSettings(url=secured.server.url, creds_file=str(foreign.admin_creds)))
+
+
+async def test_event_store_socket_client_when_identity_lacks_the_right_then_request_fails(
+    secured: Secured, admin: Client
+) -> None:
+    from bus.eventstore.syncget import SyncDirectGetClient
+
+    await admin.jetstream().publish("risk.events.a.1.Noted", b"{}")
+    engine = SyncDirectGetClient(
+        secured.server.url, auth=ClientAuth(creds_file=str(secured.auth.creds("engine")))
+    )
+    agent = SyncDirectGetClient(
+        secured.server.url, auth=ClientAuth(creds_file=str(secured.auth.creds(AGENT_A)))
+    )
+    try:
+        msg = await asyncio.to_thread(engine.last, "RISK", "risk.events.a.>", 2.0)
+        assert msg is not None
+        assert msg.subject == "risk.events.a.1.Noted"
+        with pytest.raises(ConnectionError, match="Permissions Violation"):
+            await asyncio.to_thread(agent.last, "RISK", "risk.events.a.>", 2.0)
+    finally:
+        engine.close()
+        agent.close()
+
+
+async def test_agent_when_its_own_create_subject_carries_another_filter_then_server_refuses(
+    secured: Secured, admin: Client
+) -> None:
+    client = await login(secured, AGENT_A)
+    try:
+        config = {"name": AGENT_A, "durable_name": AGENT_A, "filter_subject": f"cmd.{B}.>"}
+        reply = await client.nc.request(
+            f"$JS.API.CONSUMER.CREATE.CMD.{AGENT_A}.cmd.{A}.>",
+            json.dumps({"stream_name": "CMD", "config": config}).encode(),
+            timeout=2,
+        )
+    finally:
+        await client.nc.close()
+    assert "error" in json.loads(reply.data)
