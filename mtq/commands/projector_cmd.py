@@ -32,12 +32,15 @@ LogLevel = Annotated[str, typer.Option("--log-level", help="Logging level.")]
 
 
 @app.command("run")
-def run_command(
+def run_command(  # noqa: PLR0917 - typer options
     config: ConfigPaths,
     nats_url: NatsUrlOption = None,
     data: DataOption = Path("data"),
     db: DbOption = None,
     log_level: LogLevel = "INFO",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Most events per commit.")
+    ] = 2000,
 ) -> None:
     """Follow MT5 and RISK, keep every view, mirror status to KV, serve `mtq-query`."""
     logging.basicConfig(
@@ -50,7 +53,11 @@ def run_command(
     async def main() -> None:
         try:
             process = await build_projector(
-                loaded, url, db_url=db_url, topology=topology_settings(loaded)
+                loaded,
+                url,
+                db_url=db_url,
+                topology=topology_settings(loaded),
+                batch_size=batch_size,
             )
         except TopologyConflict as exc:
             runtime.fail(str(exc), runtime.EXIT_PROBLEMS)
