@@ -1,4 +1,7 @@
-"""`mtq status [ACCOUNT]`: each agent's state and health, from the mtq-agents service."""
+"""`mtq status [ACCOUNT]`: each account's agent, money, drawdown and trading state.
+
+From the supervisor (`mtq.agents.list`) and the status view (`mtq.query.status`).
+"""
 
 from __future__ import annotations
 
@@ -38,30 +41,93 @@ class ServiceProblem(Exception):
 
 
 async def fetch_status(nc: Client, account: str | None) -> list[dict[str, Any]]:
-    """Ask `mtq.agents.list` and add each account's last equity from the MT5 stream."""
+    """Rows of `mtq.agents.list`, each with the status view's money, drawdown and state.
+
+    The status view comes from `mtq.query.status` (the projector); without a projector the
+    equity is the account's last snapshot in MT5. Without a supervisor the rows are the
+    status view's own (agent lifecycle and health as the projector last saw them).
+    """
+    found = await asyncio.gather(_agents(nc, account), _view(nc, account))
+    agents: list[dict[str, Any]] | ServiceProblem = found[0]
+    view: dict[str, dict[str, Any]] | None = found[1]
+    if isinstance(agents, ServiceProblem):
+        if view is None or agents.code == runtime.EXIT_USAGE:
+            raise agents
+        return [_row_from_view(doc) for doc in view.values()]
+    rows = agents
+    if view is None:
+        equities = await asyncio.gather(*(_last_snapshot(nc, row["account"]) for row in rows))
+        for row, snapshot in zip(rows, equities, strict=True):
+            row["equity"] = snapshot.equity if snapshot else None
+            row["currency"] = snapshot.currency if snapshot else None
+        return rows
+    for row in rows:
+        _add_view(row, view.get(row["account"]))
+    return rows
+
+
+async def _agents(nc: Client, account: str | None) -> list[dict[str, Any]] | ServiceProblem:
     body = json.dumps({"account": account}).encode() if account else b""
     try:
         reply = await nc.request(f"{subjects.AGENTS_PREFIX}.list", body, timeout=REQUEST_TIMEOUT_S)
     except (NoRespondersError, NatsTimeoutError, TimeoutError):
-        raise ServiceProblem(
+        return ServiceProblem(
             f"the {subjects.SERVICE_AGENTS} service did not answer "
             "(is `mtq supervisor run` or `mtq up` running?)",
             runtime.EXIT_PROBLEMS,
-        ) from None
+        )
     headers = reply.headers or {}
     if "Nats-Service-Error-Code" in headers:
         code = headers["Nats-Service-Error-Code"]
         usage = code in ("400", "404")
-        raise ServiceProblem(
+        return ServiceProblem(
             headers.get("Nats-Service-Error", f"error {code}"),
             runtime.EXIT_USAGE if usage else runtime.EXIT_PROBLEMS,
         )
     rows: list[dict[str, Any]] = json.loads(reply.data)["accounts"]
-    equities = await asyncio.gather(*(_last_snapshot(nc, row["account"]) for row in rows))
-    for row, snapshot in zip(rows, equities, strict=True):
-        row["equity"] = snapshot.equity if snapshot else None
-        row["currency"] = snapshot.currency if snapshot else None
     return rows
+
+
+async def _view(nc: Client, account: str | None) -> dict[str, dict[str, Any]] | None:
+    """The status view by account, None when no projector answers (or knows the account)."""
+    body = json.dumps({"account": account} if account else {}).encode()
+    try:
+        reply = await nc.request(subjects.query("status"), body, timeout=REQUEST_TIMEOUT_S)
+    except (NoRespondersError, NatsTimeoutError, TimeoutError):
+        return None
+    if "Nats-Service-Error-Code" in (reply.headers or {}):
+        return None
+    docs = json.loads(reply.data).get("accounts") or []
+    return {doc["account_id"]: doc for doc in docs}
+
+
+def _add_view(row: dict[str, Any], doc: dict[str, Any] | None) -> None:
+    money = (doc or {}).get("account") or {}
+    row["equity"] = money.get("equity")
+    row["currency"] = money.get("currency")
+    if doc is None:
+        return
+    row["balance"] = money.get("balance")
+    row["trading"] = doc["trading"]
+    row["drawdown"] = doc["drawdown"]
+    row["positions"] = doc["positions"]
+    row["view_health"] = doc["health"]
+
+
+def _row_from_view(doc: dict[str, Any]) -> dict[str, Any]:
+    life = doc.get("lifecycle") or {}
+    row: dict[str, Any] = {
+        "account": doc["account_id"],
+        "state": life.get("state") or "UNKNOWN",
+        "health": doc["health"]["status"],
+        "health_details": doc["health"]["details"],
+        "pid": life.get("pid"),
+        "restart_count": life.get("restart_count", 0),
+        "last_heartbeat": doc.get("heartbeat"),
+        "source": "status view (no supervisor answered)",
+    }
+    _add_view(row, doc)
+    return row
 
 
 async def _last_snapshot(nc: Client, account_id: str) -> AccountSnapshot | None:
@@ -85,9 +151,25 @@ COLUMNS = (
     "tick age s",
     "buffered",
     "equity",
+    "trading",
+    "day dd %",
+    "max dd %",
+    "open",
     "notes",
 )
-RIGHT = frozenset({"pid", "restarts", "latency ms", "tick age s", "buffered", "equity"})
+RIGHT = frozenset(
+    {
+        "pid",
+        "restarts",
+        "latency ms",
+        "tick age s",
+        "buffered",
+        "equity",
+        "day dd %",
+        "max dd %",
+        "open",
+    }
+)
 
 
 def status_cells(row: dict[str, Any]) -> list[str]:
@@ -95,6 +177,11 @@ def status_cells(row: dict[str, Any]) -> list[str]:
     beat = row.get("last_heartbeat") or {}
     ages = beat.get("last_tick_age_s") or {}
     notes = list(row.get("health_details") or [])
+    trading = row.get("trading") or {}
+    if trading.get("state") not in (None, "ACTIVE"):
+        notes.append(
+            f"{trading['state']} by {trading.get('actor') or '?'}: {trading.get('reason')}"
+        )
     if row.get("next_restart_at"):
         notes.append(f"next restart {row['next_restart_at']}")
     if not row.get("enabled", True):
@@ -110,8 +197,18 @@ def status_cells(row: dict[str, Any]) -> list[str]:
         _number(max(ages.values()) if ages else None, 1),
         _text(beat.get("events_buffered")),
         _equity(row),
+        _text((row.get("trading") or {}).get("state")),
+        _used(row, "daily"),
+        _used(row, "max"),
+        _text((row.get("positions") or {}).get("open")),
         "; ".join(notes) or "-",
     ]
+
+
+def _used(row: dict[str, Any], rule: str) -> str:
+    """Percent of the rule's loss budget used, from the status view."""
+    found = ((row.get("drawdown") or {}).get(rule) or {}).get("percent_used")
+    return _number(found, 1)
 
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
@@ -185,13 +282,15 @@ def status(
         bool,
         typer.Option(
             "--json",
-            help='Print {"accounts": [...]} like mtq.agents.list, plus equity and currency.',
+            help='Print {"accounts": [...]} like mtq.agents.list, plus equity and currency '
+            "(and, with a projector, balance, trading, drawdown, positions).",
         ),
     ] = False,
 ) -> None:
-    """Show each agent's state, health, restarts and last heartbeat (from mtq.agents.list).
+    """Show each account: agent state and health, equity, drawdown used, trading state.
 
-    A table on a terminal; plain space-aligned lines, one per account, when piped.
+    From mtq.agents.list and the status view (mtq.query.status). A table on a terminal;
+    plain space-aligned lines, one per account, when piped.
     """
     if account is not None and not subjects.is_token(account):
         runtime.fail(f"invalid account id {account!r}: {subjects.TOKEN_RULE}")
