@@ -88,6 +88,7 @@ class RiskEngine:
         self.ready = asyncio.Event()
         self._snapshot_versions: dict[str, int] = {}
         self._dlq_tasks: set[asyncio.Task[None]] = set()
+        self._was_down = False
 
     # --- start-up -------------------------------------------------------------------
 
@@ -162,11 +163,20 @@ class RiskEngine:
                     await asyncio.wait({group.done}, timeout=10)
             await self.pipeline.close()
             await self.sender.drain()
+            if self._dlq_tasks:
+                await asyncio.wait(set(self._dlq_tasks), timeout=5)
             if self.reader is not None:
                 await self.reader.close()
 
     async def _step(self, wait_s: float) -> int:
         assert self.reader is not None
+        if self._get_js() is None:
+            self._was_down = True
+        elif self._was_down:
+            # Follow again from our own position instead of waiting for the old consumer's
+            # missed heartbeats to tell nats-py it is gone.
+            self._was_down = False
+            await self.reader.close()
         facts = await self.reader.fetch(wait_s)
         for raw in facts:
             self._decide(raw)

@@ -360,3 +360,39 @@ async def test_second_engine_when_both_write_then_one_is_fenced_and_nothing_doub
     versions = [d.version for d in decisions]
     assert versions == list(range(1, len(versions) + 1))
     assert last > 0
+
+
+async def test_engine_when_server_restarts_under_it_then_decides_on_without_loss(
+    fresh_nats_server: EmbeddedNatsServer, tmp_path: Path
+) -> None:
+    url = fresh_nats_server.url
+    nc, js = await connect_js(url)
+    from bus.topology import ensure_topology
+
+    await ensure_topology(js)
+    feed = FactFeed(js)
+    config = load(write_config(tmp_path, FTMO))
+    try:
+        async with running_engine(url, config) as process:
+            await feed.snapshot("ftmo-1", 100_000, 100_000)
+            await settled(process, await feed.opened("ftmo-1", 51))
+            await nc.close()
+            fresh_nats_server.stop()
+            await asyncio.sleep(1.5)
+            fresh_nats_server.start()
+            nc, js = await connect_js(url)
+            await ensure_topology(js)
+            feed.js = js
+            feed.advance(60)
+            last = await feed.snapshot("ftmo-1", 100_000, 94_000)
+            await settled(process, last, timeout=30)
+            # The first read on a pooled connection the restart closed may fail once.
+            decisions = await eventually(lambda: read_decisions(url), timeout=10)
+            types = [d.type for d in decisions if d.account_id == "ftmo-1"]
+            assert types.count("PositionTracked") == 1
+            assert "LiquidationOrdered" in types
+            commands = await eventually(lambda: _commands(nc, "ftmo-1"), timeout=15)
+            assert [c[0] for c in commands] == ["cmd.ftmo-1.close_all",
+                                               "cmd.ftmo-1.set_trading_state"]  # fmt: skip
+    finally:
+        await nc.close()
