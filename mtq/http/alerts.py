@@ -1,0 +1,258 @@
+"""Alerts: which decisions and status changes people hear about, and their record.
+
+An alert is raised once per source (a decision's notification id, an agent's last
+heartbeat), so a restarted API that reads the same events again raises nothing twice.
+Every alert and every webhook delivery (status, attempts, last error) is kept in a small
+SQLite file of the API's own (`api-alerts.sqlite` in the data dir) and served at `/alerts`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from config.models import ALERT_KINDS
+
+DB_FILE_NAME: Final = "api-alerts.sqlite"
+DECISION_ALERTS: Final = frozenset(ALERT_KINDS) - {"AgentUnhealthy"}
+
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " source TEXT NOT NULL UNIQUE, time TEXT NOT NULL, account_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL, summary TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " alert_id INTEGER NOT NULL, webhook TEXT NOT NULL, url TEXT NOT NULL,"
+    " status TEXT NOT NULL, attempts INTEGER NOT NULL, last_status_code INTEGER,"
+    " last_error TEXT, updated TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id)",
+    "CREATE TABLE IF NOT EXISTS positions (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    time: str
+    account_id: str
+    kind: str
+    summary: str
+    data: dict[str, Any]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _warning(d: Mapping[str, Any]) -> str:
+    return (
+        f"{d.get('rule')} drawdown warning: value {_fmt(d.get('value'))} past the warning level "
+        f"{_fmt(d.get('warning_level'))} (floor {_fmt(d.get('floor'))})"
+    )
+
+
+def _breach(d: Mapping[str, Any]) -> str:
+    return (
+        f"{d.get('rule')} limit breached: value {_fmt(d.get('value'))}, floor "
+        f"{_fmt(d.get('floor'))}; action {d.get('action')}"
+    )
+
+
+def _pending(d: Mapping[str, Any]) -> str:
+    return (
+        f"liquidation pending ({d.get('rule')}): {d.get('reason')}; positions close at "
+        f"{d.get('grace_end')} unless it recovers"
+    )
+
+
+def _ordered(d: Mapping[str, Any]) -> str:
+    tickets = d.get("tickets") or ()
+    return f"liquidation ordered: {d.get('reason')} ({len(tickets)} position(s) to close)"
+
+
+def _state(d: Mapping[str, Any]) -> str:
+    return (
+        f"trading {d.get('previous')} -> {d.get('state')}: {d.get('reason')} (by {d.get('actor')})"
+    )
+
+
+SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
+    "DrawdownWarning": _warning,
+    "DrawdownBreached": _breach,
+    "LiquidationPending": _pending,
+    "LiquidationOrdered": _ordered,
+    "TradingStateChanged": _state,
+}
+
+
+def decision_alert(kind: str, data: Mapping[str, Any]) -> str | None:
+    """The summary of the alert a decision raises, or None when it raises none."""
+    summary = SUMMARIES.get(kind)
+    return None if summary is None else summary(data)
+
+
+def unhealthy_alert(doc: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(source, summary) of an UNHEALTHY status doc, or None when the agent is not."""
+    health = doc.get("health") or {}
+    if health.get("status") != "UNHEALTHY":
+        return None
+    beat = (doc.get("heartbeat") or {}).get("time") or "never"
+    details = "; ".join(health.get("details") or health.get("reasons") or ["unhealthy"])
+    return f"unhealthy:{doc.get('account_id')}:{beat}", f"agent UNHEALTHY: {details}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class AlertStore:
+    """Alerts and deliveries in SQLite (a file, or in memory); safe from any thread."""
+
+    def __init__(self, path: Path | None) -> None:
+        target = str(path) if path is not None else ":memory:"
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+
+    def add(
+        self,
+        source: str,
+        *,
+        time: str,
+        account_id: str,
+        kind: str,
+        summary: str,
+        data: Mapping[str, Any],
+    ) -> AlertRecord | None:
+        """Record an alert; None when one from `source` exists already."""
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO alerts (source, time, account_id, kind, summary, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (source, time, account_id, kind, summary, json.dumps(dict(data), default=str)),
+            )
+            if cur.rowcount == 0:
+                return None
+            alert_id = int(cur.lastrowid or 0)
+        return AlertRecord(alert_id, time, account_id, kind, summary, dict(data))
+
+    def add_delivery(self, alert_id: int, webhook: str, url: str) -> int:
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO deliveries (alert_id, webhook, url, status, attempts, updated)"
+                " VALUES (?, ?, ?, 'pending', 0, ?)",
+                (alert_id, webhook, url, _now()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def attempt(
+        self, delivery_id: int, *, status: str, attempts: int, code: int | None, error: str | None
+    ) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?,"
+                " last_error = ?, updated = ? WHERE id = ?",
+                (status, attempts, code, error, _now(), delivery_id),
+            )
+
+    def unfinished(self) -> list[tuple[int, int, str, int]]:
+        """(delivery id, alert id, webhook, attempts) of deliveries not delivered nor dead."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, alert_id, webhook, attempts FROM deliveries"
+                " WHERE status IN ('pending', 'retrying') ORDER BY id"
+            ).fetchall()
+        return [(int(a), int(b), str(c), int(d)) for a, b, c, d in rows]
+
+    def get(self, alert_id: int) -> AlertRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, time, account_id, kind, summary, data FROM alerts WHERE id = ?",
+                (alert_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return AlertRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+    def page(
+        self, *, account_id: str | None, kinds: tuple[str, ...], before: int | None, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Newest first, with their deliveries; the last id when more follow."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if account_id:
+            clauses.append("account_id = ?")
+            params.append(account_id)
+        if kinds:
+            clauses.append("kind IN (" + ", ".join("?" for _ in kinds) + ")")
+            params.extend(kinds)
+        if before is not None:
+            clauses.append("id < ?")
+            params.append(before)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, time, account_id, kind, summary, data FROM alerts"
+                f"{where} ORDER BY id DESC LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
+            items = [self._with_deliveries(row) for row in rows[:limit]]
+        return items, (items[-1]["id"] if len(rows) > limit else None)
+
+    def _with_deliveries(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        deliveries = self._conn.execute(
+            "SELECT id, webhook, url, status, attempts, last_status_code, last_error, updated"
+            " FROM deliveries WHERE alert_id = ? ORDER BY id",
+            (row[0],),
+        ).fetchall()
+        keys = (
+            "id",
+            "webhook",
+            "url",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "updated",
+        )
+        return {
+            "id": row[0],
+            "time": row[1],
+            "account_id": row[2],
+            "kind": row[3],
+            "summary": row[4],
+            "data": json.loads(row[5]),
+            "deliveries": [dict(zip(keys, d, strict=True)) for d in deliveries],
+        }
+
+    def position(self, name: str) -> int | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM positions WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_position(self, name: str, value: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO positions (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,214 @@
+"""`create_app(settings)`: the FastAPI app with its read models, NATS services and alerts.
+
+On start it opens the views and keeps their status snapshot fresh, connects to NATS (and
+keeps trying in the background if NATS is not there yet), follows decisions and status
+for live updates and alerts, and resumes unfinished webhook deliveries. Errors answer
+`{"code", "message", "detail"}`; a 422 names the field (`query.limit: ...`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bus import subjects
+from bus.connection import connect, settings_from_env
+from mtq.http import routes_control, routes_ops, routes_reads, routes_ui
+from mtq.http.alerter import Alerter
+from mtq.http.alerts import AlertStore
+from mtq.http.auth import Tokens
+from mtq.http.control import ServiceClient
+from mtq.http.live import LiveFeed, LiveHub
+from mtq.http.metrics import ApiMetrics
+from mtq.http.reads import ReadModels
+from mtq.http.state import ApiSettings, ApiState
+from mtq.http.webhooks import Deliverer
+
+log = logging.getLogger(__name__)
+VERSION = "1.0.0"
+
+
+def build_state(settings: ApiSettings) -> ApiState:
+    """Everything the app holds, not started yet (no I/O but opening the alert store)."""
+    metrics = ApiMetrics()
+    hub = LiveHub()
+    store = AlertStore(settings.alerts_db)
+    deliverer = Deliverer(settings.webhooks, store, environ=settings.environ)
+    alerter = Alerter(store, deliverer, hub, metrics, say=settings.say)
+    deliverer.on_outcome = alerter.on_delivery
+    timeout = settings.request_timeout_s
+    return ApiState(
+        settings=settings,
+        reads=ReadModels(settings.db_url, settings.accounts),
+        tokens=Tokens.build(settings.tokens, settings.tokens_env, host=settings.host),
+        metrics=metrics,
+        hub=hub,
+        store=store,
+        alerter=alerter,
+        agents=ServiceClient(None, subjects.SERVICE_AGENTS, timeout),
+        risk=ServiceClient(None, subjects.SERVICE_RISK, timeout),
+    )
+
+
+class Runtime:
+    """The background work of a running app: view refresh and the NATS side."""
+
+    def __init__(self, api: ApiState) -> None:
+        self.api = api
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self._refresh_once()
+        self.tasks.append(asyncio.create_task(self._refresh_forever(), name="api-views"))
+        self.api.alerter.deliverer.start()
+        if self.api.settings.nats_url is not None:
+            self.tasks.append(asyncio.create_task(self._nats(), name="api-nats"))
+
+    async def _refresh_once(self) -> None:
+        api = self.api
+        try:
+            await api.reads.refresh()
+            api.views_ok, api.views_error = True, ""
+        except Exception as exc:  # noqa: BLE001 - /ready says why; the next round retries
+            if api.views_ok or not api.views_error:
+                log.warning("api: views cannot be read: %r", exc)
+            api.views_ok, api.views_error = False, f"{type(exc).__name__}: {exc}"
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.api.settings.refresh_interval_s)
+            await self._refresh_once()
+
+    async def _nats(self) -> None:
+        api, settings = self.api, self.api.settings
+        assert settings.nats_url is not None
+        while api.nc is None:
+            try:
+                conn = settings_from_env(settings.nats_url, name="mtq-api", auth=settings.nats_auth)
+                api.nc = await connect(conn)
+            except Exception as exc:  # noqa: BLE001 - keep trying: the API serves reads meanwhile
+                log.warning("api: NATS not reachable yet (%s); retrying", exc)
+                await asyncio.sleep(2.0)
+        api.agents.nc = api.risk.nc = api.nc
+        api.alerter.deliverer.publish_dead = self._publish
+        api.feed = LiveFeed(api.nc, api.alerter.on_decision, api.alerter.on_status)
+        while True:
+            try:
+                await api.feed.start(api.store.position("risk"))
+                return
+            except Exception as exc:  # noqa: BLE001 - streams not provisioned yet: retry
+                log.warning("api: live feed not started (%s); retrying", exc)
+                await asyncio.sleep(2.0)
+
+    async def _publish(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
+        if self.api.nc is not None:
+            await self.api.nc.publish(subject, body, headers=headers)
+
+    async def stop(self) -> None:
+        api = self.api
+        api.hub.close()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if api.feed is not None:
+            await api.feed.stop()
+        await api.alerter.deliverer.close()
+        if api.nc is not None:
+            with contextlib.suppress(Exception):
+                await api.nc.drain()
+        await asyncio.to_thread(api.reads.close)
+        api.store.close()
+
+
+class Timing:
+    """ASGI middleware: request latency by route template into the metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.http.labels(scope["method"], path, str(status[0])).observe(
+                time.perf_counter() - started
+            )
+
+
+def _error(code: int, message: str, detail: Any = None, headers: Any = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "detail": detail}, code, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "error"
+    return _error(exc.status_code, message, None, getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    parts = [".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg")) for e in errors]
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")}
+        for e in errors
+    ]
+    return _error(422, "; ".join(parts) or "invalid request", detail)
+
+
+def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI:
+    """The HTTP API and dashboard over `settings` (or over a prepared `api` state)."""
+    state = api or build_state(settings)
+    runtime = Runtime(state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="mtq",
+        version=VERSION,
+        description="Read models, worker control, risk control, live events and alerts of mtq.",
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    app.state.tokens = state.tokens
+    app.state.runtime = runtime
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(routes_reads.router)
+    app.include_router(routes_control.router)
+    app.include_router(routes_ops.router)
+    app.include_router(routes_ui.router)
+    app.add_middleware(Timing, metrics=state.metrics)
+    return app
