@@ -29,6 +29,7 @@ from bus.security.client import ClientAuth, TlsFiles
 from bus.topology import TopologySettings
 from config import MtqConfig
 from engine.bootstrap import EngineProcess, build_engine
+from projections.bootstrap import ProjectorProcess, build_projector, database_url
 
 Say = Callable[[str], None]
 
@@ -206,6 +207,46 @@ class EnginePart:
         if self._task.done():
             ready.cancel()
             self._task.result()  # raises why the engine could not start
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        assert self._task is not None
+        return self._task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=20)
+
+
+@dataclass
+class ProjectorPart:
+    """The projector (views in the data dir's SQLite file), KV status and `mtq-query`."""
+
+    config: MtqConfig
+    nats_url: str
+    data_dir: Path
+    topology: TopologySettings | None = None
+    identities: Identities = field(default_factory=Identities)
+    name: str = "projector"
+    _process: ProjectorProcess | None = field(default=None, init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        self._process = await build_projector(
+            self.config,
+            self.nats_url,
+            db_url=database_url(None, self.data_dir),
+            topology=self.topology,
+            auth=self.identities.auth(identities.PROJECTOR),
+        )
+        self._task = asyncio.create_task(self._process.run(self._stop), name="projector")
+        ready = asyncio.ensure_future(self._process.projector.ready.wait())
+        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():
+            ready.cancel()
+            self._task.result()  # raises why the projector could not start
 
     @property
     def done(self) -> asyncio.Future[None]:

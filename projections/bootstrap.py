@@ -16,6 +16,7 @@ from nats.micro.service import Service
 
 from bus import subjects
 from bus.connection import connect, settings_from_env
+from bus.security.client import ClientAuth
 from bus.topology import TopologySettings, ensure_topology
 from config import MtqConfig
 from projections.db import Database, default_url, open_database
@@ -88,10 +89,14 @@ async def build_projector(
     rebuild: bool = False,
     batch_size: int = 2000,
     flush_interval_s: float = 0.1,
+    auth: ClientAuth | None = None,
 ) -> ProjectorProcess:
-    """Connect, provision, open the database (dropped first with `rebuild`), load the views."""
+    """Connect, provision, open the database (dropped first with `rebuild`), load the views.
+
+    `auth`: the projector's identity (default: as the environment or the data dir says).
+    """
     settings = settings_for(config) if isinstance(config, MtqConfig) else dict(config)
-    nc = await connect(settings_from_env(nats_url, name="mtq-projector"))
+    nc = await connect(settings_from_env(nats_url, name="mtq-projector", auth=auth))
     try:
         js = nc.jetstream()
         await ensure_topology(js, topology)

@@ -37,6 +37,7 @@ from mtq.system import (
     Identities,
     Part,
     PartFailed,
+    ProjectorPart,
     ServerPart,
     SupervisorPart,
     run_parts,
@@ -89,7 +90,8 @@ def _banner(
     say(
         "running: "
         + ("nats-server (restarted if it dies), " if server else "")
-        + f"risk engine (mtq-risk), supervisor with {len(ids)} agent process(es); "
+        + "risk engine (mtq-risk), projector (mtq-query, KV mtq_status, "
+        + f"{data / 'projections.sqlite'}), supervisor with {len(ids)} agent process(es); "
         "no HTTP API in this build yet",
         highlight=False,
     )
@@ -115,6 +117,8 @@ def _banner(
         f"nats --server {url}{flags} sub 'mt5.{first}.>'",
         f"nats --server {url}{flags} stream ls",
         f"nats --server {url}{flags} req mtq.agents.list ''",
+        f"nats --server {url}{flags} kv get mtq_status {first}",
+        f'nats --server {url}{flags} req mtq.query.reconciliation \'{{"account": "{first}"}}\'',
         f"nats --server {url}{flags} micro ls",
     ):
         say(f"  {cmd}", highlight=False, markup=False)
@@ -162,8 +166,9 @@ async def _serve(
     if server is not None:
         parts.append(ServerPart(server, say, on_restart=reprovision))
     parts.append(EnginePart(config, url, topology_settings(config), identities=identities))
+    parts.append(ProjectorPart(config, url, data, topology_settings(config), identities))
     parts.append(SupervisorPart(config, [config_path], url, data, identities=identities))
-    # The projector and the HTTP API join here, one entry each.
+    # The HTTP API joins here.
     _banner(url, config, data, server, identities)
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
