@@ -9,6 +9,7 @@ from typing import Any, Final
 import msgspec
 
 from bus import schemas
+from bus.schemas import query
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
@@ -33,6 +34,16 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (schemas.RiskControlReply, "mtq.risk.control (reply)", "mtq-risk"),
     (schemas.RiskShowRequest, "mtq.risk.show", "mtq-risk"),
     (schemas.RiskShowReply, "mtq.risk.show (reply)", "mtq-risk"),
+    (query.StatusQuery, "mtq.query.status", "mtq-query"),
+    (query.StatusReply, "mtq.query.status (reply)", "mtq-query"),
+    (query.PositionsQuery, "mtq.query.positions", "mtq-query"),
+    (query.PositionsReply, "mtq.query.positions (reply)", "mtq-query"),
+    (query.ReconciliationQuery, "mtq.query.reconciliation", "mtq-query"),
+    (query.ReconciliationReply, "mtq.query.reconciliation (reply)", "mtq-query"),
+    (query.RiskQuery, "mtq.query.risk", "mtq-query"),
+    (query.RiskReply, "mtq.query.risk (reply)", "mtq-query"),
+    (query.EquityQuery, "mtq.query.equity", "mtq-query"),
+    (query.EquityReply, "mtq.query.equity (reply)", "mtq-query"),
 )
 """Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services."""
 
