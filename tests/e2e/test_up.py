@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from bus import codec, subjects
 from bus.schemas import AccountSnapshot, TickReceived
 from tests.e2e.cli import mtq, pids_mentioning, spawn_mtq
+from tests.e2e.up_support import admin_creds
 from tests.support import eventually, eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
@@ -43,7 +44,7 @@ async def test_up_when_started_then_facts_flow_for_every_demo_account_and_sigter
         assert ".venv/bin/mtq status" in text  # runnable as shown after `make run`
         assert (data / "nats.url").read_text().strip() == url
 
-        nc = await nats.connect(url)
+        nc = await nats.connect(url, user_credentials=admin_creds(data))
         try:
             seen_ticks: set[str] = set()
             seen_snapshots: set[str] = set()

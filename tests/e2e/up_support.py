@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -79,6 +80,16 @@ def start_up(tmp_path: Path, config: Path, data: Path, name: str = "up") -> Up:
         "up", "--config", str(config), "--data", str(data), "--nats-port", "0", log=log
     )
     return Up(proc, log, data)
+
+
+def admin_creds(data: Path) -> str:
+    """The admin identity's credentials that a secured `mtq up` wrote into `data`."""
+    return str(data / "auth" / "creds" / "admin.creds")
+
+
+async def connect_admin(url: str, data: Path) -> Client:
+    """A client of the `mtq up` on `data`, as its admin identity."""
+    return await nats.connect(url, user_credentials=admin_creds(data))
 
 
 async def read_all(nc: Client, subject: str) -> list[Msg]:
