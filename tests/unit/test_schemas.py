@@ -31,6 +31,7 @@ from bus.schemas import (
     SetTradingState,
     TickReceived,
 )
+from bus.schemas import query as q
 from bus.schemas.base import Message
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -115,6 +116,16 @@ SAMPLES: list[Message] = [
     RiskControlReply(account_id="ftmo-001", trading_state="REDUCING", changed=True),
     RiskShowRequest(account_id="ftmo-001"),
     RiskShowReply(account_id="ftmo-001", summary={"trading_state": "ACTIVE"}),
+    q.StatusQuery(account="ftmo-001"),
+    q.StatusReply(accounts=[{"account_id": "ftmo-001", "health": "HEALTHY"}]),
+    q.PositionsQuery(account="ftmo-001", state="closed"),
+    q.PositionsReply(positions=[{"identifier": 1001, "symbol": "EURUSD"}]),
+    q.ReconciliationQuery(account="ftmo-001", status=("divergent",)),
+    q.ReconciliationReply(items=[{"status": "matched"}], counts={"matched": 1}),
+    q.RiskQuery(account="ftmo-001", kinds=("DrawdownBreached",)),
+    q.RiskReply(accounts=[{"account_id": "ftmo-001"}], events=[]),
+    q.EquityQuery(account="ftmo-001", since="2026-11-22T08:00:00Z"),
+    q.EquityReply(account="ftmo-001", bars=[{"minute": "2026-11-22T08:00:00Z"}]),
 ]
 
 
