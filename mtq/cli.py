@@ -6,6 +6,7 @@ import typer
 
 from mtq.commands import (
     agent_cmd,
+    api_cmd,
     audit_cmd,
     config_cmd,
     engine_cmd,
@@ -37,6 +38,7 @@ app.add_typer(engine_cmd.app, name="engine")
 app.add_typer(risk_cmd.app, name="risk")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(projector_cmd.app, name="projector")
+app.add_typer(api_cmd.app, name="api")
 status_cmd.register(app)
 tail_cmd.register(app)
 

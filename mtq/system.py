@@ -29,6 +29,7 @@ from bus.security.client import ClientAuth, TlsFiles
 from bus.topology import TopologySettings
 from config import MtqConfig
 from engine.bootstrap import EngineProcess, build_engine
+from mtq.http.server import ApiServer
 from projections.bootstrap import ProjectorProcess, build_projector, database_url
 
 Say = Callable[[str], None]
@@ -257,6 +258,24 @@ class ProjectorPart:
         self._stop.set()
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=20)
+
+
+@dataclass
+class ApiPart:
+    """The HTTP API and dashboard (uvicorn in this process), bound before the banner."""
+
+    server: ApiServer
+    name: str = "http api"
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        return self.server.done
+
+    async def stop(self) -> None:
+        await self.server.stop()
 
 
 class ConsoleLog(logging.Handler):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +16,11 @@ from bus.connection import URL_FILE_NAME, connect, settings_from_env
 from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
 from bus.security.client import ClientAuth, TlsFiles
-from bus.security.identities import ADMIN
+from bus.security.identities import ADMIN, HTTP_API
 from bus.topology import TopologyConflict, TopologyReport, ensure_topology
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
+from mtq.commands.api_cmd import DEFAULT_HTTP, HttpOption, api_settings, parse_http
 from mtq.commands.nats_cmd import (
     InsecureOption,
     TlsCaOption,
@@ -30,9 +32,11 @@ from mtq.commands.nats_cmd import (
     server_tls,
     warn_insecure,
 )
+from mtq.http.server import ApiBindError, ApiServer
 from mtq.options import ConfigOption, DataOption, NatsPortOption
 from mtq.runtime import console, fail
 from mtq.system import (
+    ApiPart,
     EnginePart,
     Identities,
     Part,
@@ -80,19 +84,25 @@ def _banner(
     data: Path,
     server: EmbeddedNatsServer | None,
     identities: Identities,
+    *,
+    api: ApiServer,
 ) -> None:
     ids = [a.id for a in config.enabled_accounts()]
     first = ids[0] if ids else "ACCOUNT"
     where = f" (embedded, pid {server.pid}, store {server.store_dir})" if server else ""
     say = console.print
     say(f"[bold green]mtq is up[/]  NATS: [bold]{url}[/]{where}", highlight=False)
+    say(
+        f"HTTP API and dashboard: [bold]{api.address}/[/]  (docs {api.address}/docs)",
+        highlight=False,
+    )
     say(f"data dir: {data}   accounts: {', '.join(ids) or '(none enabled)'}", highlight=False)
     say(
         "running: "
         + ("nats-server (restarted if it dies), " if server else "")
         + "risk engine (mtq-risk), projector (mtq-query, KV mtq_status, "
-        + f"{data / 'projections.sqlite'}), supervisor with {len(ids)} agent process(es); "
-        "no HTTP API in this build yet",
+        + f"{data / 'projections.sqlite'}), supervisor with {len(ids)} agent process(es), "
+        f"HTTP API (alerts printed here as ALERT lines)",
         highlight=False,
     )
     say(
@@ -150,6 +160,7 @@ async def _serve(
     server: EmbeddedNatsServer | None,
     *,
     identities: Identities,
+    http: str,
 ) -> None:
     admin = identities.auth(ADMIN)
     try:
@@ -168,8 +179,14 @@ async def _serve(
     parts.append(EnginePart(config, url, topology_settings(config), identities=identities))
     parts.append(ProjectorPart(config, url, data, topology_settings(config), identities))
     parts.append(SupervisorPart(config, [config_path], url, data, identities=identities))
-    # The HTTP API joins here.
-    _banner(url, config, data, server, identities)
+    settings = api_settings(config, url, data, http, None, identities.auth(HTTP_API))
+    api = ApiServer(replace(settings, say=say))
+    try:
+        api.bind()
+    except ApiBindError as exc:
+        fail(f"{exc} (pass --http HOST:PORT to use another)")
+    parts.append(ApiPart(api))
+    _banner(url, config, data, server, identities, api=api)
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
     try:
@@ -216,6 +233,7 @@ def up(  # every option is keyword-only: typer passes them by name
     tls_cert: TlsCertOption = None,
     tls_key: TlsKeyOption = None,
     tls_ca: TlsCaOption = None,
+    http: HttpOption = DEFAULT_HTTP,
 ) -> None:
     """Start the whole system: NATS (embedded unless --nats-url), topology, supervisor, agents.
 
@@ -223,6 +241,7 @@ def up(  # every option is keyword-only: typer passes them by name
     on first start); --insecure runs NATS open. The data dir is locked while mtq runs: a
     second `mtq up` on it exits 2 at once.
     """
+    parse_http(http)  # a bad --http exits 2 before anything starts
     if nats_url is not None:
         nats_url = runtime.nats_url(nats_url, data)
     tls = server_tls(tls_cert, tls_key, tls_ca) if nats_url is None else server_trust(tls_ca)
@@ -247,7 +266,9 @@ def up(  # every option is keyword-only: typer passes them by name
         if insecure:
             warn_insecure(nats_url)
         url = nats_url
-        runtime.run(lambda: _serve(loaded, config, url, data, server, identities=identities))
+        runtime.run(
+            lambda: _serve(loaded, config, url, data, server, identities=identities, http=http)
+        )
     finally:
         with contextlib.suppress(OSError):
             url_file.unlink()  # ours: we hold the lock

@@ -53,14 +53,14 @@ def _fmt(value: Any) -> str:
 
 def _warning(d: Mapping[str, Any]) -> str:
     return (
-        f"{d.get('rule')} drawdown warning: value {_fmt(d.get('value'))} past the warning level "
-        f"{_fmt(d.get('warning_level'))} (floor {_fmt(d.get('floor'))})"
+        f"{d.get('rule')} drawdown warning: equity {_fmt(d.get('value'))} crossed the warning "
+        f"level {_fmt(d.get('warning_level'))} (floor {_fmt(d.get('floor'))})"
     )
 
 
 def _breach(d: Mapping[str, Any]) -> str:
     return (
-        f"{d.get('rule')} limit breached: value {_fmt(d.get('value'))}, floor "
+        f"{d.get('rule')} limit breached: equity {_fmt(d.get('value'))}, floor "
         f"{_fmt(d.get('floor'))}; action {d.get('action')}"
     )
 
