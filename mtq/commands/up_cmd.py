@@ -42,6 +42,7 @@ from mtq.system import (
     Part,
     PartFailed,
     ProjectorPart,
+    Say,
     ServerPart,
     SupervisorPart,
     run_parts,
@@ -179,12 +180,7 @@ async def _serve(
     parts.append(EnginePart(config, url, topology_settings(config), identities=identities))
     parts.append(ProjectorPart(config, url, data, topology_settings(config), identities))
     parts.append(SupervisorPart(config, [config_path], url, data, identities=identities))
-    settings = api_settings(config, url, data, http, None, identities.auth(HTTP_API))
-    api = ApiServer(replace(settings, say=say))
-    try:
-        api.bind()
-    except ApiBindError as exc:
-        fail(f"{exc} (pass --http HOST:PORT to use another)")
+    api = _api_server(config, url, data, http, identities, say)
     parts.append(ApiPart(api))
     _banner(url, config, data, server, identities, api=api)
     stop = asyncio.Event()
@@ -193,6 +189,25 @@ async def _serve(
         await run_parts(parts, stop, say)
     except PartFailed as exc:
         fail(f"{exc}; stopping mtq", runtime.EXIT_PROBLEMS)
+
+
+def _api_server(  # noqa: PLR0917 - what the API part is made of
+    config: MtqConfig, url: str, data: Path, http: str, identities: Identities, say: Say
+) -> ApiServer:
+    """The API bound to `--http`; the default port, if taken, gives way to a free one."""
+    settings = replace(
+        api_settings(config, url, data, http, None, identities.auth(HTTP_API)), say=say
+    )
+    api = ApiServer(settings)
+    try:
+        api.bind()
+    except ApiBindError as exc:
+        if http != DEFAULT_HTTP:
+            fail(f"{exc} (pass --http HOST:PORT to use another)")
+        console.print(f"{exc}; the HTTP API takes a free port", highlight=False)
+        api = ApiServer(replace(settings, port=0))
+        api.bind()
+    return api
 
 
 def _start_server(
