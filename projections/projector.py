@@ -29,7 +29,8 @@ from projections.views import Views, decision_seq, decode_decision
 
 log = logging.getLogger(__name__)
 
-MT5_FILTERS: Final = subjects.FACTS_SUBJECTS
+MT5_FILTERS: Final = ("mt5.>",)
+"""The whole MT5 stream (it holds only facts): one filter reads far faster than five."""
 RISK_FILTERS: Final = (f"{subjects.RISK_PREFIX}.events.>",)
 
 Publish = Callable[[list[dict[str, Any]]], Awaitable[None]]
