@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
+from bus.connection import redact_url
 from bus.eventstore import wire
 from bus.eventstore.batching import GroupCommitter, Message
 from bus.eventstore.directget import DirectGetError, RawMsg
@@ -57,7 +58,7 @@ class JetStreamStore:
         self.kind = kind
         self.stream = settings.stream
         self.subjects = wire.Subjects(settings.prefix)
-        self.runtime = Runtime.for_url(settings.url)
+        self.runtime = Runtime.for_url(settings.url, settings.auth)
         if settings.create_stream:
             self._call(self._ensure_stream)
 
@@ -70,7 +71,7 @@ class JetStreamStore:
         except DirectGetError as exc:
             raise OperationalError(str(exc)) from exc
         except ConnectionError as exc:
-            raise OperationalError(f"NATS at {self.settings.url}: {exc}") from exc
+            raise OperationalError(f"NATS at {redact_url(self.settings.url)}: {exc}") from exc
 
     def call(self, make: Any) -> Any:
         """Run one coroutine on the event store's loop with the configured deadline."""

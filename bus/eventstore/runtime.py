@@ -56,12 +56,8 @@ class Runtime:
 
     @classmethod
     def for_url(cls, url: str, auth: ClientAuth | None = None) -> Runtime:
-        """Return the shared runtime for `url` as `auth`, starting it on first use.
-
-        Without `auth`, the credentials a `settings.AuthUrl` carries are used (none for a
-        plain string).
-        """
-        chosen = auth or getattr(url, "auth", None) or ClientAuth()
+        """Return the shared runtime for `url` as `auth`, starting it on first use."""
+        chosen = auth or ClientAuth()
         key = (str(url), chosen)
         with cls._lock:
             runtime = cls._instances.get(key)

@@ -20,21 +20,6 @@ def _name_token(name: str) -> str:
     return token or "app"
 
 
-class AuthUrl(str):
-    """A server URL that carries the credentials to use with it.
-
-    Recorders find their shared `Runtime` by `settings.url`; the credentials travel with it
-    so that two identities on one server get two runtimes.
-    """
-
-    auth: ClientAuth
-
-    def __new__(cls, url: str, auth: ClientAuth) -> AuthUrl:
-        made = super().__new__(cls, url)
-        made.auth = auth
-        return made
-
-
 def auth_from_env(env: Environment) -> ClientAuth:
     """Credentials and TLS from the application's environment (see `Settings`)."""
     ca, cert, key = (env.get(f"NATS_TLS_{k}") or None for k in ("CA", "CERT", "KEY"))
@@ -82,7 +67,7 @@ class Settings:
         create = env.get("NATS_CREATE_STREAM") or env.get("CREATE_TABLE") or "yes"
         auth = auth_from_env(env)
         return cls(
-            url=AuthUrl(env.get("NATS_URL") or DEFAULT_URL, auth),
+            url=env.get("NATS_URL") or DEFAULT_URL,
             auth=auth,
             stream=stream,
             prefix=(env.get("NATS_SUBJECT_PREFIX") or default_prefix).strip("."),
