@@ -66,6 +66,10 @@ def _pending(status: int, headers: dict[str, str], block: bytes) -> int:
     raise DirectGetError(f"direct get failed: {block!r}")
 
 
+class _StaleConnection(ConnectionError):
+    """A pooled connection failed on reuse: worth one more try on a new one."""
+
+
 class Connection:
     """One thread's connection and its unread bytes."""
 
@@ -132,9 +136,26 @@ class SyncDirectGetClient:
         timeout: float,
         collect: Callable[[Connection, bytes, float], T],
     ) -> T:
-        """Publish a request on a pooled connection; `collect` reads the replies."""
+        """Publish a request on a pooled connection; `collect` reads the replies.
+
+        A pooled connection the server closed meanwhile (a restart) is found out on its
+        first use: the request is then made once more on a new connection.
+        """
+        try:
+            return self._exchange_once(subject, payload, timeout, collect)
+        except _StaleConnection:
+            return self._exchange_once(subject, payload, timeout, collect)
+
+    def _exchange_once(
+        self,
+        subject: bytes,
+        payload: bytes,
+        timeout: float,
+        collect: Callable[[Connection, bytes, float], T],
+    ) -> T:
         deadline = time.monotonic() + timeout
         conn = self._checkout(timeout)
+        reused = conn.next_id > 0
         conn.next_id += 1
         reply_to = b"%s.%d" % (conn.inbox, conn.next_id)
         try:
@@ -147,6 +168,8 @@ class SyncDirectGetClient:
             raise TimeoutError(f"no reply from NATS within {timeout:.1f}s") from exc
         except (OSError, ValueError) as exc:
             self._drop(conn)
+            if reused and not isinstance(exc, TimeoutError):
+                raise _StaleConnection(str(exc)) from exc
             raise ConnectionError(f"NATS request failed: {exc}") from exc
         except DirectGetError:
             self._checkin(conn)
