@@ -26,6 +26,7 @@ from config.models import ApiTokenConfig
 from mtq.http import ApiSettings
 from mtq.http.auth import hash_token
 from tests.integration.test_api_support import RunningApi, running_api, seed_views
+from tests.support import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -170,9 +171,7 @@ async def api(
 
 
 async def _connected(api: RunningApi) -> None:
-    from tests.support import eventually
-
-    await eventually(lambda: api.server.config.app.state.api.nc is not None, timeout=10)
+    await eventually(lambda: api.state.nc is not None, timeout=10)
 
 
 async def call(

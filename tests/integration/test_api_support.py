@@ -21,6 +21,7 @@ from bus import subjects
 from bus.codec import encode
 from bus.schemas import AccountSnapshot, AgentHeartbeat, PositionClosed, PositionOpened
 from mtq.http import ApiSettings, create_app
+from mtq.http.state import ApiState
 from projections.db import open_database
 from projections.settings import AccountSettings
 from projections.views import Views
@@ -216,6 +217,7 @@ class RunningApi:
     url: str
     settings: ApiSettings
     server: uvicorn.Server
+    state: ApiState
 
     def client(self, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -226,8 +228,9 @@ class RunningApi:
 async def running_api(settings: ApiSettings) -> AsyncIterator[RunningApi]:
     """The app on a free loopback port (uvicorn in this event loop) until the block ends."""
     port = free_port()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -243,8 +246,8 @@ async def running_api(settings: ApiSettings) -> AsyncIterator[RunningApi]:
             if task.done():
                 task.result()
             await asyncio.sleep(0.02)
-        yield RunningApi(f"http://127.0.0.1:{port}", settings, server)
+        yield RunningApi(f"http://127.0.0.1:{port}", settings, server, app.state.api)
     finally:
-        server.app.state.api.hub.close() if hasattr(server, "app") else None
+        app.state.api.hub.close()
         server.should_exit = True
         await asyncio.wait_for(task, 20)
