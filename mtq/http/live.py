@@ -99,6 +99,7 @@ class LiveFeed:
         self._watch: asyncio.Task[None] | None = None
         self.decisions = 0
         self.statuses = 0
+        self.started = False
 
     async def start(self, after_seq: int | None) -> None:
         """Follow decisions after `after_seq` (None: only new ones) and every status."""
@@ -118,6 +119,7 @@ class LiveFeed:
         )
         kv = await js.key_value(subjects.KV_STATUS)
         self._watch = asyncio.create_task(self._follow(kv), name="api-status-watch")
+        self.started = True
 
     async def _decision(self, msg: Msg) -> None:
         kind = msg.subject.rsplit(".", 1)[-1]
