@@ -103,7 +103,7 @@ async def nc(nats_server: EmbeddedNatsServer) -> AsyncIterator[Client]:
 def settings_for(tmp_path: Path, nats_url: str, receiver: Receiver, said: list[str]) -> ApiSettings:
     url = f"sqlite:///{tmp_path / 'views.sqlite'}"
     seeder = seed_views(url, ["acc-a", "acc-b"])
-    fast = {"backoff_initial_s": 0.05, "backoff_factor": 2.0, "timeout_s": 2.0}
+    fast: dict[str, Any] = {"backoff_initial_s": 0.05, "backoff_factor": 2.0, "timeout_s": 2.0}
     hooks = (
         WebhookConfig(
             name="ops",
