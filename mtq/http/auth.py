@@ -12,9 +12,10 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from config.models import ApiTokenConfig
 
@@ -99,13 +100,21 @@ class Tokens:
         return name
 
 
-def control_actor(request: Request) -> str:
+BEARER: Final = HTTPBearer(
+    auto_error=False,
+    description="a token from `api.tokens` (config, SHA-256) or MTQ_API_TOKENS; its name is "
+    "the recorded actor",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def control_actor(request: Request, _: Credentials) -> str:
     """Dependency of control endpoints: the token's name."""
     tokens: Tokens = request.app.state.tokens
     return tokens.check(request)
 
 
-def reader(request: Request) -> str | None:
+def reader(request: Request, _: Credentials) -> str | None:
     """Dependency of read endpoints: open on loopback, else a valid token."""
     tokens: Tokens = request.app.state.tokens
     if not tokens.reads_need_token:
