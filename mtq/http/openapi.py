@@ -1,4 +1,4 @@
-"""The committed OpenAPI document (`schemas/openapi.json`): regenerate with
+"""The committed OpenAPI document (`mtq/http/openapi.json`): regenerate with
 `python -m mtq.http.openapi` after changing an endpoint or a response model."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Final
 from mtq.http.app import create_app
 from mtq.http.state import ApiSettings
 
-COMMITTED: Final = Path(__file__).resolve().parents[2] / "schemas" / "openapi.json"
+COMMITTED: Final = Path(__file__).resolve().parent / "openapi.json"
 
 
 def openapi_document() -> dict[str, Any]:

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.nats
 def test_openapi_when_committed_then_current() -> None:
     committed = COMMITTED.read_text(encoding="utf-8")
     assert committed == render(openapi_document()), (
-        "schemas/openapi.json is stale: run `.venv/bin/python -m mtq.http.openapi`"
+        "mtq/http/openapi.json is stale: run `.venv/bin/python -m mtq.http.openapi`"
     )
 
 
