@@ -233,7 +233,10 @@ const mtq = (() => {
       const tr = el("tr");
       const side = (it.position || it.intent || {});
       tr.appendChild(el("td", it.item_id));
-      tr.appendChild(el("td", it.status, "badge " + (it.status === "matched" ? "HEALTHY" : it.status === "unknown" ? "UNKNOWN" : "DEGRADED")));
+      const tone = it.status === "matched" ? "HEALTHY" : it.status === "unknown" ? "UNKNOWN" : "DEGRADED";
+      const cell = el("td");
+      cell.appendChild(el("span", it.status, "badge " + tone));
+      tr.appendChild(cell);
       tr.appendChild(el("td", side.symbol));
       tr.appendChild(el("td", side.side));
       tr.appendChild(el("td", (it.reasons || []).map((r) => r.reason).join(", ")));
