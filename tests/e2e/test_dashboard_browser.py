@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +128,10 @@ def _accounts_listed(base: str) -> list[str]:
     return ids
 
 
+def _row(driver: webdriver.Chrome, account: str) -> bool:
+    return bool(driver.find_elements(By.CSS_SELECTOR, f"tr[data-account='{account}']"))
+
+
 def _count(driver: webdriver.Chrome) -> int:
     return int(driver.find_element(By.ID, "live-count").text or "0")
 
@@ -144,8 +147,7 @@ def test_dashboard_when_mtq_up_runs_then_live_accounts_and_chart(
     eventually_sync(lambda: _accounts_listed(up.http), timeout=90, message="demo accounts")
     browser.get(up.http + "/")
     wait = WebDriverWait(browser, 30)
-    for account in DEMO_ACCOUNTS:
-        wait.until(lambda d, a=account: d.find_elements(By.CSS_SELECTOR, f"tr[data-account='{a}']"))
+    wait.until(lambda d: all(_row(d, a) for a in DEMO_ACCOUNTS))
     row: dict[str, Any] = browser.execute_script(  # rows are re-rendered live: read at once
         "const r = document.querySelector(\"tr[data-account='ftmo-001']\");"
         "return {equity: r.querySelector('.equity').textContent,"
@@ -207,10 +209,14 @@ def test_api_when_mtq_up_runs_then_real_services_answer(up: UpProcess) -> None:
         assert client.get("/accounts/nope/risk").status_code == 404
         ready = client.get("/ready").json()
         assert ready["nats_connected"] is True
-    started = time.monotonic()
-    while "ALERT" not in up.text() and time.monotonic() - started < 60:
-        time.sleep(0.5)
-    assert "ALERT trail-002: DrawdownWarning" in up.text() or "ALERT" in up.text(), up.text()
+        # The demo's trail-002 crosses its warning level about 20 s in: console and /alerts.
+        eventually_sync(
+            lambda: "ALERT trail-002: DrawdownWarning" in up.text(),
+            timeout=90,
+            message="warning alert on the console",
+        )
+        listed = client.get("/alerts", params={"account": "trail-002"}).json()["items"]
+        assert "DrawdownWarning" in [a["kind"] for a in listed]
 
 
 def _state(client: httpx.Client, account: str, want: str) -> dict[str, Any]:
