@@ -5,8 +5,9 @@ COPY pyproject.toml README.md ./
 COPY bus bus
 COPY agents agents
 COPY domain domain
+COPY engine engine
 COPY projections projections
 COPY config config
 COPY mtq mtq
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[postgres]"
 ENTRYPOINT ["mtq"]
