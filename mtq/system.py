@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from nats.aio.client import Client
 
@@ -28,9 +28,9 @@ from bus.security.authdir import AuthDir
 from bus.security.client import ClientAuth, TlsFiles
 from bus.topology import TopologySettings
 from config import MtqConfig
-from engine.bootstrap import EngineProcess, build_engine
+from engine.bootstrap import build_engine
 from mtq.http.server import ApiServer
-from projections.bootstrap import ProjectorProcess, build_projector, database_url
+from projections.bootstrap import build_projector, database_url
 
 Say = Callable[[str], None]
 
@@ -182,32 +182,23 @@ class SupervisorPart:
                     await self._nc.drain()
 
 
-@dataclass
-class EnginePart:
-    """The risk engine and its `mtq-risk` service, on a connection of its own."""
+class _ServiceRun:
+    """What the engine and projector parts share: run until told to stop, ready first."""
 
-    config: MtqConfig
-    nats_url: str
-    topology: TopologySettings | None = None
-    identities: Identities = field(default_factory=Identities)
-    name: str = "risk engine"
-    _process: EngineProcess | None = field(default=None, init=False)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
+    name: str
+    _stop: asyncio.Event | None = None
+    _task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._process = await build_engine(
-            self.config,
-            self.nats_url,
-            topology=self.topology,
-            auth=self.identities.auth(identities.ENGINE),
-        )
-        self._task = asyncio.create_task(self._process.run(self._stop), name="risk-engine")
-        ready = asyncio.ensure_future(self._process.engine.ready.wait())
-        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+    async def _launch(
+        self, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], ready: asyncio.Event
+    ) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(run(self._stop), name=self.name)
+        waiting = asyncio.ensure_future(ready.wait())
+        await asyncio.wait({waiting, self._task}, return_when=asyncio.FIRST_COMPLETED)
         if self._task.done():
-            ready.cancel()
-            self._task.result()  # raises why the engine could not start
+            waiting.cancel()
+            self._task.result()  # raises why it could not start
 
     @property
     def done(self) -> asyncio.Future[None]:
@@ -215,13 +206,34 @@ class EnginePart:
         return self._task
 
     async def stop(self) -> None:
-        self._stop.set()
+        if self._stop is not None:
+            self._stop.set()
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=20)
 
 
 @dataclass
-class ProjectorPart:
+class EnginePart(_ServiceRun):
+    """The risk engine and its `mtq-risk` service, on a connection of its own."""
+
+    config: MtqConfig
+    nats_url: str
+    topology: TopologySettings | None = None
+    identities: Identities = field(default_factory=Identities)
+    name: str = "risk engine"
+
+    async def start(self) -> None:
+        process = await build_engine(
+            self.config,
+            self.nats_url,
+            topology=self.topology,
+            auth=self.identities.auth(identities.ENGINE),
+        )
+        await self._launch(process.run, process.engine.ready)
+
+
+@dataclass
+class ProjectorPart(_ServiceRun):
     """The projector (views in the data dir's SQLite file), KV status and `mtq-query`."""
 
     config: MtqConfig
@@ -230,34 +242,16 @@ class ProjectorPart:
     topology: TopologySettings | None = None
     identities: Identities = field(default_factory=Identities)
     name: str = "projector"
-    _process: ProjectorProcess | None = field(default=None, init=False)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        self._process = await build_projector(
+        process = await build_projector(
             self.config,
             self.nats_url,
             db_url=database_url(None, self.data_dir),
             topology=self.topology,
             auth=self.identities.auth(identities.PROJECTOR),
         )
-        self._task = asyncio.create_task(self._process.run(self._stop), name="projector")
-        ready = asyncio.ensure_future(self._process.projector.ready.wait())
-        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if self._task.done():
-            ready.cancel()
-            self._task.result()  # raises why the projector could not start
-
-    @property
-    def done(self) -> asyncio.Future[None]:
-        assert self._task is not None
-        return self._task
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=20)
+        await self._launch(process.run, process.projector.ready)
 
 
 @dataclass

@@ -12,29 +12,13 @@ import typer
 from agents.supervisor import run_supervisor
 from bus.connection import connect, settings_from_env
 from bus.topology import TopologyConflict, ensure_topology
-from config import ConfigError, ConfigFileError, MtqConfig, load_config
+from config import MtqConfig
 from mtq import runtime
+from mtq.configs import ConfigPaths, load_or_exit
 from mtq.options import DataOption, NatsUrlOption
 from mtq.wiring import topology_settings
 
 app = typer.Typer(no_args_is_help=True, help="The agent supervisor and its mtq-agents service.")
-
-ConfigPaths = Annotated[
-    list[Path],
-    typer.Option("--config", "-c", help="Configuration YAML file(s); later files override."),
-]
-
-
-def _load(paths: list[Path]) -> MtqConfig:
-    try:
-        return load_config(paths)
-    except ConfigFileError as exc:
-        runtime.fail(str(exc))
-    except ConfigError as exc:
-        for line in exc.result.lines() if exc.result else [str(exc)]:
-            runtime.err_console.print(line, highlight=False, markup=False)
-        shown = " ".join(str(p) for p in paths)
-        runtime.fail(f"configuration is not valid; run `mtq config validate {shown}`")
 
 
 async def _provision(url: str, config: MtqConfig) -> None:
@@ -63,7 +47,7 @@ def run_command(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s supervisor %(name)s: %(message)s"
     )
-    loaded = _load(config)
+    loaded = load_or_exit(config)
     url = runtime.nats_url(nats_url, data)
     lock = runtime.lock_data_dir(data, "mtq supervisor run")
 
