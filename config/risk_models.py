@@ -74,6 +74,8 @@ class ReconciliationConfig(_Frozen):
     slippage_pips: Annotated[float, Field(ge=0)] = 5.0
     volume_divergence_percent: PercentOrZero = 10.0
     sltp_divergence_pips: Annotated[float, Field(ge=0)] = 10.0
+    fill_window_seconds: Annotated[float, Field(ge=0)] = 10.0
+    """An approved order with no broker position after this long is `missing_at_broker`."""
 
 
 class RiskConfig(_Frozen):
