@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     target = Path(args[0]) if args else COMMITTED
     target.write_text(render(openapi_document()), encoding="utf-8")
-    print(f"wrote {target}")  # noqa: T201 - a developer's command
+    print(f"wrote {target}")
     return 0
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Final
 
 import httpx
 
@@ -174,7 +174,3 @@ def _delay(hook: WebhookConfig, attempt: int) -> float:
     return float(
         min(hook.backoff_max_s, hook.backoff_initial_s * hook.backoff_factor ** (attempt - 1))
     )
-
-
-def describe(alert: AlertRecord) -> dict[str, Any]:
-    return {"id": alert.id, "kind": alert.kind, "account_id": alert.account_id}
