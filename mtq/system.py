@@ -300,7 +300,7 @@ def show_lifecycle(say: Say) -> ConsoleLog:
     handler = ConsoleLog(say)
     handler.setLevel(logging.INFO)
     loggers = (("agents.supervisor", logging.INFO), ("engine", logging.WARNING),
-               ("bus", logging.WARNING))  # fmt: skip
+               ("mtq.http", logging.WARNING), ("bus", logging.WARNING))  # fmt: skip
     for name, level in loggers:
         logger = logging.getLogger(name)
         logger.setLevel(level)
