@@ -12,6 +12,7 @@ from mtq.commands import (
     engine_cmd,
     nats_cmd,
     projector_cmd,
+    replay_cmd,
     risk_cmd,
     schema_cmd,
     status_cmd,
@@ -41,6 +42,7 @@ app.add_typer(projector_cmd.app, name="projector")
 app.add_typer(api_cmd.app, name="api")
 status_cmd.register(app)
 tail_cmd.register(app)
+replay_cmd.register(app)
 
 
 def main() -> None:

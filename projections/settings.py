@@ -61,7 +61,7 @@ def account_settings(account: AccountConfig, heartbeat_timeout_s: float) -> Acco
             slippage_pips=recon.slippage_pips,
             volume_divergence_percent=recon.volume_divergence_percent,
             sltp_divergence_pips=recon.sltp_divergence_pips,
-            fill_window_s=float(getattr(recon, "fill_window_seconds", DEFAULT_FILL_WINDOW_S)),
+            fill_window_s=recon.fill_window_seconds,
         ),
         our_magics=magics,
         heartbeat_timeout_s=heartbeat_timeout_s,
