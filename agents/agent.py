@@ -17,6 +17,7 @@ from nats.aio.client import Client
 
 from agents.backoff import Backoff
 from agents.breaker import CircuitBreaker
+from agents.checked_trader import CheckedTrader, checks_orders
 from agents.command_executor import CommandExecutor
 from agents.commands_consumer import consume_commands
 from agents.facts import (
@@ -146,6 +147,9 @@ class Agent:
                     name="commands",
                 )
             )
+        if checks_orders(self.session):
+            trader = CheckedTrader(self.account_id, self.session, self.link)
+            tasks.append(asyncio.create_task(trader.run(stop), name="checked-trader"))
         self._tasks = tasks
         try:
             await stop.wait()

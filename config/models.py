@@ -107,6 +107,9 @@ class SimulatorStrategyConfig(_Frozen):
     sl_pips: PositiveFloat | None = 30.0
     tp_pips: PositiveFloat | None = 60.0
     magic: Annotated[int, Field(ge=0)] = 424242
+    risk_check: bool = False
+    """Trade like an integrated strategy: ask `mtq.risk.check` before each open, open only
+    what is approved; some trades are manual, some slip, some diverge, some are never sent."""
 
 
 class FaultConfig(_Frozen):

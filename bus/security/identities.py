@@ -96,7 +96,8 @@ def _read(stream: str) -> tuple[str, ...]:
 
 
 def agent(account_id: str) -> Identity:
-    """Publish its own facts; consume only its own durable on its own commands."""
+    """Publish its own facts; consume only its own durable on its own commands; ask
+    `mtq.risk.check` (the simulator's integrated strategy)."""
     name = agent_name(account_id)
     acct = subjects.account(account_id)
     cmd = subjects.STREAM_CMD
@@ -110,6 +111,8 @@ def agent(account_id: str) -> Identity:
             f"{API}.CONSUMER.MSG.NEXT.{cmd}.{name}",
             f"$JS.ACK.{cmd}.{name}.>",
             subjects.dlq(subjects.commands_for(acct)),  # a command it cannot decode
+            # An integrated strategy checks its orders first (the reply comes to its inbox).
+            subjects.RISK_CHECK,
             # The agent checks on connect that the streams exist (metadata only).
             *_stream_info(),
         ),

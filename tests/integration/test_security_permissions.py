@@ -11,6 +11,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
 
 from bus import subjects
 from bus.connection import ConnectSettings, NatsUnavailable, connect
@@ -115,6 +116,19 @@ def subscribe(subject: str) -> Callable[[Client], Awaitable[object]]:
     return op
 
 
+def request(subject: str) -> Callable[[Client], Awaitable[object]]:
+    """A request; allowed means the server let it through and answered on the inbox (here
+    with no responders: nobody serves the subject in this test)."""
+
+    async def op(nc: Client) -> object:
+        try:
+            return await nc.request(subject, b"{}", timeout=DENIED_WAIT_S)
+        except NoRespondersError as exc:
+            return exc
+
+    return op
+
+
 def create_consumer(name: str, filter_subject: str) -> Callable[[Client], Awaitable[object]]:
     config = {"name": name, "durable_name": name, "filter_subject": filter_subject,
               "ack_policy": "explicit"}  # fmt: skip
@@ -152,6 +166,7 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
     (AGENT_A, "read RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "denied"),
     (AGENT_A, "write the status KV", js_publish("$KV.mtq_status.acc-a"), "denied"),
     (AGENT_A, "call the risk service", api("mtq.risk.control"), "denied"),
+    (AGENT_A, "request mtq.risk.check", request("mtq.risk.check"), "allowed"),
     ("engine", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
     ("engine", "send a command", js_publish(f"cmd.{A}.close_all"), "allowed"),
     ("engine", "write RISK", js_publish("risk.events.x.1.Noted"), "allowed"),

@@ -167,6 +167,15 @@ class StrategySpec:
     sl_pips: float | None = 30.0
     tp_pips: float | None = 60.0
     magic: int = 0
+    risk_check: bool = False
+    """Trade like an integrated strategy: the agent asks `mtq.risk.check` before each open of
+    its own (magic) and sends only what is approved (see `strategy.FATES`)."""
+    fate_weights: tuple[float, ...] = (0.45, 0.2, 0.1, 0.1, 0.05, 0.1)
+    """Weights of checked, manual, slip, volume, sl, unfilled (with `risk_check`)."""
+    slip_pips: float = 8.0
+    """How far a slipped fill lands from the checked price."""
+    divergent_sl_pips: float = 20.0
+    """How much further out an "sl" fate's stop loss is sent than it was checked."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +284,7 @@ def settings_from_config(
         sl_pips=strat.sl_pips,
         tp_pips=strat.tp_pips,
         magic=strat.magic,
+        risk_check=strat.risk_check,
     )
     faults = tuple(
         FaultSpec(

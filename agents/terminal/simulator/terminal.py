@@ -21,6 +21,7 @@ from agents.terminal.mt5.structures import (
 )
 from agents.terminal.mt5.symbol_info import SymbolInfo
 from agents.terminal.mt5.tick_array import TickArray, tick_array
+from agents.terminal.simulator.checked import STALE_MS, order_for
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
 from agents.terminal.simulator.module_api import ModuleApi, in_group
@@ -176,6 +177,35 @@ class SimulatedTerminal(ModuleApi):
                 return
             self.world.trading_state = state
             self._record("trading_state", {"state": state})
+
+    @property
+    def checks_orders(self) -> bool:
+        """Whether the scripted trader asks for checks (the agent must then run them)."""
+        strategy = self.settings.strategy
+        return strategy.kind != "none" and strategy.risk_check and bool(strategy.magic)
+
+    def take_trade_requests(self) -> list[dict[str, Any]]:
+        """The opens the scripted trader asked to have checked since the last call (fresh
+        ones only). A simulator hook, not part of the MetaTrader5 API."""
+        with self._lock:
+            self._sync()
+            world = self.world
+            taken = list(world.trade_requests)
+            world.trade_requests.clear()
+            return [r.doc() for r in taken if world.utc_msc - r.utc_msc <= STALE_MS]
+
+    def checked_order(self, client_order_id: str) -> dict[str, Any] | None:
+        """The `order_send` request carrying out an approved request at the market now
+        (None: not a request the trader is waiting for)."""
+        with self._lock:
+            self._sync()
+            world = self.world
+            request = world.awaiting.get(client_order_id)
+            if request is None:
+                return None
+            feed = world.feeds[request.symbol]
+            spec = world.specs[request.symbol]
+            return order_for(request, spec, self.settings.strategy, feed.bid, feed.ask)
 
     def rollover(self, *, reopen: bool | None = None) -> None:
         """Run a rollover now: one night of swap on every position and, with `reopen`

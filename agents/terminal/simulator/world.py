@@ -8,6 +8,7 @@ from typing import Any
 from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import TradeDeal
 from agents.terminal.simulator.book import Book, OpenPosition
+from agents.terminal.simulator.checked import FORGET_MS, TradeRequest, checked_price, stops
 from agents.terminal.simulator.events import (
     FaultEnded,
     FaultStarted,
@@ -56,6 +57,10 @@ class SimWorld:
         """Identifiers of the scripted trader's positions (tickets may change at rollover)."""
         self.hidden: set[str] = set()
         """Symbols taken out of Market Watch with `symbol_select(symbol, False)`."""
+        self.trade_requests: deque[TradeRequest] = deque(maxlen=64)
+        """Opens the scripted trader wants checked (`risk_check`), for the agent to take."""
+        self.awaiting: dict[str, TradeRequest] = {}
+        """Requests by client order id until a position with that comment opens."""
         self.trading_state = "ACTIVE"
         """The account's risk state as the agent last reported it; the scripted trader only
         opens positions while it is ACTIVE."""
@@ -69,6 +74,12 @@ class SimWorld:
         state = dict(self.__dict__)
         state["history"] = deque(maxlen=self.history.maxlen)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Snapshots from before checked requests existed load with none."""
+        state.setdefault("trade_requests", deque(maxlen=64))
+        state.setdefault("awaiting", {})
+        self.__dict__.update(state)
 
     @property
     def utc_msc(self) -> int:
@@ -218,6 +229,8 @@ class SimWorld:
         return self.book.positions[pos.ticket], deal
 
     def _record_opened(self, pos: OpenPosition, deal: TradeDeal) -> None:
+        if self.awaiting and self.awaiting.pop(pos.comment, None) is not None:
+            self.trader_tickets.append(pos.identifier)  # a checked open: the trader's own
         self.history.append(
             PositionOpened(
                 time_msc=deal.time_msc,
@@ -320,7 +333,10 @@ class SimWorld:
                 if pos is not None:
                     self.close(pos.ticket, None, _CLIENT_CLOSE_REASON[pos.reason])
             elif isinstance(intent, OpenIntent) and self.trading_state == "ACTIVE":
-                self._trader_open(intent)
+                if intent.client_order_id:
+                    self._trader_request(intent)
+                else:
+                    self._trader_open(intent)
 
     def _trader_open(self, intent: OpenIntent) -> None:
         spec, feed = self.specs[intent.symbol], self.feeds[intent.symbol]
@@ -329,9 +345,7 @@ class SimWorld:
         book = self.book
         if book.margin_after(intent.symbol, intent.type, intent.volume, price) > book.equity:
             return
-        sign = 1 if buy else -1
-        sl = round(price - sign * intent.sl_pips * spec.pip, spec.digits) if intent.sl_pips else 0.0
-        tp = round(price + sign * intent.tp_pips * spec.pip, spec.digits) if intent.tp_pips else 0.0
+        sl, tp = stops(spec, price, buy, intent.sl_pips, intent.tp_pips)
         pos, _ = self.trade(
             intent.symbol,
             intent.type,
@@ -343,3 +357,32 @@ class SimWorld:
         )
         if pos is not None and pos.identifier not in self.trader_tickets:
             self.trader_tickets.append(pos.identifier)
+
+    def _trader_request(self, intent: OpenIntent) -> None:
+        """Ask for a check instead of trading (the agent sends what is approved)."""
+        spec, feed = self.specs[intent.symbol], self.feeds[intent.symbol]
+        buy = intent.type == c.POSITION_TYPE_BUY
+        market = feed.ask if buy else feed.bid
+        if self.book.margin_after(intent.symbol, intent.type, intent.volume, market) > (
+            self.book.equity
+        ):
+            return
+        price = checked_price(spec, self.settings.strategy, intent.fate, market, buy)
+        sl, tp = stops(spec, market, buy, intent.sl_pips, intent.tp_pips)
+        request = TradeRequest(
+            client_order_id=intent.client_order_id,
+            symbol=intent.symbol,
+            side="buy" if buy else "sell",
+            volume=intent.volume,
+            price=price,
+            sl=sl,
+            tp=tp,
+            magic=intent.magic,
+            fate=intent.fate,
+            utc_msc=self.utc_msc,
+        )
+        self.trade_requests.append(request)
+        self.awaiting[request.client_order_id] = request
+        old = [k for k, r in self.awaiting.items() if self.utc_msc - r.utc_msc > FORGET_MS]
+        for key in old:
+            del self.awaiting[key]
