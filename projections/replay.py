@@ -37,7 +37,7 @@ from projections.views import Views, decision_seq, decode_decision, loads
 Source = Literal["MT5", "RISK"]
 Progress = Callable[[int], None]
 _HIDDEN: Final = frozenset(
-    {"account_id", "seq", "timestamp", "originator_id", "originator_version"}
+    {"account_id", "seq", "timestamp", "originator_id", "originator_version", "originator_topic"}
 )
 ALL: Final = 1_000_000_000
 """A query limit no account reaches."""
