@@ -28,7 +28,6 @@ from projections.replay import (
 from projections.settings import AccountSettings, settings_for
 
 
-
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay_command)
 
