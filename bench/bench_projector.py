@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 
 from bench.context import BenchContext
@@ -199,7 +200,7 @@ async def live(url: str, db_url: str, seconds: float, rate: float) -> dict[str, 
     }
 
 
-async def query_rate(nc: nats.NATS, seconds: float, concurrency: int = 8) -> dict[str, float]:
+async def query_rate(nc: Client, seconds: float, concurrency: int = 8) -> dict[str, float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 

@@ -15,7 +15,8 @@ from types import MappingProxyType
 from typing import Any, Final
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.utils import get_topic
 
 from domain import events as ev
@@ -84,7 +85,7 @@ class AccountRisk(Aggregate):
 
     Event = ev.RiskEvent
 
-    class Snapshot(Snapshot):
+    class Snapshot(LibrarySnapshot):
         @classmethod
         def take(cls, aggregate: Any) -> AccountRisk.Snapshot:
             """Snapshot a deep copy of the persisted state, stamped with the last event's time."""

@@ -225,13 +225,13 @@ async def test_kv_when_fact_committed_then_bucket_shows_it_within_a_second(
         sent = loop_time()
         await feed.snapshot("acc-1", 100_000, 99_123.45, at=now)
         while True:
-            update = await watcher.updates(timeout=2)
+            update = await watcher.updates(timeout=2)  # type: ignore[no-untyped-call]
             if update is not None and update.value:
                 doc = json.loads(update.value)
                 if (doc.get("account") or {}).get("equity") == 99_123.45:
                     break
         assert loop_time() - sent < 1.0
-        await watcher.stop()
+        await watcher.stop()  # type: ignore[no-untyped-call]
 
 
 async def test_status_when_heartbeats_stop_then_unhealthy_and_items_unknown(
