@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Final, TypeVar
+from typing import Final
 
-import msgspec
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 from nats.micro import add_service
-from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
 
 from bus import subjects
-from bus.codec import decode_fact, encode
+from bus.codec import decode_fact
+from bus.micro import ErrorCodes, Handler, ServiceRequestError, endpoint
 from bus.schemas import TickReceived
-from bus.schemas.base import Message, from_msc
+from bus.schemas.base import from_msc
 from bus.schemas.risk import (
     RiskCheckReply,
     RiskCheckRequest,
@@ -25,7 +23,6 @@ from bus.schemas.risk import (
     RiskControlRequest,
     RiskShowReply,
     RiskShowRequest,
-    ServiceError,
 )
 from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError
 from engine.engine import RiskEngine
@@ -34,21 +31,7 @@ from engine.facts import price
 log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
-R = TypeVar("R")
-
-
-class RequestError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def decode_request(data: bytes, kind: type[R]) -> R:
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.DecodeError as exc:
-        raise RequestError(400, f"bad {kind.__name__}: {exc}") from None
+SERVICE: Final = subjects.SERVICE_RISK
 
 
 class RiskService:
@@ -60,11 +43,11 @@ class RiskService:
 
     def _account(self, account_id: str) -> AccountRisk:
         if not self.engine.ready.is_set():
-            raise RequestError(503, "risk engine is starting; try again shortly")
+            raise ServiceRequestError(503, "risk engine is starting; try again shortly")
         account = self.engine.decider.accounts.get(account_id)
         if account is None:
             known = ", ".join(sorted(self.engine.decider.accounts)) or "none"
-            raise RequestError(404, f"unknown account {account_id!r}; known: {known}")
+            raise ServiceRequestError(404, f"unknown account {account_id!r}; known: {known}")
         return account
 
     async def check(self, request: RiskCheckRequest) -> RiskCheckReply:
@@ -101,7 +84,7 @@ class RiskService:
             account.control(request.action, request.reason, request.actor,
                             self.engine.request_ref())  # fmt: skip
         except RiskError as exc:
-            raise RequestError(409, str(exc)) from None
+            raise ServiceRequestError(409, str(exc)) from None
         new = self.engine.decider.new_commands(account, before)
         await self.engine.commit_request(account, before)
         return RiskControlReply(
@@ -134,33 +117,6 @@ class RiskService:
         )
 
 
-Handler = Callable[[Request], Awaitable[None]]
-
-
-def _endpoint(kind: type[R], operation: Callable[[R], Awaitable[Message]]) -> Handler:
-    async def handle(request: Request) -> None:
-        try:
-            reply = await operation(decode_request(request.data, kind))
-        except RequestError as exc:
-            await _respond_error(request, exc.code, exc.message)
-            return
-        except RiskError as exc:
-            await _respond_error(request, 400, str(exc))
-            return
-        except Exception as exc:
-            log.exception("mtq-risk request failed")
-            await _respond_error(request, 500, f"{type(exc).__name__}: {exc}")
-            return
-        await request.respond(encode(reply))
-
-    return handle
-
-
-async def _respond_error(request: Request, code: int, message: str) -> None:
-    body = msgspec.json.encode(ServiceError(code=code, message=message))
-    await request.respond_error(str(code), message, data=body)
-
-
 async def add_risk_service(nc: Client, service: RiskService) -> Service:
     """Register `mtq-risk` with `mtq.risk.check`, `mtq.risk.control` and `mtq.risk.show`."""
     micro = await add_service(
@@ -171,10 +127,15 @@ async def add_risk_service(nc: Client, service: RiskService) -> Service:
             description="mtq risk engine: pre-trade checks and trading-state control",
         ),
     )
-    await micro.add_endpoint(name="check", subject=subjects.RISK_CHECK,
-                             handler=_endpoint(RiskCheckRequest, service.check))  # fmt: skip
-    await micro.add_endpoint(name="control", subject=subjects.RISK_CONTROL,
-                             handler=_endpoint(RiskControlRequest, service.control))  # fmt: skip
-    await micro.add_endpoint(name="show", subject=subjects.RISK_SHOW,
-                             handler=_endpoint(RiskShowRequest, service.show))  # fmt: skip
+    errors: ErrorCodes = {RiskError: 400}
+    endpoints: list[tuple[str, str, Handler]] = [
+        ("check", subjects.RISK_CHECK, endpoint(RiskCheckRequest, service.check,
+                                                service=SERVICE, errors=errors)),
+        ("control", subjects.RISK_CONTROL, endpoint(RiskControlRequest, service.control,
+                                                    service=SERVICE, errors=errors)),
+        ("show", subjects.RISK_SHOW, endpoint(RiskShowRequest, service.show,
+                                              service=SERVICE, errors=errors)),
+    ]  # fmt: skip
+    for name, subject, handler in endpoints:
+        await micro.add_endpoint(name=name, subject=subject, handler=handler)
     return micro

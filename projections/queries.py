@@ -27,6 +27,9 @@ from projections.views import loads
 class UnknownAccount(LookupError):
     """The account has no rows in the views."""
 
+    def __str__(self) -> str:
+        return f"unknown account {self.args[0]!r} (no events projected)"
+
 
 def _where(account: str | None, column: str = "account_id") -> tuple[str, list[Any]]:
     return (f" WHERE {column} = ?", [account]) if account else ("", [])

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-import msgspec
 from nats.aio.client import Client
 from nats.micro import add_service
-from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
 
 from bus import subjects
-from bus.codec import encode
+from bus.micro import ErrorCodes, endpoint
 from bus.schemas.base import Message
 from bus.schemas.query import (
     EquityQuery,
@@ -33,7 +31,6 @@ from bus.schemas.query import (
     StatusQuery,
     StatusReply,
 )
-from bus.schemas.risk import ServiceError
 from projections import queries
 from projections.db import Database
 from projections.settings import AccountSettings
@@ -42,10 +39,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
 Q = TypeVar("Q", bound=Message)
-
-
-class BadRequest(Exception):
-    pass
 
 
 class QueryService:
@@ -87,43 +80,12 @@ class QueryService:
         self.db.close()
 
 
-def _decode(data: bytes, kind: type[Q]) -> Q:
-    if not data.strip():
-        data = b"{}"
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"bad {kind.__name__}: {exc}") from None
+def _answering(service: QueryService, answer: Callable[[Q], Message]) -> Callable[[Q], Any]:
+    async def run(query: Q) -> Message:
+        reply: Message = await service._run(lambda: answer(query))
+        return reply
 
-
-def _endpoint(
-    service: QueryService, kind: type[Q], answer: Callable[[Q], Message]
-) -> Callable[[Request], Awaitable[None]]:
-    async def handle(request: Request) -> None:
-        try:
-            query = _decode(request.data, kind)
-            reply = await service._run(lambda: encode(answer(query)))
-        except BadRequest as exc:
-            await _error(request, 400, str(exc))
-            return
-        except queries.UnknownAccount as exc:
-            await _error(request, 404, f"unknown account {exc.args[0]!r} (no events projected)")
-            return
-        except ValueError as exc:
-            await _error(request, 400, str(exc))
-            return
-        except Exception as exc:
-            log.exception("mtq-query request failed")
-            await _error(request, 500, f"{type(exc).__name__}: {exc}")
-            return
-        await request.respond(reply)
-
-    return handle
-
-
-async def _error(request: Request, code: int, message: str) -> None:
-    body = msgspec.json.encode(ServiceError(code=code, message=message))
-    await request.respond_error(str(code), message, data=body)
+    return run
 
 
 async def add_query_service(nc: Client, service: QueryService) -> Service:
@@ -143,8 +105,10 @@ async def add_query_service(nc: Client, service: QueryService) -> Service:
         ("risk", RiskQuery, service.risk),
         ("equity", EquityQuery, service.equity),
     ]
+    errors: ErrorCodes = {queries.UnknownAccount: 404, ValueError: 400}
     for name, kind, answer in endpoints:
-        await micro.add_endpoint(
-            name=name, subject=subjects.query(name), handler=_endpoint(service, kind, answer)
+        handler = endpoint(
+            kind, _answering(service, answer), service=subjects.SERVICE_QUERY, errors=errors
         )
+        await micro.add_endpoint(name=name, subject=subjects.query(name), handler=handler)
     return micro
