@@ -49,7 +49,9 @@ class NatsLink:
 
     @property
     def connected(self) -> bool:
-        return self.nc is not None and self.nc.is_connected
+        """Connected and, after a reconnect, provisioned again (`up`): nothing is sent into
+        a restarted server before its memory-storage ticks stream exists again."""
+        return self.up.is_set() and self.nc is not None and self.nc.is_connected
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect (retrying) until connected or stopped."""
