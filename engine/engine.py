@@ -148,6 +148,13 @@ class RiskEngine:
                 log.info("re-sending unanswered command %s", command_id)
                 self.sender.send(build_command(account_id, command_id, spec))
 
+    def _send(self, account: AccountRisk, command_ids: tuple[str, ...]) -> None:
+        """Send the commands `account` just ordered (before their decisions commit)."""
+        for command_id in command_ids:
+            spec = account.outstanding_commands[command_id]
+            self.sender.send(build_command(account.account_id, command_id, spec))
+            self.stats.commands += 1
+
     # --- following facts ------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -193,10 +200,7 @@ class RiskEngine:
                 self.stats.decided += 1
                 account = self.decider.accounts[account_id]
                 report_notable(account_id, events)
-                for command_id in new_commands:
-                    spec = account.outstanding_commands[command_id]
-                    self.sender.send(build_command(account_id, command_id, spec))
-                    self.stats.commands += 1
+                self._send(account, new_commands)
             case Skipped():
                 self.stats.skipped += 1
             case Rejected(kind=kind):
@@ -257,10 +261,7 @@ class RiskEngine:
         `before` are the account's outstanding command ids before the request.
         """
         self.decider.touch(account)
-        for command_id in self.decider.new_commands(account, before):
-            spec = account.outstanding_commands[command_id]
-            self.sender.send(build_command(account.account_id, command_id, spec))
-            self.stats.commands += 1
+        self._send(account, self.decider.new_commands(account, before))
         group = await self._flush()
         if group is not None:
             await group.done
