@@ -98,6 +98,14 @@ class AccountSnapshot(Message, frozen=True, kw_only=True):
     currency: str
     server: str
     time: datetime
+    reset_at: datetime | None = None
+    """The UTC instant of the account's last daily reset, sent with the first snapshot
+    after it (None: not this snapshot)."""
+    reset_balance: float | None = None
+    """The balance at `reset_at`, rebuilt from the terminal's deal history: today's balance
+    minus the profit, commission, swap and fee of the deals since (None: not known)."""
+    reset_equity: float | None = None
+    """The equity at `reset_at` where the agent can rebuild it (None: not known)."""
 
 
 class AgentHeartbeat(Message, frozen=True, kw_only=True):
