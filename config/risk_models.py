@@ -52,7 +52,9 @@ class MaxLossConfig(_Frozen):
     basis: MaxLossBasis = "initial"
     """Trailing kinds: the loss amount is limit% of initial capital or of the peak."""
     lock_at_initial: bool = False
-    """Trailing floors stop rising once they reach initial capital."""
+    """Trailing floors stop rising once they reach initial capital (plus `lock_offset`)."""
+    lock_offset: Annotated[float, Field(ge=0)] = 0.0
+    """Money above initial capital where a locked trailing floor stops (Apex: 100)."""
     breach_when: BreachWhen = "below"
 
 
@@ -64,6 +66,13 @@ class RiskActionsConfig(_Frozen):
     portfolio_risk: RuleAction = "reduce"
     daily_loss: RuleAction = "liquidate"
     max_loss: RuleAction = "liquidate"
+
+
+class FeedConfig(_Frozen):
+    """Stale account data: no snapshot for `stale_after_seconds` while positions are open."""
+
+    stale_after_seconds: Annotated[float, Field(gt=0)] = 30.0
+    action: Literal["alert", "reduce", "halt"] = "alert"
 
 
 class ReconciliationConfig(_Frozen):
@@ -94,6 +103,11 @@ class RiskConfig(_Frozen):
     max_loss: MaxLossConfig = MaxLossConfig()
     warning_fraction: Fraction = 0.8
     breach_confirmations: Annotated[int, Field(ge=1)] = 1
+    peak_confirmations: Annotated[int, Field(ge=1)] | None = None
+    """Consecutive snapshots above a trailing peak before it is raised (None: as breaches)."""
+    recover_margin: Fraction = 0.1
+    """Cancel a pending liquidation only above floor + this fraction of floor..warning."""
+    feed: FeedConfig = FeedConfig()
     liquidation_grace_seconds: Annotated[float, Field(ge=0)] = 0.0
     actions: RiskActionsConfig = RiskActionsConfig()
     initial_capital: Annotated[float, Field(gt=0)] | None = None
