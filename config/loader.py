@@ -20,7 +20,14 @@ from config.merge import (
     merge_preset,
     preset_name,
 )
-from config.models import AccountConfig, ApiConfig, MtqConfig, StreamsConfig, SupervisorConfig
+from config.models import (
+    PRESET_CAPITAL_RULE,
+    AccountConfig,
+    ApiConfig,
+    MtqConfig,
+    StreamsConfig,
+    SupervisorConfig,
+)
 from config.presets import available_presets, load_preset
 from config.translate import error_details
 from config.yaml_source import KeyPath, SourceFile, read_source
@@ -34,7 +41,9 @@ TOP_LEVEL_KEYS: Final = (
     "merge_function",
     "accounts",
 )
-_SKIP_IN_DEFAULTS: Final = frozenset({"required", "symbols_required"})
+_SKIP_IN_DEFAULTS: Final = frozenset({"required", "symbols_required", PRESET_CAPITAL_RULE})
+_RULE_KEY: Final[dict[str, KeyPath]] = {PRESET_CAPITAL_RULE: ("risk", "initial_capital")}
+"""Account-level rules reported at the key the user must add."""
 
 PathsArg = str | Path | Iterable[str | Path]
 _M = TypeVar("_M", bound=BaseModel)
@@ -295,7 +304,8 @@ class _Build:
             for loc, rule, message in error_details(exc, AccountConfig):
                 if loc in self.defaults_error_locs and not _present(raw, loc):
                     continue  # inherited from defaults: already reported there
-                self.errors.append(src.issue((*at, *loc), rule, message))
+                key = _RULE_KEY.get(rule, loc)
+                self.errors.append(src.issue((*at, *key), rule, message))
             return None
 
     def _with_preset(

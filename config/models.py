@@ -22,6 +22,7 @@ from config.risk_models import (
 
 __all__ = [
     "ALERT_KINDS",
+    "PRESET_CAPITAL_RULE",
     "AccountConfig",
     "AgentConfig",
     "ApiConfig",
@@ -46,6 +47,8 @@ __all__ = [
     "WebhookConfig",
 ]
 
+PRESET_CAPITAL_RULE: Final = "preset_initial_capital"
+"""The rule an account breaks when it names a preset but no `risk.initial_capital`."""
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -321,6 +324,17 @@ class AccountConfig(_Frozen):
                 "duplicate_symbol", f"symbols listed more than once: {', '.join(dupes)}"
             )
         return symbols
+
+    @model_validator(mode="after")
+    def _preset_needs_initial_capital(self) -> AccountConfig:
+        preset = self.risk.preset
+        if preset is not None and self.risk.initial_capital is None:
+            raise PydanticCustomError(
+                PRESET_CAPITAL_RULE,
+                f"preset {preset!r} needs risk.initial_capital (the challenge size): its "
+                "floors are percentages of it, and mtq never takes the first balance seen",
+            )
+        return self
 
     @property
     def symbol_names(self) -> tuple[str, ...]:

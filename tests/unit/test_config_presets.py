@@ -11,7 +11,13 @@ from config import check_config, load_config
 from config.presets import PRESET_DIR, available_presets, load_preset, preset_version
 from mtq.cli import app
 
-REQUIRED = ("ftmo-1step", "ftmo-2step", "the5ers-high-stakes", "topstep-50k")
+REQUIRED = (
+    "ftmo-1step",
+    "ftmo-2step",
+    "fundednext-stellar-2step",
+    "the5ers-high-stakes",
+    "topstep-50k",
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -20,26 +26,89 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_presets_when_listed_then_required_ones_ship_with_source_and_date() -> None:
+def test_presets_when_listed_then_each_quotes_its_source_and_stricter_reading() -> None:
     assert set(REQUIRED) <= set(available_presets())
     for name in REQUIRED:
         text = (PRESET_DIR / f"{name}.yaml").read_text(encoding="utf-8")
         assert "https://" in text
-        assert "read 2026-12-01" in text
+        assert "read 2026-12-04" in text
+        assert '"' in text  # the firm's own words, quoted
+        assert "Stricter reading" in text
         assert preset_version(name) >= 1
         assert load_preset(name)["daily_loss"]["enabled"] is True
 
 
 @pytest.mark.parametrize("name", REQUIRED)
-def test_preset_when_used_alone_then_valid_account(tmp_path: Path, name: str) -> None:
+def test_preset_when_used_with_initial_capital_then_valid_account(
+    tmp_path: Path, name: str
+) -> None:
     path = write(
         tmp_path,
-        f"accounts:\n  - id: a1\n    symbols: [{{name: EURUSD}}]\n    risk: {{preset: {name}}}\n",
+        "accounts:\n  - id: a1\n    symbols: [{name: EURUSD}]\n"
+        f"    risk: {{preset: {name}, initial_capital: 50000}}\n",
     )
     config, result = check_config(path)
     assert result.valid, result.lines()
     assert config is not None
     assert config.accounts[0].risk.preset == name
+
+
+@pytest.mark.parametrize("name", [n for n in REQUIRED if n != "topstep-50k"])
+def test_preset_when_initial_capital_missing_then_error_names_file_key_and_rule(
+    tmp_path: Path, name: str
+) -> None:
+    path = write(
+        tmp_path,
+        f"accounts:\n  - id: a1\n    symbols: [{{name: EURUSD}}]\n    risk: {{preset: {name}}}\n",
+    )
+    config, result = check_config(path)
+    assert config is None
+    (error,) = result.errors
+    assert (error.file, error.line) == (str(path), 4)
+    assert error.path == "accounts[0].risk.initial_capital"
+    assert error.rule == "preset_initial_capital"
+    assert name in error.message
+    assert f"{path}:4" in str(error)
+
+
+def test_preset_when_named_in_defaults_without_capital_then_one_error_per_account(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "defaults:\n  symbols: [{name: EURUSD}]\n  risk: {preset: ftmo-1step}\n"
+        "accounts:\n  - id: a1\n    risk: {initial_capital: 100000}\n  - id: a2\n",
+    )
+    _, result = check_config(path)
+    assert [(e.path, e.rule) for e in result.errors] == [
+        ("accounts[1].risk.initial_capital", "preset_initial_capital")
+    ]
+
+
+def test_topstep_preset_when_used_alone_then_its_own_capital_applies(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "accounts:\n  - id: a1\n    symbols: [{name: EURUSD}]\n    risk: {preset: topstep-50k}\n",
+    )
+    assert load_config(path).accounts[0].risk.initial_capital == 50000
+
+
+def test_preset_fixes_when_loaded_then_breach_tests_and_zones_follow_the_firms() -> None:
+    ftmo1 = load_preset("ftmo-1step")["max_loss"]
+    assert (ftmo1["kind"], ftmo1["lock_at_initial"]) == ("trailing_eod", False)
+    five = load_preset("the5ers-high-stakes")
+    assert five["daily_loss"]["breach_when"] == five["max_loss"]["breach_when"] == "at_or_below"
+    assert (five["daily_loss"]["reset_time"], five["daily_loss"]["timezone"]) == (
+        "17:00",
+        "America/New_York",
+    )
+    top = load_preset("topstep-50k")
+    assert (top["max_loss"]["breach_when"], top["daily_loss"]["breach_when"]) == (
+        "below",
+        "at_or_below",
+    )
+    fn = load_preset("fundednext-stellar-2step")
+    assert (fn["daily_loss"]["anchor"], fn["max_loss"]["kind"]) == ("max_balance_equity", "static")
 
 
 def test_preset_when_account_overrides_key_then_account_wins_key_by_key(tmp_path: Path) -> None:
@@ -101,7 +170,8 @@ def test_new_risk_keys_when_invalid_then_choice_error(tmp_path: Path) -> None:
 def test_validate_when_show_rules_then_resolved_rules_printed(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "accounts:\n  - id: a1\n    symbols: [{name: EURUSD}]\n    risk: {preset: ftmo-2step}\n",
+        "accounts:\n  - id: a1\n    symbols: [{name: EURUSD}]\n"
+        "    risk: {preset: ftmo-2step, initial_capital: 100000}\n",
     )
     result = CliRunner().invoke(
         app, ["config", "validate", "--show-rules", str(path)], env={"COLUMNS": "200"}
