@@ -199,7 +199,8 @@ class AccountRisk(Aggregate):
                 "floor": th.floor,
                 "warn_at": th.warn_at,
             }
-        self._equity_step = equity_quantum(initial)
+        reads_equity = daily.enabled and daily.anchor != "balance"
+        self._equity_step = CENT if reads_equity else equity_quantum(initial)
         self._peak_step = peak_quantum(rules.max_loss, initial)
 
     def __eq__(self, other: object) -> bool:
@@ -332,14 +333,15 @@ class AccountRisk(Aggregate):
         day = trading_day(at.time, daily.reset_time, daily.timezone)
         first = self._day is None
         initial = self._initial if self._initial is not None else balance
-        if first and rules.initial_capital is not None:
-            anchor = rules.initial_capital
-        elif daily.anchor == "balance":
-            anchor = balance
-        elif daily.anchor == "equity":
-            anchor = equity
+        known = self._balance is not None and self._equity is not None and at.time > day.start
+        if known:  # the last values recorded at or before the reset instant
+            assert self._balance is not None and self._equity is not None
+            anchor_balance, anchor_equity = self._balance, self._equity
         else:
-            anchor = max(balance, equity)
+            anchor_balance, anchor_equity = balance, equity
+        anchor = _anchor_of(daily.anchor, anchor_balance, anchor_equity)
+        if first and not known and at.time > day.start and rules.initial_capital is not None:
+            anchor = max(anchor, rules.initial_capital)
         if not first and rules.max_loss.kind == "trailing_eod" and self._balance is not None:
             self._record_end_of_day(self._balance, at)
         fraction = rules.warning_fraction
@@ -354,8 +356,8 @@ class AccountRisk(Aggregate):
             end=day.end,
             initial_capital=initial,
             anchor=anchor,
-            anchor_balance=balance,
-            anchor_equity=equity,
+            anchor_balance=anchor_balance,
+            anchor_equity=anchor_equity,
             daily_floor=daily_floor,
             max_floor=self._floor("max"),
         )
@@ -729,6 +731,16 @@ class AccountRisk(Aggregate):
         if state == self._state and holds == self._holds:
             return
         self._change_state(state, f"{action}: {reason}" if reason else action, actor, at, holds)
+
+
+def _anchor_of(kind: str, balance: Decimal, equity: Decimal) -> Decimal:
+    match kind:
+        case "balance":
+            return balance
+        case "equity":
+            return equity
+        case _:
+            return max(balance, equity)
 
 
 def _position_dict(position: PositionState, at: FactRef) -> dict[str, Any]:

@@ -49,13 +49,14 @@ def max_threshold(
     rule: MaxLossRule, initial: Decimal, high: Decimal, fraction: Decimal
 ) -> Threshold:
     """Static: initial - limit% of initial. Trailing: high - limit% of initial or of the high,
-    capped at initial capital with `lock_at_initial`."""
+    capped at initial capital plus `lock_offset` with `lock_at_initial`."""
     if rule.kind == "static":
         return _threshold(initial, initial - percent_of(rule.limit_percent, initial), fraction)
     base = initial if rule.basis == "initial" else high
     floor = high - percent_of(rule.limit_percent, base)
-    if rule.lock_at_initial and floor > initial:
-        floor = initial
+    lock = initial + rule.lock_offset
+    if rule.lock_at_initial and floor > lock:
+        floor = lock
     return _threshold(high, floor, fraction)
 
 

@@ -23,6 +23,7 @@ BreachWhen = Literal["below", "at_or_below"]
 Reopen = Literal["reset", "next_day"]
 MaxLossKind = Literal["static", "trailing_eod", "trailing_intraday"]
 MaxLossBasis = Literal["initial", "peak"]
+FeedAction = Literal["alert", "reduce", "halt"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,18 @@ class MaxLossRule:
     limit_percent: Decimal = Decimal(10)
     basis: MaxLossBasis = "initial"
     lock_at_initial: bool = False
+    lock_offset: Decimal = Decimal(0)
+    """With `lock_at_initial`, a trailing floor stops at initial capital plus this."""
     breach_when: BreachWhen = "below"
     action: RuleAction = "liquidate"
+
+
+@dataclass(frozen=True)
+class FeedRule:
+    """No account snapshot for `stale_after_seconds` while positions are open is stale."""
+
+    stale_after_seconds: float = 30.0
+    action: FeedAction = "alert"
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,16 @@ class RiskRules:
     liquidation_grace_seconds: float = 0.0
     symbols: tuple[SymbolSpec, ...] = ()
     preset: str | None = None
+    peak_confirmations: int | None = None
+    """Consecutive snapshots above a trailing peak before it rises (None: as breaches)."""
+    recover_margin: Decimal = Decimal("0.1")
+    """A pending liquidation is cancelled only above floor + this share of floor..warning."""
+    feed: FeedRule = field(default_factory=FeedRule)
+
+    @property
+    def peak_runs(self) -> int:
+        """Snapshots a trailing peak must hold before it is raised."""
+        return self.peak_confirmations or self.breach_confirmations
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form: Decimals as strings, tuples as lists, keys in field order."""

@@ -6,7 +6,14 @@ from decimal import Decimal
 
 from config.models import AccountConfig, SymbolConfig
 from domain.money import money, quantity
-from domain.rules import DailyLossRule, MaxLossRule, PositionLimits, RiskRules, SymbolSpec
+from domain.rules import (
+    DailyLossRule,
+    FeedRule,
+    MaxLossRule,
+    PositionLimits,
+    RiskRules,
+    SymbolSpec,
+)
 
 
 def rules_for(account: AccountConfig) -> RiskRules:
@@ -33,6 +40,7 @@ def rules_for(account: AccountConfig) -> RiskRules:
             limit_percent=quantity(max_loss.limit_percent),
             basis=max_loss.basis,
             lock_at_initial=max_loss.lock_at_initial,
+            lock_offset=money(max_loss.lock_offset),
             breach_when=max_loss.breach_when,
             action=actions.max_loss,
         ),
@@ -54,6 +62,11 @@ def rules_for(account: AccountConfig) -> RiskRules:
         liquidation_grace_seconds=float(risk.liquidation_grace_seconds),
         symbols=tuple(symbol_spec(s) for s in account.symbols),
         preset=risk.preset,
+        peak_confirmations=risk.peak_confirmations,
+        recover_margin=quantity(risk.recover_margin),
+        feed=FeedRule(
+            stale_after_seconds=float(risk.feed.stale_after_seconds), action=risk.feed.action
+        ),
     )
 
 

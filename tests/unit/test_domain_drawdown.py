@@ -81,7 +81,8 @@ def test_daily_loss_when_the5ers_higher_of_balance_and_equity_then_floor_from_eq
     daily = DailyLossRule(anchor="max_balance_equity", basis="anchor", limit_percent=D(3))
     feed = Feed(rules(daily_loss=daily, max_loss=NO_MAX))
     feed.snapshot("100000.00")
-    events = feed.snapshot("104000.00", "106000.00", at=datetime(2026, 3, 3, 0, 0, 5, tzinfo=UTC))
+    feed.snapshot("104000.00", "106000.00", at=datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC))
+    events = feed.snapshot("104000.00", "105000.00", at=datetime(2026, 3, 3, 0, 0, 5, tzinfo=UTC))
     (started,) = of(events, TradingDayStarted)
     assert (started.anchor, started.daily_floor) == (D("106000.00"), D("102820.00"))
     assert "DrawdownBreached" not in names(feed.snapshot("104000.00", "102820.00"))
@@ -209,10 +210,15 @@ def test_warning_when_loss_crosses_fraction_then_once_until_recovered() -> None:
 
 def test_warning_when_new_trading_day_still_in_zone_then_warns_again_once() -> None:
     feed = Feed(rules(max_loss=NO_MAX, daily_loss=DailyLossRule(basis="anchor", anchor="equity")))
-    feed.snapshot("100000.00", "95900.00", at=datetime(2026, 3, 2, 9, tzinfo=UTC))
-    events = feed.snapshot("100000.00", "91100.00", at=datetime(2026, 3, 3, 9, tzinfo=UTC))
-    assert names(events) == ["TradingDayStarted", "AccountStateRecorded"]  # new anchor 91,100
-    assert "DrawdownWarning" in names(feed.snapshot("100000.00", "87400.00"))
+    feed.snapshot("100000.00", at=datetime(2026, 3, 2, 9, tzinfo=UTC))
+    assert "DrawdownWarning" in names(
+        feed.snapshot("100000.00", "95900.00", at=datetime(2026, 3, 2, 20, tzinfo=UTC))
+    )
+    # new anchor 95,900 (the last equity before midnight): budget 4,795, warning at 92,064
+    events = feed.snapshot("100000.00", "92000.00", at=datetime(2026, 3, 3, 9, tzinfo=UTC))
+    assert names(events) == ["TradingDayStarted", "DrawdownWarning", "AccountStateRecorded"]
+    assert events[0].anchor == D("95900.00")
+    assert "DrawdownWarning" not in names(feed.snapshot("100000.00", "91900.00"))
 
 
 def test_confirmations_when_three_needed_then_breach_on_third_consecutive_snapshot() -> None:
