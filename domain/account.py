@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
@@ -35,6 +35,7 @@ from domain.errors import (
     LimitsUnchanged,
     UnknownPosition,
 )
+from domain.events import AnchorSource
 from domain.inputs import (
     AccountState,
     ClosedPosition,
@@ -133,6 +134,7 @@ class AccountRisk(Aggregate):
         self._anchor: Decimal | None = None
         self._anchor_balance: Decimal | None = None
         self._anchor_equity: Decimal | None = None
+        self._anchor_source: str | None = None
         self._balance: Decimal | None = None
         self._equity: Decimal | None = None
         self._margin: Decimal | None = None
@@ -168,6 +170,7 @@ class AccountRisk(Aggregate):
         self._anchor = event.anchor
         self._anchor_balance = event.anchor_balance
         self._anchor_equity = event.anchor_equity
+        self._anchor_source = event.anchor_source
         self._rule_state["daily"] = {"warned": False, "breached": False, "count": 0}
         max_state = self._rule_state["max"]
         if not max_state["breached"]:
@@ -270,7 +273,7 @@ class AccountRisk(Aggregate):
         balance, equity = self._check_account(state, at)
         decided = len(self._pending_events)
         if self._day_end is None or at.time >= self._day_end:
-            self._begin_day(balance, equity, at)
+            self._begin_day(state, balance, equity, at)
         high = self._high
         if (
             high is not None
@@ -307,10 +310,12 @@ class AccountRisk(Aggregate):
             ("equity", equity),
             ("margin", state.margin),
             ("margin_free", state.margin_free),
+            ("reset_balance", state.reset_balance or ZERO),
+            ("reset_equity", state.reset_equity or ZERO),
         ):
             if not value.is_finite():
                 raise InvalidFact(f"account {self.account_id}: {name} {value} is not finite")
-        if balance < ZERO or equity < ZERO:
+        if min(balance, equity, state.reset_balance or ZERO, state.reset_equity or ZERO) < ZERO:
             raise InvalidFact(
                 f"account {self.account_id}: negative balance {balance} or equity {equity}"
             )
@@ -327,20 +332,17 @@ class AccountRisk(Aggregate):
             )
         return balance.quantize(CENT), equity.quantize(CENT)
 
-    def _begin_day(self, balance: Decimal, equity: Decimal, at: FactRef) -> None:
+    def _begin_day(
+        self, state: AccountState, balance: Decimal, equity: Decimal, at: FactRef
+    ) -> None:
         rules = self.rules
         daily = rules.daily_loss
         day = trading_day(at.time, daily.reset_time, daily.timezone)
         first = self._day is None
         initial = self._initial if self._initial is not None else balance
-        known = self._balance is not None and self._equity is not None and at.time > day.start
-        if known:  # the last values recorded at or before the reset instant
-            assert self._balance is not None and self._equity is not None
-            anchor_balance, anchor_equity = self._balance, self._equity
-        else:
-            anchor_balance, anchor_equity = balance, equity
+        anchor_balance, anchor_equity, source = self._day_anchor(state, day.start, at)
         anchor = _anchor_of(daily.anchor, anchor_balance, anchor_equity)
-        if first and not known and at.time > day.start and rules.initial_capital is not None:
+        if source == "estimated" and rules.initial_capital is not None:
             anchor = max(anchor, rules.initial_capital)
         if not first and rules.max_loss.kind == "trailing_eod" and self._balance is not None:
             self._record_end_of_day(self._balance, at)
@@ -358,12 +360,36 @@ class AccountRisk(Aggregate):
             anchor=anchor,
             anchor_balance=anchor_balance,
             anchor_equity=anchor_equity,
+            anchor_source=source,
             daily_floor=daily_floor,
             max_floor=self._floor("max"),
         )
         target = most_severe(list(self._holds.values()))
         if SEVERITY[target] < SEVERITY[self._state]:
             self._change_state(target, "daily loss reopens on the new trading day", RISK_ACTOR, at)
+
+    def _day_anchor(
+        self, state: AccountState, start: datetime, at: FactRef
+    ) -> tuple[Decimal, Decimal, AnchorSource]:
+        """Balance and equity at the reset instant `start`, and where they come from.
+
+        The agent's rebuild from deal history (`reconstructed`) first, then the last values
+        recorded at or before the reset (`recorded`); on the very first day, without either,
+        the first snapshot (`estimated`, raised to initial capital by the caller).
+        """
+        reads = self.rules.daily_loss.anchor
+        rebuilt_balance, rebuilt_equity = state.reset_balance, state.reset_equity
+        if state.reset_at == start and rebuilt_balance is not None:
+            if rebuilt_equity is not None:
+                return rebuilt_balance, rebuilt_equity, "reconstructed"
+            if reads == "balance":
+                return rebuilt_balance, self._equity or state.equity, "reconstructed"
+        balance, equity = state.balance.quantize(CENT), state.equity.quantize(CENT)
+        if at.time == start:
+            return balance, equity, "recorded"
+        if self._balance is not None and self._equity is not None:
+            return self._balance, self._equity, "recorded"
+        return balance, equity, "estimated"
 
     def _record_end_of_day(self, balance: Decimal, at: FactRef) -> None:
         high = self._high if self._high is not None else balance

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from eventsourcing.domain import Aggregate
 
@@ -19,6 +19,9 @@ from domain.trading_state import TradingState
 if TYPE_CHECKING:
     from domain.account import AccountRisk
 
+AnchorSource = Literal["recorded", "reconstructed", "estimated"]
+"""Where a day's anchor comes from: the last values recorded at or before the reset, the
+agent's rebuild from deal history, or (first day only) the first snapshot seen."""
 MAX_BREACH_HISTORY = 20
 """Breaches kept in state for `summary()`; all are in the log anyway."""
 
@@ -73,6 +76,7 @@ class TradingDayStarted(RiskEvent):
     anchor_equity: Decimal
     daily_floor: Decimal | None
     max_floor: Decimal | None
+    anchor_source: AnchorSource = "recorded"
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._start_day(self)

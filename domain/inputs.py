@@ -20,13 +20,20 @@ class FactRef:
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """An account snapshot's money, at cent precision."""
+    """An account snapshot's money, at cent precision.
+
+    `reset_at` is the last daily reset instant when the agent rebuilt the balance (and, where
+    it can, the equity) at that instant from the terminal's deal history.
+    """
 
     balance: Decimal
     equity: Decimal
     margin: Decimal = Decimal(0)
     margin_free: Decimal = Decimal(0)
     currency: str = "USD"
+    reset_at: datetime | None = None
+    reset_balance: Decimal | None = None
+    reset_equity: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ def summarize(account: AccountRisk) -> dict[str, Any]:
                 "anchor": a._anchor,
                 "anchor_balance": a._anchor_balance,
                 "anchor_equity": a._anchor_equity,
+                "anchor_source": a._anchor_source,
             },
             "account": {
                 "balance": a._balance,

@@ -59,6 +59,9 @@ def account_state(fact: AccountSnapshot) -> AccountState:
         margin=money(fact.margin),
         margin_free=money(fact.margin_free),
         currency=fact.currency,
+        reset_at=fact.reset_at,
+        reset_balance=None if fact.reset_balance is None else money(fact.reset_balance),
+        reset_equity=None if fact.reset_equity is None else money(fact.reset_equity),
     )
 
 
