@@ -25,7 +25,6 @@ from domain.drawdown import (
     equity_quantum,
     is_beyond,
     max_threshold,
-    peak_quantum,
 )
 from domain.errors import (
     DuplicatePosition,
@@ -144,7 +143,6 @@ class AccountRisk(Aggregate):
         self._high: Decimal | None = None
         self._thresholds: dict[str, dict[str, Decimal]] = {}
         self._equity_step: Decimal = CENT
-        self._peak_step: Decimal = CENT
         self._rule_state: dict[str, dict[str, Any]] = {
             rule: {"warned": False, "breached": False, "count": 0} for rule in _RULES
         }
@@ -204,7 +202,6 @@ class AccountRisk(Aggregate):
             }
         reads_equity = daily.enabled and daily.anchor != "balance"
         self._equity_step = CENT if reads_equity else equity_quantum(initial)
-        self._peak_step = peak_quantum(rules.max_loss, initial)
 
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
@@ -275,11 +272,7 @@ class AccountRisk(Aggregate):
         if self._day_end is None or at.time >= self._day_end:
             self._begin_day(state, balance, equity, at)
         high = self._high
-        if (
-            high is not None
-            and equity >= high + self._peak_step
-            and self.rules.max_loss.kind == "trailing_intraday"
-        ):
+        if high is not None and equity > high and self.rules.max_loss.kind == "trailing_intraday":
             self._raise_peak(equity, at)
         for rule in _RULES:
             if rule in self._thresholds:

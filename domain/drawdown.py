@@ -9,10 +9,6 @@ from typing import Final
 from domain.money import CENT, percent_of
 from domain.rules import BreachWhen, DailyLossRule, MaxLossRule
 
-PEAK_QUANTUM_OF_BUDGET: Final = Decimal("0.005")
-"""A trailing high is recorded when it rises by 0.5% of the rule's loss budget (at least a
-cent), so a rising market writes one event per step, not per snapshot; the floor in force
-lags the true high by less than that step."""
 EQUITY_QUANTUM_OF_CAPITAL: Final = Decimal("0.005")
 """Balance is recorded whenever it changes; equity alone when it moved by 0.5% of initial
 capital since last recorded. Pre-trade sizes risk on the recorded equity."""
@@ -63,12 +59,6 @@ def max_threshold(
 def is_beyond(equity: Decimal, floor: Decimal, breach_when: BreachWhen) -> bool:
     """Whether `equity` breaks `floor`: below it, or at or below it."""
     return equity < floor if breach_when == "below" else equity <= floor
-
-
-def peak_quantum(rule: MaxLossRule, initial: Decimal) -> Decimal:
-    """The rise of a trailing high worth recording (see PEAK_QUANTUM_OF_BUDGET)."""
-    budget = percent_of(rule.limit_percent, initial)
-    return max(CENT, (budget * PEAK_QUANTUM_OF_BUDGET).quantize(CENT))
 
 
 def equity_quantum(initial: Decimal) -> Decimal:

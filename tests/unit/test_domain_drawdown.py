@@ -141,15 +141,14 @@ def test_max_loss_when_trailing_eod_balance_falls_then_floor_does_not() -> None:
     assert feed.account.summary()["limits"]["max"]["floor"] == "96000.00"
 
 
-def test_max_loss_when_trailing_intraday_peak_rises_then_floor_follows_in_steps() -> None:
+def test_max_loss_when_trailing_intraday_peak_rises_then_floor_follows_to_the_cent() -> None:
     max_loss = MaxLossRule(kind="trailing_intraday", limit_percent=D(6), lock_at_initial=True)
     feed = Feed(rules(daily_loss=NO_DAILY, max_loss=max_loss))
     feed.snapshot("100000.00")
-    # the recording step is 0.5% of the 6,000 budget: 30.00
-    assert "PeakEquityRaised" not in names(feed.snapshot("100000.00", "100029.99"))
-    events = feed.snapshot("100000.00", "100030.00")
+    events = feed.snapshot("100000.00", "100000.01")
     assert names(events)[0] == "PeakEquityRaised"
-    assert events[0].max_floor == D("94030.00")
+    assert events[0].max_floor == D("94000.01")
+    assert "PeakEquityRaised" not in names(feed.snapshot("100000.00", "100000.01"))
     feed.snapshot("100000.00", "108000.00")
     assert feed.account.summary()["limits"]["max"]["floor"] == "100000.00"  # locked at initial
 
