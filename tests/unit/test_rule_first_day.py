@@ -65,4 +65,5 @@ def test_first_day_when_event_without_anchor_source_is_read_then_recorded() -> N
     old = stored.state.replace(b',"anchor_source":"estimated"', b"")
     assert old != stored.state
     read = MAPPER.to_domain_event(stored.__class__(**{**vars(stored), "state": old}))
+    assert isinstance(read, TradingDayStarted)
     assert read.anchor_source == "recorded"
