@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
 
+from mtq import runtime
 from mtq.commands import (
     agent_cmd,
     api_cmd,
@@ -45,8 +49,30 @@ tail_cmd.register(app)
 replay_cmd.register(app)
 
 
-def main() -> None:
-    app()
+def main(args: list[str] | None = None) -> None:
+    """Run `mtq`; a usage error is one line on stderr (exit 2), Ctrl-C exits 130 quietly."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="mtq", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        raise SystemExit(runtime.EXIT_USAGE) from None
+    except click.UsageError as exc:
+        runtime.fail(usage_line(exc), exc.exit_code)
+    except click.ClickException as exc:
+        runtime.fail(exc.format_message(), exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        raise SystemExit(130) from None
+    if isinstance(result, int) and result:
+        raise SystemExit(result)
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """`No such option: --bogus (see `mtq status --help`)`: one line, whatever the message."""
+    message = " ".join(exc.format_message().split())
+    if exc.ctx is None:
+        return message
+    return f"{message} (see `{exc.ctx.command_path} --help`)"
 
 
 if __name__ == "__main__":
