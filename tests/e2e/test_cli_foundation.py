@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ from bus.embedded import EmbeddedNatsServer, free_port
 from tests.e2e.cli import mtq
 
 pytestmark = [pytest.mark.e2e]
+
+REPO = Path(__file__).resolve().parents[2]
 
 COMMANDS = [
     [],
@@ -75,3 +79,29 @@ def test_compose_when_services_start_mtq_commands_then_those_commands_exist() ->
         command = words[:2] if words[:1] != ["up"] else words[:1]
         result = mtq(*command, "--help")
         assert result.returncode == 0, f"service {name}: mtq {' '.join(command)}: {result.stderr}"
+
+
+def test_make_test_when_no_browser_and_not_root_then_stops_at_once_saying_how(
+    tmp_path: Path,
+) -> None:
+    # A PATH with no chromium and an `id` that answers a normal user's uid.
+    fake_id = tmp_path / "id"
+    fake_id.write_text("#!/bin/sh\necho 1000\n")
+    fake_id.chmod(0o755)
+    make = shutil.which("make")
+    assert make, "make not installed"
+    result = subprocess.run(
+        [make, "-s", "-C", str(REPO), "test"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0] == (
+        "make test needs chromium and chromedriver: "
+        "run 'sudo apt-get install -y chromium chromium-driver' first"
+    ), result.stderr
+    assert "ruff" not in result.stdout + result.stderr  # it stopped before lint ran
