@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
-import click
 import typer
 
 from mtq import runtime
@@ -54,25 +51,23 @@ def main(args: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="mtq", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        sys.stdout.write(exc.ctx.get_help() + "\n")
-        raise SystemExit(runtime.EXIT_USAGE) from None
-    except click.UsageError as exc:
-        runtime.fail(usage_line(exc), exc.exit_code)
-    except click.ClickException as exc:
-        runtime.fail(exc.format_message(), exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except typer.TyperException as exc:  # typer's click errors: usage, bad parameter, file
+        if not exc.format_message().strip():  # a bare group: typer has printed its help
+            raise SystemExit(runtime.EXIT_USAGE) from None
+        runtime.fail(error_line(exc), getattr(exc, "exit_code", runtime.EXIT_USAGE))
+    except (typer.Abort, KeyboardInterrupt):
         raise SystemExit(130) from None
     if isinstance(result, int) and result:
         raise SystemExit(result)
 
 
-def usage_line(exc: click.UsageError) -> str:
+def error_line(exc: typer.TyperException) -> str:
     """`No such option: --bogus (see `mtq status --help`)`: one line, whatever the message."""
     message = " ".join(exc.format_message().split())
-    if exc.ctx is None:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
         return message
-    return f"{message} (see `{exc.ctx.command_path} --help`)"
+    return f"{message} (see `{ctx.command_path} --help`)"
 
 
 if __name__ == "__main__":

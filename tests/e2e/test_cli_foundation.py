@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +109,64 @@ def test_make_test_when_no_browser_and_not_root_then_stops_at_once_saying_how(
         "run 'sudo apt-get install -y chromium chromium-driver' first"
     ), result.stderr
     assert "ruff" not in result.stdout + result.stderr  # it stopped before lint ran
+
+
+USAGE_ERRORS = [
+    (["status", "--bogus"], "error: No such option: --bogus (see `mtq status --help`)"),
+    (["nosuch"], "error: No such command 'nosuch'. (see `mtq --help`)"),
+    (["risk", "show"], "error: Missing argument 'account'. (see `mtq risk show --help`)"),
+    (["up", "--nats-port", "abc"], "error: Invalid value for '--nats-port': "),
+]
+
+
+@pytest.mark.parametrize(("args", "line"), USAGE_ERRORS, ids=str)
+def test_usage_error_when_made_then_one_line_on_stderr_and_exit_2(
+    args: list[str], line: str
+) -> None:
+    result = mtq(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(line), lines[0]
+    assert "╭" not in result.stderr
+
+
+def test_bare_group_when_called_then_its_help_and_exit_2() -> None:
+    result = mtq("risk")
+    assert result.returncode == 2
+    assert "Usage: mtq risk" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.nats
+@pytest.mark.parametrize("after", [0.2, 0.8, 1.5])
+def test_ctrl_c_when_up_is_starting_then_no_traceback(tmp_path: Path, after: float) -> None:
+    # The interrupt's moment is what is tested: while modules load, while the server and the
+    # children start, once they run. Sent to the process group, as a terminal's Ctrl-C is.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mtq",
+            "up",
+            "--config",
+            str(REPO / "config/examples/demo.yaml"),
+            "--data",
+            str(tmp_path / "data"),
+            "--nats-port",
+            "0",
+            "--http",
+            "127.0.0.1:0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    time.sleep(after)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    text = out.decode(errors="replace")
+    assert proc.returncode in (0, 130), text
+    assert "Traceback" not in text, text
+    assert "KeyboardInterrupt" not in text, text
