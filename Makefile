@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/examples/demo.yaml
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test browser lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The dashboard's browser test drives Debian's headless chromium through its chromedriver:
+# installed here when missing and root (apt-get), else `make test` stops at once saying how.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver for the dashboard's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "make test needs chromium and chromedriver: run 'sudo apt-get install -y chromium chromium-driver' first" >&2; \
+		exit 1; \
+	fi
+
+test: browser lint typecheck pytest
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench $(BENCH_ARGS)

@@ -43,10 +43,6 @@ class CircuitBreaker:
             self._half_open_calls = 0
         return self._state
 
-    @property
-    def consecutive_failures(self) -> int:
-        return self._failures
-
     def allow(self) -> bool:
         """Tell whether a call may go through now (counts HALF_OPEN probes)."""
         state = self.state

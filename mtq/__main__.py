@@ -1,3 +1,3 @@
-from mtq.cli import main
+from mtq.entry import main
 
 main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mtq import runtime
 from mtq.commands import (
     agent_cmd,
     api_cmd,
@@ -45,8 +46,28 @@ tail_cmd.register(app)
 replay_cmd.register(app)
 
 
-def main() -> None:
-    app()
+def main(args: list[str] | None = None) -> None:
+    """Run `mtq`; a usage error is one line on stderr (exit 2), Ctrl-C exits 130 quietly."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="mtq", standalone_mode=False)
+    except typer.TyperException as exc:  # typer's click errors: usage, bad parameter, file
+        if not exc.format_message().strip():  # a bare group: typer has printed its help
+            raise SystemExit(runtime.EXIT_USAGE) from None
+        runtime.fail(error_line(exc), getattr(exc, "exit_code", runtime.EXIT_USAGE))
+    except (typer.Abort, KeyboardInterrupt):
+        raise SystemExit(130) from None
+    if isinstance(result, int) and result:
+        raise SystemExit(result)
+
+
+def error_line(exc: typer.TyperException) -> str:
+    """`No such option: --bogus (see `mtq status --help`)`: one line, whatever the message."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    return f"{message} (see `{ctx.command_path} --help`)"
 
 
 if __name__ == "__main__":

@@ -54,12 +54,6 @@ class LogReader:
                 del self._cursors[next(iter(self._cursors))]
         return msgs
 
-    def forget(self, stream: str) -> None:
-        """Drop the cursors of a stream (after it was deleted)."""
-        with self._lock:
-            for key in [k for k in self._cursors if k[0] == stream]:
-                del self._cursors[key]
-
     def _create(self, stream: str, subject_filter: str, start: int, timeout: float) -> str:
         name = f"mtq_log_{secrets.token_hex(8)}"
         config = {

@@ -151,11 +151,6 @@ class AccountsPage(Page):
     items: list[AccountStatus]
 
 
-class ClosedInfo(_Doc):
-    time: str
-    close_msc: int | None = None
-
-
 class Position(_Doc):
     account_id: str
     identifier: int

@@ -57,6 +57,11 @@ def _mt5_position(db: Database) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+def _risk_position(db: Database) -> int:
+    rows = db.query("SELECT position FROM proj_tracking WHERE source = 'RISK'")
+    return int(rows[0][0]) if rows else 0
+
+
 def dump(db: Database) -> dict[str, list[Any]]:
     """Every row of every view, JSON documents decoded."""
     out: dict[str, list[Any]] = {}
@@ -92,6 +97,9 @@ async def test_projector_when_sigkilled_at_random_points_then_views_equal_a_rebu
             subjects.STREAM_RISK, subjects_filter=RISK_FILTERS[0]
         )
         decisions = sum((info.state.subjects or {}).values())
+        last_decision = (
+            await engine.nc.jetstream().get_last_msg(subjects.STREAM_RISK, RISK_FILTERS[0])
+        ).seq
     log = tmp_path / "projector.log"
     rng = random.Random(8)
     db = open_database(live_url)
@@ -107,10 +115,9 @@ async def test_projector_when_sigkilled_at_random_points_then_views_equal_a_rebu
         assert _mt5_position(db) < last_seq, "the kills came too late to test anything"
         proc = _projector("run", config_path, url, live_url, log)
         try:
-            while _mt5_position(db) < last_seq:
+            while _mt5_position(db) < last_seq or _risk_position(db) < last_decision:
                 assert proc.poll() is None, log.read_text()[-2000:]
                 await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)  # the last decisions (RISK) settle too
         finally:
             proc.send_signal(signal.SIGTERM)
             await asyncio.to_thread(proc.wait, 30)
