@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 TRADING_DAYS_PER_YEAR: Final = 252
+SATURDAY: Final = 5
 
 
 @dataclass(frozen=True)
@@ -120,16 +121,24 @@ def summary(trades: Sequence[Trade]) -> dict[str, Any]:
     }
 
 
+def path(bar: Bar) -> tuple[float, float, float, float]:
+    """The order of a minute's values: a rising minute (close >= open) dipped first (open,
+    low, high, close), a falling one rose first (open, high, low, close), as testers do."""
+    if bar.close >= bar.open:
+        return bar.open, bar.low, bar.high, bar.close
+    return bar.open, bar.high, bar.low, bar.close
+
+
 def max_drawdown(bars: Iterable[Bar]) -> tuple[float, float]:
     """Largest fall from a running peak, in money and in percent of that peak.
 
-    Within a minute the path is taken as open, high, low, close: the worst order a bar
-    allows, so a drawdown is never understated. The two maxima may be at different points.
+    Within a minute the path is taken as `path(bar)`. The two maxima may be at different
+    points.
     """
     peak = -math.inf
     money = percent = 0.0
     for bar in bars:
-        for value in (bar.open, bar.high, bar.low, bar.close):
+        for value in path(bar):
             if value > peak:
                 peak = value
                 continue
@@ -145,10 +154,14 @@ def drawdown_curve(bars: Iterable[Bar]) -> list[dict[str, Any]]:
     peak = -math.inf
     days: dict[str, dict[str, Any]] = {}
     for bar in bars:
-        day = days.setdefault(bar.minute[:10], {"date": bar.minute[:10], "drawdown": 0.0})
-        for value in (bar.open, bar.high, bar.low, bar.close):
+        day = days.setdefault(
+            bar.minute[:10], {"date": bar.minute[:10], "drawdown": 0.0, "percent": 0.0}
+        )
+        for value in path(bar):
             peak = max(peak, value)
             day["drawdown"] = max(day["drawdown"], peak - value)
+            if peak > 0:
+                day["percent"] = max(day["percent"], (peak - value) / peak * 100.0)
         day["close"], day["peak"] = bar.close, peak
     return [
         {
@@ -156,7 +169,7 @@ def drawdown_curve(bars: Iterable[Bar]) -> list[dict[str, Any]]:
             "close": _money(d["close"]),
             "peak": _money(d["peak"]),
             "drawdown": _money(d["drawdown"]),
-            "drawdown_percent": _ratio(d["drawdown"] / d["peak"] * 100.0) if d["peak"] > 0 else 0,
+            "drawdown_percent": _ratio(d["percent"]),
         }
         for d in days.values()
     ]
@@ -199,6 +212,28 @@ def by_hour(trades: Iterable[Trade]) -> list[dict[str, Any]]:
         net[hour] += t.profit
         count[hour] += 1
     return [{"hour": h, "net_profit": _money(net[h]), "trades": count[h]} for h in range(24)]
+
+
+def return_days(calendar: Sequence[dict[str, Any]]) -> list[float]:
+    """Net P/L of every day from the first day in `calendar` to its last one.
+
+    A weekday (Monday to Friday, UTC) without a closed trade counts as a day of 0; a weekend
+    day counts only when a trade closed on it.
+    """
+    if not calendar:
+        return []
+    by_day = {d["date"]: float(d["net_profit"]) for d in calendar}
+    day = date.fromisoformat(calendar[0]["date"])
+    last = date.fromisoformat(calendar[-1]["date"])
+    out: list[float] = []
+    while day <= last:
+        key = day.isoformat()
+        if key in by_day:
+            out.append(by_day[key])
+        elif day.weekday() < SATURDAY:
+            out.append(0.0)
+        day += timedelta(days=1)
+    return out
 
 
 def daily_returns(day_profits: Sequence[float], start_balance: float) -> list[float]:
@@ -246,9 +281,7 @@ def report(
     bal_money, bal_percent = max_drawdown(balance)
     calendar = daily(trades)
     returns = (
-        daily_returns([d["net_profit"] for d in calendar], start_balance)
-        if start_balance is not None
-        else []
+        daily_returns(return_days(calendar), start_balance) if start_balance is not None else []
     )
     by_symbol: dict[str, list[Trade]] = {}
     by_strategy: dict[str, list[Trade]] = {}

@@ -1,7 +1,8 @@
 """The trades view (`proj_trades`): one row per position, final once it is closed.
 
-A row is written at the open with what the close cannot tell any more (the SL at open, for
-the R multiple) and completed by the close with the realized P/L and its parts. Reads
+A row is written at the open with what the close cannot tell any more (the SL at open, or
+the first one set after it, for the R multiple) and completed by the close with the
+realized P/L and its parts. Reads
 (`trades_in`, `analytics`) turn rows into `analytics.Trade` and the equity view into bars.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from bus.schemas import PositionClosed, PositionOpened
+from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.facts import Fact
 from projections import analytics
 from projections.analytics import Bar, Trade
@@ -52,15 +53,20 @@ class TradeBook:
         self._dirty: dict[tuple[str, int], dict[str, Any]] = {}
 
     def apply(self, fact: Fact) -> None:
-        """Take a fact the positions view accepted (only opens and closes matter)."""
+        """Take a fact the positions view accepted (only position facts matter)."""
         match fact:
             case PositionOpened():
                 row = _row(fact, fact.time_msc)
                 self.open[(fact.account_id, fact.identifier)] = row
                 self._dirty[(fact.account_id, fact.identifier)] = row
+            case PositionModified():
+                found = self.open.get((fact.account_id, fact.identifier))
+                if found is not None and found["sl_open"] <= 0 < fact.sl:
+                    found["sl_open"] = fact.sl  # the first stop the position had
+                    self._dirty[(fact.account_id, fact.identifier)] = found
             case PositionClosed():
                 key = (fact.account_id, fact.identifier)
-                row = self.open.pop(key, None) or _row(fact, fact.close_time_msc)
+                row = self.open.pop(key) if key in self.open else _row(fact, fact.time_msc)
                 row.update(
                     volume=max(row["volume"], fact.volume),
                     magic=fact.magic,
@@ -86,9 +92,7 @@ class TradeBook:
         self._dirty.clear()
 
     def load(self, db: Database) -> None:
-        rows = db.query(
-            f"SELECT {', '.join(COLUMNS)} FROM proj_trades WHERE closed_msc IS NULL"
-        )
+        rows = db.query(f"SELECT {', '.join(COLUMNS)} FROM proj_trades WHERE closed_msc IS NULL")
         for values in rows:
             row = dict(zip(COLUMNS, values, strict=True))
             self.open[(row["account_id"], int(row["identifier"]))] = row
