@@ -11,7 +11,7 @@ import pytest
 from bus import subjects
 from bus.codec import encode
 from bus.schemas import AccountSnapshot, PositionClosed, PositionModified, PositionOpened
-from projections import trades
+from projections import analytics_reads as trades
 from projections.db import Database, open_database
 from projections.settings import AccountSettings
 from projections.views import Views
