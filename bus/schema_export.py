@@ -44,6 +44,8 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (query.RiskReply, "mtq.query.risk (reply)", "mtq-query"),
     (query.EquityQuery, "mtq.query.equity", "mtq-query"),
     (query.EquityReply, "mtq.query.equity (reply)", "mtq-query"),
+    (query.AnalyticsQuery, "mtq.query.analytics", "mtq-query"),
+    (query.AnalyticsReply, "mtq.query.analytics (reply)", "mtq-query"),
 )
 """Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services."""
 

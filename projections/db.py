@@ -23,6 +23,7 @@ TABLES: Final = (
     "proj_risk_events",
     "proj_equity",
     "proj_meta",
+    "proj_trades",
 )
 
 _SCHEMA: Final = (
@@ -46,6 +47,16 @@ _SCHEMA: Final = (
     " balance_low DOUBLE PRECISION NOT NULL, balance_close DOUBLE PRECISION NOT NULL,"
     " samples INTEGER NOT NULL, PRIMARY KEY (account_id, minute))",
     "CREATE TABLE IF NOT EXISTS proj_meta (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+    # the trades view (projections/trades.py): one row per position, final once closed
+    "CREATE TABLE IF NOT EXISTS proj_trades (account_id TEXT NOT NULL,"
+    " identifier BIGINT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,"
+    " volume DOUBLE PRECISION NOT NULL, magic BIGINT NOT NULL, comment TEXT NOT NULL,"
+    " opened_msc BIGINT NOT NULL, closed_msc BIGINT, price_open DOUBLE PRECISION NOT NULL,"
+    " close_price DOUBLE PRECISION, sl_open DOUBLE PRECISION NOT NULL,"
+    " profit DOUBLE PRECISION, commission DOUBLE PRECISION NOT NULL,"
+    " swap DOUBLE PRECISION NOT NULL, fee DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, identifier))",
+    "CREATE INDEX IF NOT EXISTS proj_trades_closed ON proj_trades (account_id, closed_msc)",
 )
 
 

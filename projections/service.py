@@ -20,6 +20,8 @@ from bus import subjects
 from bus.micro import ErrorCodes, endpoint
 from bus.schemas.base import Message
 from bus.schemas.query import (
+    AnalyticsQuery,
+    AnalyticsReply,
     EquityQuery,
     EquityReply,
     PositionsQuery,
@@ -31,7 +33,7 @@ from bus.schemas.query import (
     StatusQuery,
     StatusReply,
 )
-from projections import queries
+from projections import analytics_reads, queries
 from projections.db import Database
 from projections.settings import AccountSettings
 
@@ -75,6 +77,10 @@ class QueryService:
     def equity(self, q: EquityQuery) -> EquityReply:
         return EquityReply(account=q.account, bars=queries.equity(self.db, q))
 
+    def analytics(self, q: AnalyticsQuery) -> AnalyticsReply:
+        report = analytics_reads.analytics_query(self.db, q)
+        return AnalyticsReply(account=q.account, analytics=report)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.db.close()
@@ -95,7 +101,8 @@ async def add_query_service(nc: Client, service: QueryService) -> Service:
         ServiceConfig(
             name=subjects.SERVICE_QUERY,
             version=SERVICE_VERSION,
-            description="mtq read models: status, positions, reconciliation, risk, equity",
+            description="mtq read models: status, positions, reconciliation, risk, equity,"
+            " analytics",
         ),
     )
     endpoints: list[tuple[str, type[Any], Callable[[Any], Message]]] = [
@@ -104,6 +111,7 @@ async def add_query_service(nc: Client, service: QueryService) -> Service:
         ("reconciliation", ReconciliationQuery, service.reconciliation),
         ("risk", RiskQuery, service.risk),
         ("equity", EquityQuery, service.equity),
+        ("analytics", AnalyticsQuery, service.analytics),
     ]
     errors: ErrorCodes = {queries.UnknownAccount: 404, ValueError: 400}
     for name, kind, answer in endpoints:

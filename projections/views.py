@@ -34,6 +34,7 @@ from projections import status as statusview
 from projections.db import Database
 from projections.reconciliation import ReconBook, is_live
 from projections.settings import AccountSettings
+from projections.trades import TradeBook
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Views:
         self._risk_rows: list[tuple[str, int, str, str, str]] = []
         self._dirty_meta = False
         self.applied = 0
+        self.trades = TradeBook()
 
     # --- bookkeeping ----------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class Views:
         problem = self._dispatch(fact, status)
         if problem is not None:
             self.unapplied(account_id, problem, f"MT5 #{seq} {subject}")
+        else:
+            self.trades.apply(fact)
 
     def _dispatch(self, fact: Fact, status: dict[str, Any]) -> str | None:  # noqa: PLR0911
         s = self.settings[fact.account_id]
@@ -367,7 +371,7 @@ class Views:
             + len(recon_rows)
             + len(bars)
         )
-        return written
+        return written + self.trades.save(cur)
 
     def changed_status(self) -> list[str]:
         """Accounts whose status changed since the last `clear`."""
@@ -381,6 +385,7 @@ class Views:
         self._dirty_bars.clear()
         self._risk_rows.clear()
         self._dirty_meta = False
+        self.trades.clear()
         for book in self.recon.values():
             book.dirty.clear()
             book.deleted.clear()
@@ -443,6 +448,7 @@ class Views:
             }
         for (doc,) in db.query("SELECT doc FROM proj_meta WHERE name = 'projector'"):
             self.meta = loads(doc)
+        self.trades.load(db)
 
 
 def decode_decision(data: bytes) -> dict[str, Any] | None:

@@ -16,6 +16,8 @@ from bus.schemas.facts import (
     TickReceived,
 )
 from bus.schemas.query import (
+    AnalyticsQuery,
+    AnalyticsReply,
     EquityQuery,
     EquityReply,
     PositionsQuery,
@@ -40,6 +42,8 @@ __all__ = [
     "AccountSnapshot",
     "AgentHeartbeat",
     "AgentLifecycleChanged",
+    "AnalyticsQuery",
+    "AnalyticsReply",
     "CloseAll",
     "ClosePosition",
     "Command",

@@ -81,3 +81,18 @@ class EquityReply(Message, frozen=True, kw_only=True):
     account: AccountId
     bars: list[dict[str, Any]]
     """Per minute: `minute`, `equity` and `balance` as {open, high, low, close}, `samples`."""
+
+
+class AnalyticsQuery(Message, frozen=True, kw_only=True):
+    """Statistics of one account over `[since, until)` (either open ended)."""
+
+    account: AccountId
+    since: Time | None = None
+    until: Time | None = None
+
+
+class AnalyticsReply(Message, frozen=True, kw_only=True):
+    account: AccountId
+    analytics: dict[str, Any]
+    """`stats`, `by_symbol`, `by_strategy`, `daily`, `by_hour`, `drawdown_curve`: see
+    projections/README.md ("Analytics")."""

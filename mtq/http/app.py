@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus import subjects
 from bus.connection import connect, settings_from_env
-from mtq.http import routes_control, routes_ops, routes_reads, routes_ui
+from mtq.http import routes_analytics, routes_control, routes_ops, routes_reads, routes_ui
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
 from mtq.http.auth import Tokens
@@ -207,6 +207,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(routes_reads.router)
+    app.include_router(routes_analytics.router)
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)

@@ -126,6 +126,8 @@ SAMPLES: list[Message] = [
     q.RiskReply(accounts=[{"account_id": "ftmo-001"}], events=[]),
     q.EquityQuery(account="ftmo-001", since="2026-11-22T08:00:00Z"),
     q.EquityReply(account="ftmo-001", bars=[{"minute": "2026-11-22T08:00:00Z"}]),
+    q.AnalyticsQuery(account="ftmo-001", since="2026-11-01T00:00:00Z"),
+    q.AnalyticsReply(account="ftmo-001", analytics={"stats": {"trades": 3}}),
 ]
 
 
