@@ -97,9 +97,9 @@ async def test_projector_when_sigkilled_at_random_points_then_views_equal_a_rebu
             subjects.STREAM_RISK, subjects_filter=RISK_FILTERS[0]
         )
         decisions = sum((info.state.subjects or {}).values())
-        last_decision = (
-            await engine.nc.jetstream().get_last_msg(subjects.STREAM_RISK, RISK_FILTERS[0])
-        ).seq
+        last_risk = await engine.nc.jetstream().get_last_msg(subjects.STREAM_RISK, RISK_FILTERS[0])
+        assert last_risk.seq is not None
+        last_decision = last_risk.seq
     log = tmp_path / "projector.log"
     rng = random.Random(8)
     db = open_database(live_url)
