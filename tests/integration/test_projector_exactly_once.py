@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec import DecodeError
 
 from bus import subjects
 from bus.embedded import EmbeddedNatsServer
@@ -37,6 +38,7 @@ _KEYS = {
     "proj_risk": "account_id",
     "proj_risk_events": "account_id, notification_id",
     "proj_equity": "account_id, minute",
+    "proj_trades": "account_id, identifier",
     "proj_meta": "name",
 }
 
@@ -67,11 +69,18 @@ def dump(db: Database) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for table in TABLES:
         rows = db.query(f"SELECT * FROM {table} ORDER BY {_KEYS[table]}")
-        out[table] = [
-            tuple(loads(v) if isinstance(v, str) and v[:1] in "{[" else v for v in row)
-            for row in rows
-        ]
+        out[table] = [tuple(_decoded(v) for v in row) for row in rows]
     return out
+
+
+def _decoded(value: Any) -> Any:
+    """A JSON document column decoded; any other text (a trade comment like `[tp 1.1]`) as is."""
+    if not isinstance(value, str) or value[:1] not in "{[":
+        return value
+    try:
+        return loads(value)
+    except DecodeError:
+        return value
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
