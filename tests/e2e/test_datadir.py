@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
-from bus import codec
+from bus import codec, subjects
 from bus.datadir import pid_alive
-from bus.schemas import AccountSnapshot, PositionClosed, PositionOpened
+from bus.schemas import AccountSnapshot, AgentLifecycleChanged, PositionClosed, PositionOpened
+from bus.subjects import STREAM_FACTS
 from tests.e2e.cli import mtq, spawn_mtq
 from tests.e2e.up_support import (
     ACCOUNTS,
@@ -31,6 +32,10 @@ from tests.e2e.up_support import (
 from tests.support import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
+
+GAP_LIMIT_S = 3.0
+"""Longest gap between an agent's snapshots around a server restart. They are due every
+0.2 s; a 2-core machine busy restarting the server can stall an agent for a second or two."""
 
 
 async def _facts_flow(nc: Client, more_than: int = 0) -> int:
@@ -120,14 +125,20 @@ async def test_up_when_second_start_on_same_data_dir_then_refused_and_first_lose
             await nc.request("mtq.agents.stop", b"", timeout=30)
             await eventually(lambda: not agent_pids(data), timeout=20, message="agents stopped")
 
+            # Agents are the only writers of MT5 but for the supervisor's lifecycle facts, and
+            # the supervisor records STOPPED once an agent's process has exited.
             async def settled() -> tuple[int, int]:
-                state = await facts_state(nc)
-                await eventually(lambda: True, timeout=0.5)
-                assert await facts_state(nc) == state
-                return state
+                js = nc.jetstream()
+                for account in ACCOUNTS:
+                    last = await js.get_last_msg(STREAM_FACTS, subjects.lifecycle(account))
+                    fact = codec.decode_fact(last.subject, last.data)
+                    assert isinstance(fact, AgentLifecycleChanged)
+                    assert fact.state == "STOPPED", fact
+                return await facts_state(nc)
 
-            before = await eventually(settled, timeout=20, message="MT5 settled")
+            before = await eventually(settled, timeout=20, message="every agent STOPPED")
             _refused("up", "--config", str(config), "--data", str(data))
+            assert await facts_state(nc) == before, "MT5 grew after every agent stopped"
         finally:
             await nc.close()
         assert first.stop() == 0, first.text()
@@ -255,7 +266,9 @@ async def test_up_when_nats_server_killed_then_back_within_seconds_and_facts_arr
                 edge = timedelta(seconds=1)
                 around = [t for t in times if killed_at - edge <= t <= back_at + edge]
                 gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(around)]
-                assert max(gaps) < 2.0, f"{account}: facts missing, gaps {max(gaps):.1f}s"
+                # Snapshots lost from the outbox leave a hole as long as what was lost: all of
+                # the outage fails `during`, a part longer than the bound fails here.
+                assert max(gaps) < GAP_LIMIT_S, f"{account}: facts missing, gaps {max(gaps):.1f}s"
             await _positions_once(nc)
             reply = await nc.request("mtq.agents.list", b"", timeout=10)
             rows = json.loads(reply.data)["accounts"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.cli import mtq
-from tests.e2e.up_support import start_up
+from bus import subjects
+from tests.e2e.cli import mtq, spawn_mtq
+from tests.e2e.up_support import connect_admin, read_all, start_up
 from tests.support import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
@@ -100,3 +104,52 @@ def test_up_when_account_breaches_daily_loss_then_liquidated_halted_and_audit_id
         assert any("LiquidationOrdered" in x for x in recorded_only), whatif.stdout
     finally:
         assert up.stop() == 0, up.text()[-3000:]
+
+    # Tamper with RISK while only its server runs: a forged copy of a decision, stored under
+    # its version, shifts every later one; verify names the first that no longer matches.
+    log = tmp_path / "serve.log"
+    serve = spawn_mtq(
+        "nats", "serve", "--data", str(data), "--nats-port", "0", "--no-provision", log=log
+    )
+    try:
+        url = eventually_sync(lambda: _served_url(log), timeout=30, message="nats serve")
+        version = asyncio.run(_forge_first_liquidation(url, data, "brk-1"))
+        tampered = mtq("audit", "verify", "--data", str(data), timeout=120)
+        assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+        lines = tampered.stdout.splitlines()
+        assert lines[0] == f"first difference: account brk-1, decision {version + 1}", lines
+        assert lines[1].startswith("  recorded: LiquidationOrdered "), lines
+        assert "TAMPERED" in lines[1], lines
+        assert lines[2].startswith("  replayed: "), lines
+        assert "TAMPERED" not in lines[2], lines
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0, log.read_text()
+
+
+def _served_url(log: Path) -> str:
+    match = re.search(r"listening on (nats://\S+)", log.read_text())
+    assert match
+    return match.group(1)
+
+
+async def _forge_first_liquidation(url: str, data: Path, account: str) -> int:
+    """Store a copy of the account's first LiquidationOrdered, with another reason, under
+    the same subject and event-store headers (RISK denies deletes: a forger can only add).
+    Returns its version, which must not be the account's last."""
+    nc = await connect_admin(url, data)
+    try:
+        events = await read_all(nc, f"{subjects.RISK_PREFIX}.events.>")
+        mine = [m for m in events if json.loads(m.data).get("account_id") == account]
+        orders = [m for m in mine if m.subject.endswith(".LiquidationOrdered")]
+        assert orders, f"no LiquidationOrdered of {account} in RISK"
+        original = orders[0]
+        headers = {k: v for k, v in (original.headers or {}).items() if k.startswith("Es-")}
+        version = int(headers["Es-Originator-Version"])
+        assert any(int((m.headers or {})["Es-Originator-Version"]) > version for m in mine)
+        state = json.loads(original.data)
+        state["reason"] = "TAMPERED"
+        await nc.jetstream().publish(original.subject, json.dumps(state).encode(), headers=headers)
+        return version
+    finally:
+        await nc.close()

@@ -85,10 +85,13 @@ async def test_agent_process_when_running_then_publishes_and_stops_cleanly_on_si
             return True
 
         await until(published, timeout=15)
-        started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
+        # Past 4 s the agent cancels its tasks and past 2 s more it leaves the terminal: 8 s
+        # covers that path on a loaded machine, so the log says whether it stopped tidily.
         assert proc.wait(timeout=8) == 0
-        assert time.monotonic() - started < 5
+        text = (tmp_path / "agent.log").read_text(errors="replace")
+        assert f"agent {account} stopped (0 facts left in the outbox)" in text, text[-2000:]
+        assert "failed" not in text, text[-2000:]
         assert (tmp_path / "data" / f"agent-{account}.sqlite").is_file()
     finally:
         if proc.poll() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -212,7 +213,7 @@ async def test_query_when_account_unknown_or_request_bad_then_micro_error_header
         assert json.loads(everything.data)["accounts"] == []
 
 
-async def test_kv_when_fact_committed_then_bucket_shows_it_within_a_second(
+async def test_kv_when_one_fact_committed_then_bucket_shows_it_without_a_full_batch(
     server: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
     url, nc, feed = server
@@ -220,17 +221,20 @@ async def test_kv_when_fact_committed_then_bucket_shows_it_within_a_second(
     async with running_projector(url, config, f"sqlite:///{tmp_path / 'v.sqlite'}"):
         kv = await nc.jetstream().key_value(subjects.KV_STATUS)
         watcher = await kv.watch("acc-1")
-        now = datetime.now(UTC)
-        loop_time = __import__("time").monotonic
-        sent = loop_time()
-        await feed.snapshot("acc-1", 100_000, 99_123.45, at=now)
-        while True:
-            update = await watcher.updates(timeout=2)  # type: ignore[no-untyped-call]
-            if update is not None and update.value:
-                doc = json.loads(update.value)
-                if (doc.get("account") or {}).get("equity") == 99_123.45:
-                    break
-        assert loop_time() - sent < 1.0
+        await feed.snapshot("acc-1", 100_000, 99_123.45, at=datetime.now(UTC))
+
+        # One fact never fills a batch: it is committed because both logs are caught up, or
+        # at the latest 0.1 s later (the flush interval). 5 s is the margin a loaded 2-core
+        # machine needs; a projector that waits for a full batch never shows it.
+        async def mirrored() -> None:
+            while True:
+                update = await watcher.updates(timeout=5)  # type: ignore[no-untyped-call]
+                if update is not None and update.value:
+                    doc = json.loads(update.value)
+                    if (doc.get("account") or {}).get("equity") == 99_123.45:
+                        return
+
+        await asyncio.wait_for(mirrored(), timeout=5)
         await watcher.stop()  # type: ignore[no-untyped-call]
 
 

@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,10 @@ async def test_projector_when_sigkilled_at_random_points_then_views_equal_a_rebu
         assert _mt5_position(db) < last_seq, "the kills came too late to test anything"
         proc = _projector("run", config_path, url, live_url, log)
         try:
+            deadline = time.monotonic() + 300
             while _mt5_position(db) < last_seq or _risk_position(db) < last_decision:
                 assert proc.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, "the projector never caught up"
                 await asyncio.sleep(0.1)
         finally:
             proc.send_signal(signal.SIGTERM)

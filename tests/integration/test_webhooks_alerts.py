@@ -28,6 +28,7 @@ from bus.embedded import EmbeddedNatsServer
 from bus.topology import ensure_topology
 from config.models import WebhookConfig
 from mtq.http import ApiSettings
+from mtq.http.alerts import AlertStore
 from tests.integration.test_api_support import RunningApi, free_port, running_api, seed_views
 from tests.support import eventually
 
@@ -217,6 +218,7 @@ async def test_alert_kinds_when_decided_then_each_once_and_filtered(
 ) -> None:
     said: list[str] = []
     settings = settings_for(tmp_path, nats_server.url, receiver, said)
+    before = (await nc.jetstream().stream_info(subjects.STREAM_RISK)).state.last_seq
     async with running_api(settings) as api:
         await started(api)
         await decide(
@@ -279,11 +281,36 @@ async def test_alert_kinds_when_decided_then_each_once_and_filtered(
         assert [a["kind"] for a in only] == ["LiquidationPending"]
         assert await alerts(api, account="acc-a") == []
         await eventually(lambda: _kinds_settled(api), timeout=15)
-    # The same RISK messages read again by a restarted API raise nothing twice.
+        calls = dict(receiver.calls)
+    # The same RISK messages read again by a restarted API raise nothing twice: its stored
+    # position is set back to before them, so it reads all five decisions once more.
+    assert settings.alerts_db is not None
+    store = AlertStore(settings.alerts_db)
+    assert store.position("risk") is not None
+    store.set_position("risk", before)
+    store.close()
     async with running_api(settings) as again:
         await started(again)
-        await asyncio.sleep(0.5)
-        assert len(await alerts(again)) == len(kinds)
+        seen = await eventually(
+            lambda: _counted(again, "mtq_api_decisions_seen") == len(kinds) + 1,
+            timeout=15,
+            message="the restarted API read the five decisions again",
+        )
+        assert seen
+        assert sorted(a["kind"] for a in await alerts(again)) == sorted(kinds)
+        assert _counted(again, "mtq_alerts") == 0, "an alert was raised twice"
+        assert receiver.calls == calls, "a delivery went out twice"
+
+
+def _counted(api: RunningApi, counter: str) -> int:
+    """The total of a counter of the API's own registry, over all its labels."""
+    return int(sum(
+        sample.value
+        for metric in api.state.metrics.registry.collect()
+        if metric.name == counter
+        for sample in metric.samples
+        if sample.name == f"{counter}_total"
+    ))  # fmt: skip
 
 
 async def _kinds(api: RunningApi, count: int) -> list[dict[str, Any]]:

@@ -56,19 +56,16 @@ async def test_async_terminal_when_call_is_slow_then_latency_reported_in_ms() ->
     try:
         assert terminal.last_latency_ms is None
         assert terminal.avg_latency_ms is None
-        await terminal.initialize()
-        await terminal.account_info()
-        last = terminal.last_latency_ms
-        assert last is not None
-        assert last >= 30.0
-        await terminal.positions_get()
-        avg = terminal.avg_latency_ms
-        assert avg is not None
+        latencies: list[float] = []
+        for call in (terminal.initialize, terminal.account_info, terminal.positions_get):
+            await call()
+            assert terminal.last_latency_ms is not None
+            latencies.append(terminal.last_latency_ms)
+        # Only the slow call has a floor: how long the others take depends on the machine.
+        assert latencies[1] >= 30.0
         assert terminal.calls == 3
-        assert terminal.last_latency_ms is not None
-        assert terminal.last_latency_ms < 30.0
-        assert last / 3 <= avg < last
-        assert terminal.max_latency_ms == pytest.approx(last)
+        assert terminal.avg_latency_ms == pytest.approx(sum(latencies) / 3)
+        assert terminal.max_latency_ms == pytest.approx(max(latencies))
     finally:
         await terminal.close()
 
