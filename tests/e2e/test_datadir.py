@@ -131,7 +131,8 @@ async def test_up_when_second_start_on_same_data_dir_then_refused_and_first_lose
                 js = nc.jetstream()
                 for account in ACCOUNTS:
                     last = await js.get_last_msg(STREAM_FACTS, subjects.lifecycle(account))
-                    assert last.subject is not None and last.data is not None
+                    assert last.subject is not None
+                    assert last.data is not None
                     fact = codec.decode_fact(last.subject, last.data)
                     assert isinstance(fact, AgentLifecycleChanged)
                     assert fact.state == "STOPPED", fact
