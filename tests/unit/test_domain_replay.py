@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bus.eventstore.transcoder import PlainJSONMapper, PlainJSONTranscoder
 from domain import AccountRisk, AccountState, FactRef
 from domain.rules import DailyLossRule, MaxLossRule, PositionLimits
-from tests.unit.test_domain_support import D, Feed, position, rules
+from tests.unit.test_domain_support import D, Feed, position, rebuild, rules
 
 MAPPER: PlainJSONMapper[Any] = PlainJSONMapper(transcoder=PlainJSONTranscoder())
 
@@ -60,14 +60,6 @@ def encoded(events: list[Any]) -> list[tuple[str, bytes, bytes]]:
 
 def through_store(events: list[Any]) -> list[Any]:
     return [MAPPER.to_domain_event(MAPPER.to_stored_event(e)) for e in events]
-
-
-def rebuild(events: list[Any]) -> AccountRisk:
-    aggregate: Any = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    assert isinstance(aggregate, AccountRisk)
-    return aggregate
 
 
 TAIL: list[Callable[[AccountRisk, int], None]] = [

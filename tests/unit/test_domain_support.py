@@ -136,3 +136,11 @@ def quote(
     symbol: str, time: datetime, bid: str = "1.10000", ask: str = "1.10010"
 ) -> MarketEvidence:
     return MarketEvidence(symbol, D(bid), D(ask), time)
+
+
+def rebuild(events: list[Any]) -> AccountRisk:
+    aggregate: Any = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    assert isinstance(aggregate, AccountRisk)
+    return aggregate

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from domain import AccountRisk
 from domain.rules import DailyLossRule, MaxLossRule
-from tests.unit.test_domain_support import D, Feed, rules
+from tests.unit.test_domain_support import D, Feed, rebuild, rules
 
 NO_DAILY = DailyLossRule(enabled=False)
 
@@ -21,14 +19,6 @@ def test_ftmo_1step_when_end_of_day_balance_115000_then_floor_105000() -> None:
     assert feed.account.summary()["limits"]["max"]["floor"] == "105000.00"
     feed.snapshot("110000.00", at=datetime(2026, 3, 4, 9, tzinfo=UTC))
     assert feed.account.summary()["limits"]["max"]["floor"] == "105000.00"  # only rises
-
-
-def rebuild(events: list[Any]) -> AccountRisk:
-    aggregate: Any = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    assert isinstance(aggregate, AccountRisk)
-    return aggregate
 
 
 def test_trailing_intraday_when_rebuilt_from_events_then_floor_to_the_cent() -> None:

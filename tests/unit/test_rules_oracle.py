@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import AccountRisk, AccountState, FactRef
+from tests.unit.test_domain_support import rebuild
 from tests.unit.test_preset_examples import preset_rules
 
 CENT = Decimal("0.01")
@@ -86,14 +86,6 @@ def naive_floors(
     if firm.max_locks_at_initial:
         floor = min(floor, initial)
     return daily, floor
-
-
-def rebuild(events: list[Any]) -> AccountRisk:
-    aggregate: Any = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    assert isinstance(aggregate, AccountRisk)
-    return aggregate
 
 
 GAPS = st.sampled_from([1, 30, 600, 3600, 4 * 3600, 20 * 3600, 26 * 3600, 3 * 86400])
