@@ -504,6 +504,8 @@ class AccountRisk(Aggregate):
                     grace_end=at.time + timedelta(seconds=grace),
                     reason=reason,
                 )
+        elif action == "liquidate" and self._closing_all():
+            self._hold("HALTED", reason, at)  # the CloseAll in flight closes everything
         elif action == "liquidate":
             self._liquidate(rule, reason, at)
         elif holds is not None:
@@ -521,6 +523,10 @@ class AccountRisk(Aggregate):
             self._liquidate(rule, f"{pending['reason']} (grace ended)", at)
 
     # --- actions ----------------------------------------------------------------------
+
+    def _closing_all(self) -> bool:
+        """A CloseAll is ordered and not yet answered (a second one would close nothing more)."""
+        return any(c["kind"] == "close_all" for c in self._commands.values())
 
     def _liquidate(self, rule: str, reason: str, at: FactRef) -> None:
         positions = sorted(self._positions.values(), key=lambda p: p["identifier"])

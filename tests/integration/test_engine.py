@@ -331,6 +331,10 @@ async def test_restart_when_engine_stops_then_no_decision_doubled_and_commands_r
         assert versions == sorted(set(versions))
         assert process.engine.sender.sent >= 1  # the unanswered CloseAll went out again
         assert process.engine.sender.duplicates >= 1  # and JetStream knew it
+        close_all = subjects.command("ftmo-1", "close_all")
+        ordered = [d.body for d in again if d.type == "LiquidationOrdered"]
+        sent = [c for c in await _commands(nc, "ftmo-1") if c[0] == close_all]
+        assert (len(ordered), len(sent)) == (1, 1), (ordered, sent)
 
 
 async def test_second_engine_when_both_write_then_one_is_fenced_and_nothing_doubled(

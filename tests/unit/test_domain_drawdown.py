@@ -359,3 +359,20 @@ def test_limits_when_changed_then_floors_recomputed_and_same_limits_refused() ->
     with pytest.raises(LimitsUnchanged):
         feed.account.change_limits(looser, feed.ref())
     assert replace(looser) == feed.account.rules
+
+
+def test_breach_when_daily_and_max_on_one_snapshot_then_one_close_all() -> None:
+    # Issue 16 bug 9: 100,000 initial, daily floor 95,000 and max floor 90,000. Equity 89,000
+    # breaks both on one snapshot: two breaches (each holds HALTED) but one CloseAll.
+    feed = Feed(rules())
+    feed.snapshot("100000.00")
+    feed.open(7)
+    events = feed.snapshot("100000.00", "89000.00")
+    breaches = [e for e in events if type(e).__name__ == "DrawdownBreached"]
+    assert sorted(b.rule for b in breaches) == ["daily", "max"]
+    assert names(events).count("LiquidationOrdered") == 1
+    kinds = [c["kind"] for c in feed.account.outstanding_commands.values()]
+    assert kinds.count("close_all") == 1
+    assert feed.account.summary()["holds"] == {"daily": "HALTED", "max": "HALTED"}
+    again = feed.snapshot("100000.00", "88000.00")  # a later fact orders nothing more
+    assert "LiquidationOrdered" not in names(again)
