@@ -23,7 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus import subjects
 from bus.connection import connect, settings_from_env
-from mtq.http import routes_analytics, routes_control, routes_ops, routes_reads, routes_ui
+from mtq.http import (
+    routes_analytics,
+    routes_control,
+    routes_docs,
+    routes_ops,
+    routes_reads,
+    routes_ui,
+)
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
 from mtq.http.auth import Tokens
@@ -200,6 +207,8 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
         version=VERSION,
         description="Read models, worker control, risk control, live events and alerts of mtq.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.api = state
     app.state.tokens = state.tokens
@@ -211,5 +220,6 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
+    app.include_router(routes_docs.router)
     app.add_middleware(Timing, metrics=state.metrics)
     return app

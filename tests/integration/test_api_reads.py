@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,35 @@ async def test_dashboard_when_loaded_then_pages_and_bundled_plotly(api: RunningA
     assert "http://" not in page.text + index.text
     assert (await get(api, "/static/app.js")).status_code == 200
     assert (await get(api, "/static/nothing.js")).status_code == 404
+
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?!/[^/])([^"']*)["']""")
+LOCAL_ASSET = re.compile(r"""(?:src|href)\s*=\s*["'](/[^/"'][^"']*)["']""")
+
+
+@pytest.mark.parametrize("path", ["/", "/ui/accounts/acc-a", "/docs"])
+async def test_pages_when_offline_then_no_external_url_and_every_asset_served(
+    api: RunningApi, path: str
+) -> None:
+    page = await get(api, path)
+    assert page.status_code == 200
+    assert EXTERNAL.findall(page.text) == []
+    assert "cdn." not in page.text.lower()
+    assets = LOCAL_ASSET.findall(page.text)
+    assert assets
+    for asset in assets:
+        served = await get(api, asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 100, asset
+
+
+async def test_docs_when_loaded_then_swagger_reads_the_openapi_document(api: RunningApi) -> None:
+    page = (await get(api, "/docs")).text
+    assert "/openapi.json" in page
+    assert '"validatorUrl": null' in page
+    assert (await get(api, "/docs/assets/swagger-ui-bundle.js")).status_code == 200
+    assert (await get(api, "/docs/assets/other.js")).status_code == 404
+    assert (await get(api, "/redoc")).status_code == 404
 
 
 async def test_reads_when_bound_off_loopback_then_token_needed(tmp_path: Path) -> None:
