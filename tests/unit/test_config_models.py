@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -12,6 +14,7 @@ from config import (
     PasswordNotSetError,
     SymbolConfig,
     UnknownAccountError,
+    load_config,
 )
 
 
@@ -87,3 +90,16 @@ def test_config_when_source_set_then_left_out_of_dump() -> None:
     config = MtqConfig(accounts=(_account(),), source=("a.yaml",))
     assert "source" not in config.model_dump()
     assert config.source == ("a.yaml",)
+
+
+def test_demo_when_simulated_spreads_quoted_then_each_within_its_max_spread_pips() -> None:
+    demo = load_config(str(Path(__file__).parents[2] / "config/examples/demo.yaml"))
+    checked = 0
+    for account in demo.accounts:
+        for symbol in account.symbols:
+            if symbol.max_spread_pips is None:
+                continue
+            spread_pips = symbol.spread_points * symbol.point / symbol.pip
+            assert spread_pips <= symbol.max_spread_pips, (account.id, symbol.name)
+            checked += 1
+    assert checked >= 4
