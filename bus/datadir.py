@@ -201,3 +201,45 @@ class DataDirLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+OWNER_COMMANDS: Final = (("up",), ("nats", "serve"), ("supervisor", "run"))
+
+
+def data_dirs_in_use(proc: Path = Path("/proc")) -> list[tuple[Path, Holder]]:
+    """The data dirs that a live `mtq up`, `mtq nats serve` or `mtq supervisor run` owns.
+
+    Found from each process's command line (its `--data`, else `data` in its working dir)
+    and confirmed by the dir's lock file naming that very process.
+    """
+    found: dict[Path, Holder] = {}
+    for entry in proc.glob("[0-9]*"):
+        pid = int(entry.name)
+        argv = process_cmdline(pid)
+        if not argv or not _is_owner_command(argv):
+            continue
+        cwd = process_cwd(pid)
+        data = Path(_option(argv, "--data") or "data")
+        path = data if data.is_absolute() or cwd is None else cwd / data
+        holder = read_holder(path)
+        if holder is not None and holder.pid == pid and holder.alive():
+            found[path.resolve()] = holder
+    return sorted(found.items())
+
+
+def _is_owner_command(argv: list[str]) -> bool:
+    """`mtq up ...`, `python .../mtq nats serve ...`, `python -m mtq supervisor run ...`."""
+    for i, word in enumerate(argv[:3]):
+        if Path(word).name == "mtq":
+            words = [w for w in argv[i + 1 :] if not w.startswith("-")]
+            return any(tuple(words[: len(cmd)]) == cmd for cmd in OWNER_COMMANDS)
+    return False
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    for i, word in enumerate(argv):
+        if word == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith(name + "="):
+            return word.split("=", 1)[1]
+    return None

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import typer
 from nats.aio.client import Client
@@ -24,6 +27,7 @@ from rich.table import Table
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
 from bus.connection import connect, settings_from_env
+from bus.datadir import data_dirs_in_use, owner_running
 from bus.schemas import AccountSnapshot
 from mtq import runtime
 from mtq.options import DataOption, NatsUrlOption
@@ -295,7 +299,36 @@ def status(
     if account is not None and not subjects.is_token(account):
         runtime.fail(f"invalid account id {account!r}: {subjects.TOKEN_RULE}")
     url = runtime.nats_url(nats_url, data)
+    if nats_url is None and not os.environ.get("NATS_URL"):
+        _fail_if_nothing_runs(url, data)
     runtime.run(lambda: _status(url, account, as_json))
+
+
+def _fail_if_nothing_runs(url: str, data: Path) -> None:
+    """No owner of `data` and nothing listening on the URL: say so at once, not after retries."""
+    if owner_running(data) or _listening(url):
+        return
+    in_use = data_dirs_in_use()
+    where = (
+        "; data dirs in use: "
+        + ", ".join(f"{path} (pid {holder.pid}, {holder.command})" for path, holder in in_use)
+        if in_use
+        else "; no mtq up runs on this machine"
+    )
+    runtime.fail(
+        f"no `mtq up` owns {data} and nothing answers at {url}{where} "
+        "(start one with `mtq up`, or pass --data DIR or --nats-url URL)",
+        runtime.EXIT_USAGE,
+    )
+
+
+def _listening(url: str) -> bool:
+    parsed = urlsplit(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 4222), 0.5):
+            return True
+    except OSError:
+        return False
 
 
 def register(app: typer.Typer) -> None:
