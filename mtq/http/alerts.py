@@ -21,6 +21,10 @@ from config.models import ALERT_KINDS
 
 DB_FILE_NAME: Final = "api-alerts.sqlite"
 DECISION_ALERTS: Final = frozenset(ALERT_KINDS) - {"AgentUnhealthy"}
+STARTING_STATES: Final = frozenset({"CREATED", "STARTING", "RESTARTING"})
+START_GRACE_S: Final = 60.0
+"""How long a (re)started agent may go without its first heartbeat before an unhealthy
+status alerts: a start on a loaded machine takes seconds, a hung one is caught after."""
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -98,14 +102,31 @@ def decision_alert(kind: str, data: Mapping[str, Any]) -> str | None:
     return None if summary is None else summary(data)
 
 
-def unhealthy_alert(doc: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(source, summary) of an UNHEALTHY status doc, or None when the agent is not."""
+def unhealthy_alert(doc: Mapping[str, Any], now: datetime | None = None) -> tuple[str, str] | None:
+    """(source, summary) of an UNHEALTHY status doc, or None when the agent is not.
+
+    None too while the agent is starting: its lifecycle says so, or its last heartbeat is
+    from before its current run began (the old run's), for up to `START_GRACE_S`.
+    """
     health = doc.get("health") or {}
-    if health.get("status") != "UNHEALTHY":
+    if health.get("status") != "UNHEALTHY" or _starting(doc, now or datetime.now(UTC)):
         return None
     beat = (doc.get("heartbeat") or {}).get("time") or "never"
     details = "; ".join(health.get("details") or health.get("reasons") or ["unhealthy"])
     return f"unhealthy:{doc.get('account_id')}:{beat}", f"agent UNHEALTHY: {details}"
+
+
+def _starting(doc: Mapping[str, Any], now: datetime) -> bool:
+    life = doc.get("lifecycle") or {}
+    if life.get("state") in STARTING_STATES:
+        return True
+    since, beat = life.get("since"), (doc.get("heartbeat") or {}).get("time")
+    if since is None:
+        return False
+    started = datetime.fromisoformat(since)
+    if beat is not None and datetime.fromisoformat(beat) >= started:
+        return False
+    return (now - started).total_seconds() < START_GRACE_S
 
 
 def _now() -> str:
