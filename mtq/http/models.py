@@ -270,13 +270,17 @@ class Worker(_Doc):
 
 
 class WorkerReply(BaseModel):
+    """One account's agent, under the key `mtq.agents` uses."""
+
     message: str
-    worker: Worker
+    account: Worker
 
 
 class WorkersReply(BaseModel):
+    """Every account's agent, as `{"accounts": [...]}` like `mtq.agents.list` and `mtq status`."""
+
     message: str
-    workers: list[Worker]
+    accounts: list[Worker]
 
 
 class ValidationIssue(_Doc):

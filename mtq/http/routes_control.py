@@ -68,7 +68,7 @@ async def _one(api: ApiState, account_id: str) -> dict[str, Any]:
 async def list_workers(api: State, actor: Actor) -> dict[str, Any]:
     """Every worker (agent process) the supervisor runs."""
     workers = (await _agents(api, "list", None)).get("accounts") or []
-    return {"message": f"{len(workers)} worker(s)", "workers": workers}
+    return {"message": f"{len(workers)} worker(s)", "accounts": workers}
 
 
 @router.get("/api/workers/validate-all", response_model=ValidationReply, tags=["workers"])
@@ -88,21 +88,21 @@ def _validation(result: dict[str, Any]) -> dict[str, Any]:
 async def start_all(api: State, actor: Actor) -> dict[str, Any]:
     """Start every enabled worker that is not running."""
     workers = (await _agents(api, "start", None)).get("accounts") or []
-    return {"message": f"started {len(workers)} worker(s)", "workers": workers}
+    return {"message": f"started {len(workers)} worker(s)", "accounts": workers}
 
 
 @router.post("/api/workers/stop-all", response_model=WorkersReply, tags=["workers"])
 async def stop_all(api: State, actor: Actor) -> dict[str, Any]:
     """Stop every worker."""
     workers = (await _agents(api, "stop", None)).get("accounts") or []
-    return {"message": f"stopped {len(workers)} worker(s)", "workers": workers}
+    return {"message": f"stopped {len(workers)} worker(s)", "accounts": workers}
 
 
 @router.get("/api/workers/{account_id}", response_model=WorkerReply, tags=["workers"])
 async def get_worker(api: State, actor: Actor, account_id: AccountPath) -> dict[str, Any]:
     """One worker's state, health and restarts."""
     worker = await _one(api, account_id)
-    return {"message": f"worker {account_id} is {worker.get('state')}", "worker": worker}
+    return {"message": f"worker {account_id} is {worker.get('state')}", "account": worker}
 
 
 @router.get("/api/workers/{account_id}/validate", response_model=ValidationReply, tags=["workers"])
@@ -145,7 +145,7 @@ async def _act(api: ApiState, operation: str, account_id: str, done: str) -> dic
     if not workers:
         raise HTTPException(404, f"unknown worker {account_id!r}")
     worker = Worker.model_validate(workers[0])
-    return {"message": f"worker {account_id} {done}", "worker": worker}
+    return {"message": f"worker {account_id} {done}", "account": worker}
 
 
 class ControlBody(BaseModel):

@@ -193,7 +193,7 @@ def test_api_when_mtq_up_runs_then_real_services_answer(up: UpProcess) -> None:
         assert client.get("/api/workers").status_code == 401
         workers = client.get("/api/workers", headers=auth)
         assert workers.status_code == 200, workers.text
-        assert {w["account"] for w in workers.json()["workers"]} == set(DEMO_ACCOUNTS)
+        assert {w["account"] for w in workers.json()["accounts"]} == set(DEMO_ACCOUNTS)
         valid = client.get("/api/workers/strict-003/validate", headers=auth).json()
         assert valid["valid"] is True
         paused = client.post("/accounts/strict-003/pause", headers=auth, json={"reason": "e2e"})

@@ -184,10 +184,10 @@ async def call(
 async def test_workers_when_listed_then_every_worker(api: RunningApi) -> None:
     r = await call(api, "GET", "/api/workers")
     assert r.status_code == 200, r.text
-    assert [w["account"] for w in r.json()["workers"]] == ["acc-a", "acc-b"]
+    assert [w["account"] for w in r.json()["accounts"]] == ["acc-a", "acc-b"]
     one = await call(api, "GET", "/api/workers/acc-a")
     assert one.status_code == 200
-    assert one.json()["worker"]["state"] == "RUNNING"
+    assert one.json()["account"]["state"] == "RUNNING"
     assert "RUNNING" in one.json()["message"]
 
 
@@ -208,7 +208,7 @@ async def test_worker_stop_when_running_then_200_and_when_stopped_then_409(
 ) -> None:
     stopped = await call(api, "POST", "/api/workers/acc-a/stop")
     assert stopped.status_code == 200
-    assert stopped.json()["worker"]["account"] == "acc-a"
+    assert stopped.json()["account"]["account"] == "acc-a"
     again = await call(api, "POST", "/api/workers/acc-b/stop")
     assert again.status_code == 409
 
