@@ -156,8 +156,8 @@ COLUMNS = (
     "buffered",
     "equity",
     "trading",
-    "day dd %",
-    "max dd %",
+    "daily used %",
+    "max used %",
     "open",
     "notes",
 )
@@ -169,8 +169,8 @@ RIGHT = frozenset(
         "tick age s",
         "buffered",
         "equity",
-        "day dd %",
-        "max dd %",
+        "daily used %",
+        "max used %",
         "open",
     }
 )

@@ -81,15 +81,17 @@ const mtq = (() => {
   function bar(dd) {
     const wrap = el("div");
     if (!dd) { wrap.appendChild(el("span", "no limit", "muted")); return wrap; }
-    const used = Math.max(0, Math.min(100, dd.percent_used || 0));
+    // Percent of the loss budget used, as `mtq status` shows it: 100 = at the floor, more =
+    // beyond it. Only the bar's width stops at 100.
+    const used = Math.max(0, dd.percent_used || 0);
     const b = el("div", null, "bar" + (used >= 100 ? " breach" : used >= 80 ? " warn" : ""));
     const fill = el("span");
-    fill.style.width = used + "%";
+    fill.style.width = Math.min(100, used) + "%";
     b.appendChild(fill);
     b.title = "loss " + money(dd.value) + " of " + money(dd.budget) + "; floor " + money(dd.floor);
     wrap.style.display = "flex";
     wrap.appendChild(b);
-    wrap.appendChild(el("span", used.toFixed(1) + "% · floor " + money(dd.floor), "bar-label"));
+    wrap.appendChild(el("span", used.toFixed(1) + "% used · floor " + money(dd.floor), "bar-label"));
     return wrap;
   }
 
