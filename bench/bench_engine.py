@@ -28,7 +28,7 @@ from bus.schemas import AccountSnapshot, TickReceived
 from bus.schemas.risk import RiskCheckReply, RiskCheckRequest
 from bus.topology import ensure_topology
 from config import load_config
-from engine.auditing import run_verify
+from engine.audit_run import run_verify
 from engine.bootstrap import EngineProcess, build_engine
 from engine.reader import FactReader
 

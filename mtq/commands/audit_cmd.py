@@ -12,8 +12,8 @@ from nats.aio.client import Client
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bus.connection import connect, settings_from_env
-from engine.audit import VerifyResult, WhatIfResult
-from engine.auditing import run_verify, run_whatif
+from engine.audit_replay import VerifyResult, WhatIfResult
+from engine.audit_run import run_verify, run_whatif
 from engine.bootstrap import engine_rules
 from engine.store import RiskStore, open_store
 from mtq import runtime

@@ -22,10 +22,6 @@ RESOLUTIONS: Final = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240, "1d": 14
 Key = list[Any]
 
 
-def iso(value: datetime) -> str:
-    return value.isoformat()
-
-
 def positions(
     db: Database,
     account_id: str,

@@ -65,10 +65,6 @@ class Recorded:
         found.sort(key=lambda e: (e.event.seq, e.stored.originator_version))
         return found
 
-    @property
-    def decision_count(self) -> int:
-        return sum(len(v) for v in self.by_aggregate.values())
-
 
 @dataclass(frozen=True)
 class Difference:
@@ -267,8 +263,15 @@ async def whatif(
             if line[:1] in "+-" and not line.startswith(("+++", "---"))
         ]
         if diff:
-            result.differences[account_id] = diff
+            result.differences[account_id] = sorted(diff, key=_seq_of)
     return result
+
+
+def _seq_of(diff_line: str) -> tuple[int, int]:
+    """Order differences by the fact sequence they follow; at one sequence, `-` before `+`."""
+    words = diff_line.split(maxsplit=3)
+    seq = int(words[2]) if len(words) > 2 and words[2].isdigit() else -1
+    return seq, 0 if diff_line.startswith("-") else 1
 
 
 def _summarise_into(

@@ -1,4 +1,4 @@
-"""Run an audit against a live NATS: read RISK and the MT5 log, then replay (engine.audit)."""
+"""Run an audit on a live NATS: read RISK and the MT5 log, then replay (engine.audit_replay)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from nats.aio.client import Client
 
 from bus import subjects
 from domain import RiskRules
-from engine.audit import Recorded, VerifyResult, WhatIfResult, verify, whatif
+from engine.audit_replay import Recorded, VerifyResult, WhatIfResult, verify, whatif
 from engine.reader import RISK_FACT_SUBJECTS, read_facts
 from engine.store import RiskStore
 
