@@ -1,4 +1,4 @@
-"""The MT5 agent: polls one terminal, publishes facts, executes commands (DESIGN §6)."""
+"""The MT5 agent: polls a terminal, publishes facts, runs commands (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every NATS subject, stream, bucket and service name mtq uses (DESIGN §2)."""
+"""Every NATS subject, stream, bucket and service name mtq uses (docs/architecture.md §2)."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def parse_fact_subject(subject: str) -> tuple[str, str, str | None]:
     return parts[1], parts[2], rest
 
 
-# Stream subject filters (DESIGN §2 table).
+# Stream subject filters (docs/architecture.md §2 table).
 TICKS_SUBJECTS: Final = ("mt5.*.tick.*",)
 FACTS_SUBJECTS: Final = (
     "mt5.*.position.*",

@@ -1,4 +1,4 @@
-"""Create or update mtq's streams, KV bucket and DLQ idempotently (DESIGN §2)."""
+"""Create or update mtq's streams, KV bucket and DLQ idempotently (docs/architecture.md §2)."""
 
 from __future__ import annotations
 

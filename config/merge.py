@@ -1,4 +1,4 @@
-"""Merge strategies that combine the `defaults:` section with each account (DESIGN §7)."""
+"""Merge strategies combining `defaults:` with each account (docs/architecture.md §7)."""
 
 from __future__ import annotations
 

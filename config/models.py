@@ -1,4 +1,4 @@
-"""Frozen account configuration models (DESIGN §7). Passwords never live here, only env names."""
+"""Frozen account configuration models (docs/architecture.md §7): passwords only as env names."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class SymbolConfig(_Frozen):
 
     @property
     def pip(self) -> float:
-        """One pip: ten points for 5- and 3-digit quotes, else one point (DESIGN §5)."""
+        """One pip: ten points on 5- and 3-digit quotes, else one (docs/architecture.md §5)."""
         return self.point * 10 if self.digits in (3, 5) else self.point
 
 
@@ -191,7 +191,7 @@ class SupervisorConfig(_Frozen):
 
 
 class StreamsConfig(_Frozen):
-    """JetStream retention settings (DESIGN §2)."""
+    """JetStream retention settings (docs/architecture.md §2)."""
 
     ticks_max_age_hours: PositiveFloat = 24.0
     dlq_max_age_days: PositiveFloat = 30.0

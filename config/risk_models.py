@@ -1,4 +1,4 @@
-"""Risk rule settings of one account (DESIGN §4) and reconciliation tolerances (§5)."""
+"""Risk settings of one account and reconciliation tolerances (docs/architecture.md §4, §5)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class FeedConfig(_Frozen):
 
 
 class ReconciliationConfig(_Frozen):
-    """Tolerances for matching intended trades with broker positions (DESIGN §5)."""
+    """Tolerances for matching intended trades with broker positions (docs/architecture.md §5)."""
 
     volume_match_percent: PercentOrZero = 5.0
     price_match_pips: Annotated[float, Field(ge=0)] = 2.0

@@ -1,4 +1,4 @@
-"""CLI options shared by every command (DESIGN §9 names)."""
+"""CLI options shared by every command (docs/architecture.md §9 names)."""
 
 from __future__ import annotations
 

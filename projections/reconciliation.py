@@ -1,4 +1,5 @@
-"""Reconciliation (DESIGN §5): intended trades against the broker's positions, per account.
+"""Reconciliation (docs/architecture.md §5): intended trades against the broker's positions,
+per account.
 
 An item is an intent (an `OrderApproved` decision), a broker position (by MT5 identifier),
 or a pair of both. Its status is a pure function of what it holds and the account's

@@ -14,7 +14,7 @@ DEFAULT_FILL_WINDOW_S: Final = 10.0
 
 @dataclass(frozen=True)
 class Tolerances:
-    """DESIGN §5: matching and divergence limits (from `risk.reconciliation`)."""
+    """docs/architecture.md §5: matching and divergence limits (from `risk.reconciliation`)."""
 
     volume_match_percent: float = 5.0
     price_match_pips: float = 2.0

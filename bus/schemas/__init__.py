@@ -1,4 +1,4 @@
-"""Wire contracts: one frozen msgspec Struct per fact and command (DESIGN §3)."""
+"""Wire contracts: one frozen msgspec Struct per fact and command (docs/architecture.md §3)."""
 
 from bus.schemas.commands import CloseAll, ClosePosition, Command, SetTradingState
 from bus.schemas.facts import (

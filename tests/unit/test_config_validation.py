@@ -1,4 +1,4 @@
-"""Validation rules (DESIGN §7): each failure names file, key path and rule."""
+"""Validation rules (docs/architecture.md §7): each failure names file, key path and rule."""
 
 from __future__ import annotations
 
