@@ -12,6 +12,7 @@ from mtq.commands import (
     config_cmd,
     engine_cmd,
     nats_cmd,
+    nats_tools_cmd,
     projector_cmd,
     replay_cmd,
     risk_cmd,
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 
 up_cmd.register(app)
+nats_tools_cmd.register(nats_cmd.app)
 app.add_typer(nats_cmd.app, name="nats")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(config_cmd.app, name="config")
