@@ -18,7 +18,12 @@ NatsUrlOption = Annotated[
     ),
 ]
 NatsPortOption = Annotated[
-    int, typer.Option("--nats-port", help="Port for the embedded nats-server (0: any free port).")
+    int | None,
+    typer.Option(
+        "--nats-port",
+        help="Port for the embedded nats-server (0: any free port). Without it 4222, or a "
+        "free port if 4222 is taken; a given port that is taken is an error.",
+    ),
 ]
 DataOption = Annotated[
     Path, typer.Option("--data", help="Data directory (NATS store, outboxes, read models).")

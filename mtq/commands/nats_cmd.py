@@ -16,7 +16,7 @@ import typer
 
 from bus.connection import URL_FILE_NAME, connect, settings_from_env, write_client_tls
 from bus.datadir import write_atomic
-from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
+from bus.embedded import DEFAULT_PORT, EmbeddedNatsServer, EmbeddedServerError, port_taken
 from bus.keeper import GaveUp, ServerKeeper
 from bus.security.authdir import AuthDir, AuthDirError, default_auth_dir
 from bus.security.client import BadTlsFiles, ClientAuth, TlsFiles
@@ -191,11 +191,26 @@ def auth_generate_command(
     )
 
 
+def serve_port(given: int | None, why_taken: str = "") -> int:
+    """The port to serve on. A given one that is taken is an error (one line, exit 2); the
+    default, if taken, gives way to a free one (0) and says so."""
+    port = DEFAULT_PORT if given is None else given
+    if not port or not port_taken(port):
+        return port
+    if given is not None:
+        fail(f"port {port} is taken: pass another --nats-port, or 0 for any free port")
+    console.print(
+        f"port {port} is taken{why_taken}; the embedded nats-server takes a free port",
+        highlight=False,
+    )
+    return 0
+
+
 @app.command("serve")
 def serve_command(  # every option is keyword-only: typer passes them by name
     *,
     data: DataOption = Path("data"),
-    port: NatsPortOption = 4222,
+    port: NatsPortOption = None,
     provision_topology: Annotated[
         bool, typer.Option("--provision/--no-provision", help="Create mtq's streams on start.")
     ] = True,
@@ -216,6 +231,7 @@ def serve_command(  # every option is keyword-only: typer passes them by name
     """
     tls = server_tls(tls_cert, tls_key, tls_ca)
     account_ids = _account_ids(config)
+    port = serve_port(port)
     lock = runtime.lock_data_dir(data, "mtq nats serve")
     identities = secure_identities(data, account_ids, insecure=insecure, tls=tls, embedded=True)
     server = EmbeddedNatsServer(

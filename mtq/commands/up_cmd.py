@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +27,7 @@ from mtq.commands.nats_cmd import (
     admin_command_flags,
     record_client_tls,
     secure_identities,
+    serve_port,
     server_tls,
     warn_insecure,
 )
@@ -52,19 +51,7 @@ from mtq.system import (
 from mtq.wiring import topology_settings
 
 DEFAULT_CONFIG = Path("config/examples/demo.yaml")
-DEFAULT_NATS_PORT = 4222
 MTQ = ".venv/bin/mtq"  # as `make run` installs it; `mtq` alone is not on PATH
-
-
-def _port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
 
 
 def _load(config_path: Path) -> MtqConfig:
@@ -211,15 +198,9 @@ def _api_server(  # noqa: PLR0917 - what the API part is made of
 
 
 def _start_server(
-    data: Path, port: int, lock: DataDirLock, identities: Identities, tls: TlsFiles | None
+    data: Path, given: int | None, lock: DataDirLock, identities: Identities, tls: TlsFiles | None
 ) -> EmbeddedNatsServer:
-    if port and not _port_free(port):
-        console.print(
-            f"port {port} is taken (another program, not an mtq on {data}); "
-            "the embedded nats-server takes a free port",
-            highlight=False,
-        )
-        port = 0
+    port = serve_port(given, f" (another program, not an mtq on {data})")
     # The server inherits the lock: the dir stays locked until the server is gone too.
     server = EmbeddedNatsServer(
         data_dir=data / "nats",
@@ -243,7 +224,7 @@ def up(  # every option is keyword-only: typer passes them by name
         str | None,
         typer.Option("--nats-url", help="Use this NATS server instead of starting one."),
     ] = None,
-    nats_port: NatsPortOption = DEFAULT_NATS_PORT,
+    nats_port: NatsPortOption = None,
     insecure: InsecureOption = False,
     tls_cert: TlsCertOption = None,
     tls_key: TlsKeyOption = None,
