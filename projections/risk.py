@@ -29,6 +29,9 @@ LOGGED: Final = frozenset(
     }
 )
 """Decisions kept one row each in `proj_risk_events` (the rest are counted)."""
+MATTERING: Final = (LOGGED - {"PeakEquityRaised", "EndOfDayBalanceRecorded"}) | {"OrderApproved"}
+"""Decisions the status view shows as an account's `last_decision` (not the bookkeeping of
+every snapshot, position and peak)."""
 _SKIP: Final = frozenset({"originator_id", "originator_version", "timestamp"})
 
 
@@ -128,7 +131,8 @@ def apply_decision(  # noqa: PLR0917 - one decision and the two views it evolves
     handler = _HANDLERS.get(kind)
     if handler is not None:
         handler(data, time, risk, status)
-    status["last_decision"] = {"type": kind, "time": time, "notification_id": nid}
+    if kind in MATTERING:
+        status["last_decision"] = {"type": kind, "time": time, "notification_id": nid}
 
 
 def _rules(data: dict[str, Any], time: str, risk: dict[str, Any], status: dict[str, Any]) -> None:

@@ -224,17 +224,18 @@ async def test_kv_when_one_fact_committed_then_bucket_shows_it_without_a_full_ba
         await feed.snapshot("acc-1", 100_000, 99_123.45, at=datetime.now(UTC))
 
         # One fact never fills a batch: it is committed because both logs are caught up, or
-        # at the latest 0.1 s later (the flush interval). 5 s is the margin a loaded 2-core
-        # machine needs; a projector that waits for a full batch never shows it.
+        # at the latest 0.1 s later (the flush interval). 20 s is the margin a 2-core machine
+        # running other suites beside this one needs; a projector that waits for a full
+        # batch never shows it.
         async def mirrored() -> None:
             while True:
-                update = await watcher.updates(timeout=5)  # type: ignore[no-untyped-call]
+                update = await watcher.updates(timeout=20)  # type: ignore[no-untyped-call]
                 if update is not None and update.value:
                     doc = json.loads(update.value)
                     if (doc.get("account") or {}).get("equity") == 99_123.45:
                         return
 
-        await asyncio.wait_for(mirrored(), timeout=5)
+        await asyncio.wait_for(mirrored(), timeout=20)
         await watcher.stop()  # type: ignore[no-untyped-call]
 
 
