@@ -155,6 +155,11 @@ def test_dashboard_when_mtq_up_runs_then_live_accounts_and_chart(
     )
     assert row["equity"] not in ("", "-")
     assert row["bars"] == 2  # daily and max drawdown toward their floors
+    widths: dict[str, int] = browser.execute_script(
+        "return {table: document.getElementById('accounts').scrollWidth,"
+        " page: document.documentElement.clientWidth}"
+    )
+    assert widths["table"] <= widths["page"], widths  # the 1400 px window holds the table
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
     seen = _live_after(browser, _count(browser))
     shot = tmp_path / "overview.png"
