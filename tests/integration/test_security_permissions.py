@@ -12,6 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
+from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.connection import ConnectSettings, NatsUnavailable, connect
@@ -196,10 +197,10 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
     ("projector", "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
     ("projector", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
     ("projector", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
-    ("api", "call the risk service", subscribe("mtq.query.status"), "allowed"),
+    ("api", "listen on a query subject", subscribe("mtq.query.status"), "allowed"),
     ("api", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
     ("api", "delete a stream", stream_api("DELETE", "MT5"), "denied"),
-    ("admin", "delete a stream", stream_api("INFO", "MT5"), "allowed"),
+    ("admin", "read stream info", stream_api("INFO", "MT5"), "allowed"),
     ("admin", "publish anything", js_publish(f"mt5.{B}.account"), "allowed"),
 ]
 
@@ -301,4 +302,11 @@ async def test_agent_when_its_own_create_subject_carries_another_filter_then_ser
         )
     finally:
         await client.nc.close()
-    assert "error" in json.loads(reply.data)
+    error = json.loads(reply.data)["error"]
+    assert error["err_code"] == 10131  # JSConsumerCreateFilterSubjectMismatchErr
+    assert "did not match filtered subject" in error["description"]
+    try:  # another test may have made the agent's own durable: it must not read B's commands
+        existing = await admin.jetstream().consumer_info("CMD", AGENT_A)
+    except NotFoundError:
+        return
+    assert existing.config.filter_subject != f"cmd.{B}.>"
