@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,17 +21,6 @@ def agent_command(
     for path in config_paths:
         command += ["--config", str(path)]
     return [*command, "--nats-url", nats_url, "--data", str(data_dir)]
-
-
-def describe_exit(returncode: int) -> str:
-    """'exited with code 3' or 'killed by SIGKILL'."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"killed by {name}"
-    return f"exited with code {returncode}"
 
 
 class AgentProcess:

@@ -15,7 +15,8 @@ from agents.supervisor.health import UNKNOWN, Health, HealthReport, derive_healt
 from agents.supervisor.lifecycle import LifecyclePublisher
 from agents.supervisor.pidfile import PidFile
 from agents.supervisor.policy import RestartPolicy
-from agents.supervisor.process import AgentProcess, describe_exit
+from agents.supervisor.process import AgentProcess
+from bus.keeper import describe_exit
 from bus.schemas import AgentHeartbeat, AgentLifecycleChanged
 from bus.schemas.base import LifecycleState, utc_now
 from config import AccountConfig
@@ -230,8 +231,9 @@ class AgentRunner:
                 self._expected_exit = True
                 code, killed = await proc.stop(self._policy.stop_timeout_s)
                 self._forget_process()
-                self.last_exit = describe_exit(code) + (" after stop timeout" if killed else "")
-                await self._fail(f"{reason} ({self.last_exit})")
+                how = f", {describe_exit(code)} after stop timeout" if killed else ""
+                self.last_exit = f"killed by the supervisor{how}"
+                await self._fail(f"{reason}; {self.last_exit}")
         finally:
             self._recovering = False
 

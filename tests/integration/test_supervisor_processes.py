@@ -91,6 +91,8 @@ async def test_supervisor_when_agent_hangs_then_killed_and_restarted_with_backof
         failed = next(e for e in log.events if e.state == "FAILED")
         assert "unresponsive" in failed.reason
         assert "no heartbeat" in failed.reason
+        assert failed.reason.endswith("; killed by the supervisor"), failed.reason
+        assert "exited with code" not in failed.reason
         await eventually(lambda: runner.pid is not None and runner.pid != first, timeout=5)
         assert runner.state == "STARTING"  # never RUNNING: the silent agent sends nothing
     finally:
