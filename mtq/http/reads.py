@@ -19,16 +19,13 @@ from typing import Any, TypeVar
 import msgspec
 
 from projections.db import Database, open_database
+from projections.queries import UnknownAccount
 from projections.settings import AccountSettings
 from projections.status import overlay_now
 from projections.views import loads
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
-
-
-class UnknownAccount(LookupError):
-    """No rows in the views for this account."""
 
 
 @dataclass

@@ -23,8 +23,9 @@ from mtq.http.models import (
     TimelinePage,
     TradingStateName,
 )
-from mtq.http.reads import UnknownAccount, accounts_page, page_json
+from mtq.http.reads import accounts_page, page_json
 from mtq.http.state import ApiState
+from projections.queries import UnknownAccount
 
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 422)
