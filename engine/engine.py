@@ -7,11 +7,12 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, assert_never
 
 from nats.js.client import JetStreamContext
 
+from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
 from engine.decider import Applied, Decider, Rejected, Skipped
@@ -43,10 +44,6 @@ def report_notable(account_id: str, events: tuple[Any, ...]) -> None:
             detail = getattr(event, "reason", "") or getattr(event, "rule", "")
             state = getattr(event, "state", "")
             log.warning("%s: %s %s%s", account_id, name, f"{state} " if state else "", detail)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
