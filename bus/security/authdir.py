@@ -14,14 +14,12 @@ accepts any user the account key signed, so new agents need no server restart.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bus.datadir import write_atomic
 from bus.security.identities import ADMIN, Identity, agent_name, all_identities
 from bus.security.tokens import (
     ACCOUNT,
@@ -57,19 +55,7 @@ class AuthDirError(RuntimeError):
 
 def write_secret(path: Path, text: str) -> None:
     """Write `text` atomically with mode 0600 (never readable by others, not even briefly)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    write_atomic(path, text, private=True)
 
 
 @dataclass
