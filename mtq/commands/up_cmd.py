@@ -169,9 +169,9 @@ async def _serve(
     parts.append(SupervisorPart(config, [config_path], url, data, identities=identities))
     api = _api_server(config, url, data, http, identities, say)
     parts.append(ApiPart(api))
-    _banner(url, config, data, server, identities, api=api)
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
+    _banner(url, config, data, server, identities, api=api)
     try:
         await run_parts(parts, stop, say)
     except PartFailed as exc:

@@ -102,8 +102,10 @@ def test_up_when_insecure_then_open_and_says_so_loudly(tmp_path: Path) -> None:
     up = Up(proc, log, data)
     try:
         up.url()
-        eventually_sync(
-            lambda: "WARNING: --insecure" in up.text(), timeout=30, message="insecure warning"
+        eventually_sync(  # the banner's last lines are out: it is whole
+            lambda: "WARNING: --insecure" in up.text() and " risk show " in up.text(),
+            timeout=30,
+            message="insecure warning and the whole banner",
         )
         text = up.text()
         assert "accepts ANYONE" in text
