@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import tempfile
@@ -224,7 +225,7 @@ def data_dirs_in_use(proc: Path = Path("/proc")) -> list[tuple[Path, Holder]]:
         if not argv or not _is_owner_command(argv):
             continue
         cwd = process_cwd(pid)
-        data = Path(_option(argv, "--data") or "data")
+        data = Path(data_arg(argv) or "data")
         path = data if data.is_absolute() or cwd is None else cwd / data
         holder = read_holder(path)
         if holder is not None and holder.pid == pid and holder.alive():
@@ -241,10 +242,12 @@ def _is_owner_command(argv: list[str]) -> bool:
     return False
 
 
-def _option(argv: list[str], name: str) -> str | None:
-    for i, word in enumerate(argv):
-        if word == name and i + 1 < len(argv):
-            return argv[i + 1]
-        if word.startswith(name + "="):
-            return word.split("=", 1)[1]
+def data_arg(argv: list[str]) -> str | None:
+    """The `--data DIR` (or `--data=DIR`) a command line names, if any."""
+    for a, b in itertools.pairwise(argv):
+        if a == "--data":
+            return b
+    for part in argv:
+        if part.startswith("--data="):
+            return part.removeprefix("--data=")
     return None

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bus.datadir import pid_alive, process_cmdline, process_cwd, write_atomic
+from bus.datadir import data_arg, pid_alive, process_cmdline, process_cwd, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class PidFile:
     def _command_not_ours(self, pid: int, argv: list[str]) -> str | None:
         if not _is_agent_of(argv, self.account_id):
             return "not an agent of this account"
-        named = _data_arg(argv)
+        named = data_arg(argv)
         if named is None:
             return "its command line names no --data"
         base = process_cwd(pid) or Path.cwd()
@@ -125,13 +125,3 @@ def _is_agent_of(argv: list[str], account_id: str) -> bool:
     has_account = any(a in ("--account", "-a") and b == account_id for a, b in pairs)
     has_run = any(a == "agent" and b == "run" for a, b in pairs)
     return has_account and has_run
-
-
-def _data_arg(argv: list[str]) -> str | None:
-    for a, b in itertools.pairwise(argv):
-        if a == "--data":
-            return b
-    for part in argv:
-        if part.startswith("--data="):
-            return part.removeprefix("--data=")
-    return None
