@@ -27,10 +27,13 @@ class Reason(StrEnum):
     STALE_FEED = "stale_feed"
     SLOW_TERMINAL = "slow_terminal"
     OUTBOX_FULL = "outbox_full"
+    UNRESPONSIVE = "unresponsive"
+    BUS_UNREACHABLE = "bus_unreachable"
 
 
-# Reasons that mean the process itself is not doing its job (hung or never started).
-PROCESS_REASONS = frozenset({Reason.NO_HEARTBEAT, Reason.HEARTBEAT_MISSED})
+# The process itself is not doing its job: its own liveness pipe fell silent. Heartbeats
+# that stop on the bus are not enough: a frozen nats-server silences every agent at once.
+PROCESS_REASONS = frozenset({Reason.UNRESPONSIVE})
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,35 @@ class HealthReport:
 
     @property
     def process_hung(self) -> bool:
-        """True when heartbeats stopped coming (or never came): a restart is due."""
+        """True when the process gave no sign of life on its pipe: a restart is due."""
         return any(r in PROCESS_REASONS for r in self.reasons)
 
 
 UNKNOWN = HealthReport(Health.UNKNOWN)
+BUS_UNREACHABLE = HealthReport(
+    Health.UNKNOWN,
+    (Reason.BUS_UNREACHABLE,),
+    ("NATS is not answering: heartbeats cannot arrive (the process is alive)",),
+)
+
+
+def liveness_report(
+    *, alive_at: float | None, started_at: float, now: float, timeout_s: float
+) -> HealthReport | None:
+    """UNHEALTHY (unresponsive) when the process's pipe was silent for `timeout_s`, else None.
+
+    `alive_at`: when the last byte arrived on the pipe (None: none since the start).
+    """
+    since = started_at if alive_at is None else alive_at
+    silent = now - since
+    if silent <= timeout_s:
+        return None
+    detail = (
+        f"no sign of life {silent:.1f}s after start"
+        if alive_at is None
+        else f"no sign of life for {silent:.1f}s"
+    )
+    return HealthReport(Health.UNHEALTHY, (Reason.UNRESPONSIVE,), (detail,))
 
 
 def derive_health(

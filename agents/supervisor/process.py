@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from bus.child_env import NATS_CLIENT, child_environment
 from bus.security.client import TlsFiles
+from config import AccountConfig
 
 
 def agent_command(
@@ -32,9 +33,18 @@ class AgentProcess:
 
     @classmethod
     async def spawn(
-        cls, command: Sequence[str], *, log_path: Path | None, env: dict[str, str] | None = None
+        cls,
+        command: Sequence[str],
+        *,
+        log_path: Path | None,
+        env: dict[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> AgentProcess:
-        """Start `command` in its own session; output goes to `log_path` (appended) if given."""
+        """Start `command` in its own session; output goes to `log_path` (appended) if given.
+
+        `env` is the child's whole environment (see `child_environment`); `pass_fds` are
+        inherited (the liveness pipe).
+        """
         log_file: IO[bytes] | None = None
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,9 +56,11 @@ class AgentProcess:
             # Own session: a Ctrl-C in the terminal reaches the supervisor, which stops
             # its agents in order, instead of killing every agent behind its back.
             options["start_new_session"] = True
-        child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        child_env = {**(child_environment() if env is None else env), "PYTHONUNBUFFERED": "1"}
         try:
-            proc = await asyncio.create_subprocess_exec(*command, env=child_env, **options)
+            proc = await asyncio.create_subprocess_exec(
+                *command, env=child_env, pass_fds=tuple(pass_fds), **options
+            )
         except BaseException:
             if log_file is not None:
                 log_file.close()
@@ -98,3 +110,18 @@ def credentials_env(creds: Path | None, tls: TlsFiles | None = None) -> dict[str
     if tls is not None and tls.ca:
         env["NATS_TLS_CA"] = str(Path(tls.ca).resolve())
     return env
+
+
+def agent_environment(
+    account: AccountConfig, identity: dict[str, str] | None = None
+) -> dict[str, str]:
+    """An agent's whole environment: the basics, its terminal's password variable and its
+    own NATS identity (`credentials_env`); without one, the supervisor's NATS settings.
+
+    Nothing else of mtq's: no API tokens, webhook or signal secrets, other accounts'
+    passwords or other identities' credentials.
+    """
+    keep = [account.password_env] if account.password_env else []
+    if not identity:
+        keep += NATS_CLIENT
+    return child_environment(identity, keep=keep)

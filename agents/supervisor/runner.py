@@ -11,11 +11,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agents.supervisor.health import UNKNOWN, Health, HealthReport, derive_health
+from agents.supervisor.health import (
+    BUS_UNREACHABLE,
+    UNKNOWN,
+    Health,
+    HealthReport,
+    derive_health,
+    liveness_report,
+)
 from agents.supervisor.lifecycle import LifecyclePublisher
+from agents.supervisor.liveness import LivenessPipe
 from agents.supervisor.pidfile import PidFile
 from agents.supervisor.policy import RestartPolicy
-from agents.supervisor.process import AgentProcess
+from agents.supervisor.process import AgentProcess, agent_environment
 from bus.keeper import describe_exit
 from bus.schemas import AgentHeartbeat, AgentLifecycleChanged
 from bus.schemas.base import LifecycleState, utc_now
@@ -32,6 +40,8 @@ class AgentRunner:
 
     Operations take a lock, so a crash noticed while an operator stops the agent cannot
     start a second process. Heartbeats from another pid (an old process) are ignored.
+    Whether the process is alive is told by its liveness pipe, not by the bus: only a
+    silent pipe gets it restarted as unresponsive.
     """
 
     def __init__(
@@ -46,7 +56,8 @@ class AgentRunner:
         clock: Clock = time.monotonic,
         env: dict[str, str] | None = None,
     ) -> None:
-        """`env`: extra environment of the agent process (its own NATS credentials)."""
+        """`env`: the agent's own NATS identity (`credentials_env`); its environment is
+        that plus the basics (`agent_environment`), nothing else of the supervisor's."""
         self.account = account
         self.account_id = account.id
         self.agent_id = f"agent-{account.id}"
@@ -54,7 +65,7 @@ class AgentRunner:
         self._policy = policy
         self._publisher = publisher
         self._log_path = log_path
-        self._env = dict(env or {})
+        self._env = agent_environment(account, env)
         self._pidfile = PidFile(pid_dir, account.id) if pid_dir is not None else None
         self._checked_leftover = False
         self._clock = clock
@@ -76,6 +87,9 @@ class AgentRunner:
         self._unhealthy_since: float | None = None
         self._healthy_since: float | None = None
         self._grace_from = 0.0
+        self._alive_at: float | None = None
+        self._pipe: LivenessPipe | None = None
+        self._bus_ok = True
 
     # --- operations ----------------------------------------------------------------
 
@@ -135,19 +149,33 @@ class AgentRunner:
         self._update_health()
         return True
 
+    def on_alive(self) -> None:
+        """A sign of life arrived on the process's liveness pipe."""
+        self._alive_at = self._clock()
+
     def excuse_silence(self) -> None:
         """Count heartbeat silence from now: the supervisor itself could not hear (NATS down)."""
         self._grace_from = self._clock()
         self._unhealthy_since = None
 
-    def check(self, *, act: bool = True) -> None:
+    def heartbeat_silent(self) -> bool | None:
+        """Whether no heartbeat reached us for the heartbeat timeout; None when the process
+        is not running or not alive on its pipe (its silence says nothing about the bus)."""
+        if self.state not in ACTIVE_STATES or not self.alive() or self.health.process_hung:
+            return None
+        heard = self._started_at if self._received_at is None else self._received_at
+        silent = self._clock() - max(heard, self._grace_from)
+        return silent > self._policy.heartbeat_timeout_s
+
+    def check(self, *, bus_ok: bool = True) -> None:
         """Re-derive health; reset the restart counter or recover a broken agent if due.
 
-        With `act=False` (the supervisor is cut off from NATS) health is updated but no
-        agent is restarted for silence it cannot judge.
+        With `bus_ok=False` (the bus is not answering) heartbeat silence is the bus's, not
+        the agent's: only an unresponsive process (silent pipe) is restarted.
         """
+        self._bus_ok = bus_ok
         self._update_health()
-        if not act or self.state not in ACTIVE_STATES or not self.alive() or self._recovering:
+        if self.state not in ACTIVE_STATES or not self.alive() or self._recovering:
             return
         now = self._clock()
         if self.restart_count and self._policy.forgives(healthy_since=self._healthy_since, now=now):
@@ -167,17 +195,12 @@ class AgentRunner:
             self.health = UNKNOWN
             return
         now = self._clock()
-        received_at = self._received_at
-        if received_at is not None:
-            received_at = max(received_at, self._grace_from)
-        report = derive_health(
-            self.heartbeat,
-            received_at=received_at,
-            started_at=max(self._started_at, self._grace_from),
+        report = liveness_report(
+            alive_at=self._alive_at,
+            started_at=self._started_at,
             now=now,
-            agent=self.account.agent,
-            heartbeat_timeout_s=self._policy.heartbeat_timeout_s,
-        )
+            timeout_s=self._policy.heartbeat_timeout_s,
+        ) or (BUS_UNREACHABLE if not self._bus_ok else self._heartbeat_health(now))
         if report.status != self.health.status:
             details = f" ({'; '.join(report.details)})" if report.details else ""
             log.info("%s: health %s%s", self.account_id, report.status, details)
@@ -190,17 +213,41 @@ class AgentRunner:
             if report.status is not Health.UNKNOWN:
                 self._healthy_since = self._healthy_since or now
 
+    def _heartbeat_health(self, now: float) -> HealthReport:
+        received_at = self._received_at
+        if received_at is not None:
+            received_at = max(received_at, self._grace_from)
+        return derive_health(
+            self.heartbeat,
+            received_at=received_at,
+            started_at=max(self._started_at, self._grace_from),
+            now=now,
+            agent=self.account.agent,
+            heartbeat_timeout_s=self._policy.heartbeat_timeout_s,
+        )
+
     async def _spawn(self, reason: str) -> None:
         self.next_restart_at = None
         self._transition("STARTING", reason)
         if self._pidfile is not None and not self._checked_leftover:
             self._checked_leftover = True
             await asyncio.to_thread(self._pidfile.stop_leftover, self._policy.stop_timeout_s)
+        pipe = LivenessPipe()
         try:
-            proc = await AgentProcess.spawn(self._command, log_path=self._log_path, env=self._env)
+            proc = await AgentProcess.spawn(
+                self._command,
+                log_path=self._log_path,
+                env={**self._env, **pipe.env()},
+                pass_fds=(pipe.child_fd,),
+            )
         except OSError as exc:
+            pipe.close()
             await self._fail(f"could not start: {exc}")
             return
+        self._close_pipe()
+        self._pipe = pipe
+        self._alive_at = None
+        pipe.listen(self.on_alive)
         self._proc = proc
         if self._pidfile is not None:
             self._pidfile.write(proc.pid)
@@ -248,7 +295,13 @@ class AgentRunner:
         self.health = UNKNOWN
         self._transition("STOPPED", f"{reason} ({self.last_exit})")
 
+    def _close_pipe(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+
     def _forget_process(self) -> None:
+        self._close_pipe()
         self._proc = None
         if self._pidfile is not None:
             self._pidfile.remove()
@@ -329,5 +382,8 @@ class AgentRunner:
             "health_reasons": [str(r) for r in self.health.reasons],
             "health_details": list(self.health.details),
             "last_exit": self.last_exit,
+            "alive_age_s": None
+            if self._alive_at is None or not self.alive()
+            else round(self._clock() - self._alive_at, 3),
             "last_heartbeat": last,
         }

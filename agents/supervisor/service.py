@@ -63,7 +63,9 @@ def _handler(supervisor: Supervisor, name: str) -> Callable[[Request], Awaitable
         "start": lambda a: _wrap_list(supervisor.start_agents(a)),
         "stop": lambda a: _wrap_list(supervisor.stop_agents(a)),
         "restart": lambda a: _wrap_list(supervisor.restart_agents(a)),
-        "list": lambda a: _now({"accounts": supervisor.list_agents(a)}),
+        "list": lambda a: _now(
+            {"accounts": supervisor.list_agents(a), "bus": supervisor.bus_status()}
+        ),
         "validate": lambda a: _now(supervisor.validate(a)),
     }
     operation = operations[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.micro.service import Service
 
+from agents.supervisor.bus_watch import BusSignals, BusWatch
 from agents.supervisor.errors import UnknownAccount
 from agents.supervisor.lifecycle import LifecyclePublisher
 from agents.supervisor.policy import RestartPolicy
@@ -21,6 +23,7 @@ from agents.supervisor.process import agent_command
 from agents.supervisor.runner import AgentRunner
 from agents.supervisor.service import add_agents_service
 from agents.supervisor.validation import validate_accounts
+from bus import subjects
 from bus.codec import DecodeError, decode_fact
 from bus.schemas import AgentHeartbeat
 from config import MtqConfig
@@ -28,6 +31,10 @@ from config import MtqConfig
 log = logging.getLogger(__name__)
 
 HEALTH_WILDCARD = "mt5.*.health"
+PING_TIMEOUT_S = 5.0
+PING_EVERY_S = 0.5
+BUS_SILENCE_MIN_S = 1.5
+"""Unanswered pings count as a bus problem after half the heartbeat timeout, at least this."""
 
 CommandFactory = Callable[[str], Sequence[str]]
 AgentEnv = Callable[[str], dict[str, str]]
@@ -78,8 +85,11 @@ class Supervisor:
         }
         self._sub: Subscription | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._ping_task: asyncio.Task[None] | None = None
         self._service: Service | None = None
         self.bad_heartbeats = 0
+        self.bus = BusWatch(silence_s=max(self.policy.heartbeat_timeout_s / 2, BUS_SILENCE_MIN_S))
+        self._unanswered_since: float | None = None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -90,6 +100,7 @@ class Supervisor:
         await asyncio.gather(
             *(r.start("supervisor started") for r in self.runners.values() if r.account.enabled)
         )
+        self._ping_task = asyncio.create_task(self._ping_loop(), name="supervisor-ping")
         self._loop_task = asyncio.create_task(self._check_loop(), name="supervisor-health")
         if self._serve:
             self._service = await add_agents_service(self._nc, self)
@@ -100,11 +111,12 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 await self._service.stop()
             self._service = None
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        for task in (self._loop_task, self._ping_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._loop_task = self._ping_task = None
         await asyncio.gather(*(r.close() for r in self.runners.values()))
         if self._sub is not None:
             with contextlib.suppress(Exception):
@@ -149,6 +161,10 @@ class Supervisor:
     def list_agents(self, account_id: str | None = None) -> list[dict[str, Any]]:
         return [r.status() for r in self.select(account_id)]
 
+    def bus_status(self) -> dict[str, Any]:
+        """Whether the bus answers, and the bus problems seen (each counted once)."""
+        return self.bus.as_json()
+
     def validate(self, account_id: str | None = None) -> dict[str, Any]:
         """Validate the supervisor's config files (as they are on disk now)."""
         if account_id is not None:
@@ -172,23 +188,46 @@ class Supervisor:
         if runner is not None:
             runner.on_heartbeat(fact)
 
+    async def _ping_loop(self) -> None:
+        """Ask nats-server something on our own connection: a frozen server answers nothing.
+
+        A request (stream info), not `flush()`: nats-py's flush leaves a cancelled future
+        behind on timeout, and the late PONG then breaks the connection's read loop.
+        """
+        js = self._nc.jetstream(timeout=PING_TIMEOUT_S)
+        while True:
+            if self._unanswered_since is None:
+                self._unanswered_since = time.monotonic()
+            try:
+                await js.stream_info(subjects.STREAM_FACTS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - unanswered: the check loop judges
+                await asyncio.sleep(self.policy.check_interval_s)
+                continue
+            self._unanswered_since = None
+            await asyncio.sleep(max(self.policy.check_interval_s, PING_EVERY_S))
+
+    def _bus_signals(self, now: float) -> BusSignals:
+        silences = [r.heartbeat_silent() for r in self.runners.values()]
+        judged = [s for s in silences if s is not None]
+        since = self._unanswered_since
+        return BusSignals(
+            connected=self._nc.is_connected,
+            unanswered_s=0.0 if since is None else now - since,
+            agents_alive=len(judged),
+            agents_silent=sum(judged),
+        )
+
     async def _check_loop(self) -> None:
-        was_connected = True
         while True:
             await asyncio.sleep(self.policy.check_interval_s)
-            connected = self._nc.is_connected
-            if connected != was_connected:
-                log.warning(
-                    "supervisor: NATS %s",
-                    "back: heartbeat timers restart"
-                    if connected
-                    else "lost: no restarts for silence",
-                )
+            now = time.monotonic()
+            if self.bus.observe(self._bus_signals(now), now):
+                for runner in self.runners.values():
+                    runner.excuse_silence()
             for runner in self.runners.values():
                 try:
-                    if connected and not was_connected:
-                        runner.excuse_silence()
-                    runner.check(act=connected)
+                    runner.check(bus_ok=self.bus.ok)
                 except Exception:
                     log.exception("%s: health check failed", runner.account_id)
-            was_connected = connected

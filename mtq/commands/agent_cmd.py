@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from agents.agent import run_agent
+from agents.supervisor.liveness import send_liveness
 from config.errors import ConfigError
 from config.loader import load_config
 from config.models import AccountConfig
@@ -50,6 +51,14 @@ def run_command(
     async def main() -> None:
         stop = asyncio.Event()
         runtime.install_stop_signals(stop)
-        await run_agent(account_config, nats_url=url, data_dir=data, stop=stop)
+        # A sign of life for the supervisor that does not need the bus (see liveness.py).
+        alive = asyncio.create_task(
+            send_liveness(account_config.agent.heartbeat_interval_s, stop), name="liveness"
+        )
+        try:
+            await run_agent(account_config, nats_url=url, data_dir=data, stop=stop)
+        finally:
+            stop.set()
+            await alive
 
     runtime.run(main)

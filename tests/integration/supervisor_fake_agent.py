@@ -2,7 +2,8 @@
 
 Usage: python supervisor_fake_agent.py --account ID --nats-url URL [--mode MODE]
   [--interval S] [--config PATH] [--data DIR]
-Modes: healthy; silent (never heartbeats, like a hung agent); disconnected (terminal
+Modes: healthy; silent (no heartbeat, no sign of life on the liveness pipe: hung);
+mute (alive on the pipe, never heartbeats: cut off from the bus); disconnected (terminal
 disconnected in every heartbeat); ignore-term (ignores SIGTERM).
 """
 
@@ -16,6 +17,7 @@ import signal
 
 import nats
 
+from agents.supervisor.liveness import send_liveness
 from bus import subjects
 from bus.codec import encode
 from bus.schemas import AgentHeartbeat
@@ -39,10 +41,12 @@ async def main() -> None:
     else:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
 
+    hung = args.mode == "silent"
+    alive = None if hung else asyncio.create_task(send_liveness(args.interval, stop))
     nc = await nats.connect(args.nats_url)
     sequence = 0
     while not stop.is_set():
-        if args.mode != "silent":
+        if args.mode not in ("silent", "mute"):
             sequence += 1
             beat = AgentHeartbeat(
                 account_id=args.account,
@@ -59,6 +63,8 @@ async def main() -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.interval)
     await nc.drain()
+    if alive is not None:
+        await alive
 
 
 if __name__ == "__main__":

@@ -51,11 +51,20 @@ def test_policy_when_built_from_config_then_uses_its_timings() -> None:
     assert policy.healthy_reset_after_s == 600  # config default
 
 
-def test_restart_reason_when_heartbeats_missed_then_restart_at_once() -> None:
-    report = HealthReport(Health.UNHEALTHY, (Reason.HEARTBEAT_MISSED,), ("last 20s ago",))
+def test_restart_reason_when_unresponsive_on_its_pipe_then_restart_at_once() -> None:
+    report = HealthReport(Health.UNHEALTHY, (Reason.UNRESPONSIVE,), ("no sign of life for 20s",))
     reason = RestartPolicy().restart_reason(report, unhealthy_since=100.0, now=100.0)
     assert reason is not None
-    assert "last 20s ago" in reason
+    assert reason == "unresponsive: no sign of life for 20s"
+
+
+def test_restart_reason_when_only_heartbeats_missed_then_waits_like_any_unhealthy() -> None:
+    policy = RestartPolicy(unhealthy_restart_after_s=300)
+    report = HealthReport(Health.UNHEALTHY, (Reason.HEARTBEAT_MISSED,), ("last 20s ago",))
+    assert policy.restart_reason(report, unhealthy_since=100.0, now=100.0) is None
+    late = policy.restart_reason(report, unhealthy_since=100.0, now=400.0)
+    assert late is not None
+    assert "last 20s ago" in late
 
 
 def test_restart_reason_when_terminal_disconnected_briefly_then_left_to_the_agent() -> None:

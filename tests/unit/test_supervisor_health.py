@@ -5,7 +5,13 @@ from typing import Any
 
 import pytest
 
-from agents.supervisor.health import Health, HealthReport, Reason, derive_health
+from agents.supervisor.health import (
+    Health,
+    HealthReport,
+    Reason,
+    derive_health,
+    liveness_report,
+)
 from bus.schemas import AgentHeartbeat
 from config import AgentConfig
 
@@ -47,11 +53,11 @@ def test_health_when_no_heartbeat_yet_then_unknown() -> None:
     assert not report.process_hung
 
 
-def test_health_when_no_heartbeat_past_timeout_then_unhealthy_and_hung() -> None:
+def test_health_when_no_heartbeat_past_timeout_then_unhealthy_but_not_hung() -> None:
     report = health(None, received_at=None, now=105.1)
     assert report.status is Health.UNHEALTHY
     assert report.reasons == (Reason.NO_HEARTBEAT,)
-    assert report.process_hung
+    assert not report.process_hung  # only the liveness pipe tells a hung process
 
 
 def test_health_when_all_good_then_healthy() -> None:
@@ -60,11 +66,11 @@ def test_health_when_all_good_then_healthy() -> None:
     assert report.reasons == ()
 
 
-def test_health_when_heartbeats_missed_then_unhealthy_and_hung() -> None:
+def test_health_when_heartbeats_missed_then_unhealthy_but_not_hung() -> None:
     report = health(beat(), received_at=100.0, now=115.5)
     assert report.status is Health.UNHEALTHY
     assert report.reasons == (Reason.HEARTBEAT_MISSED,)
-    assert report.process_hung
+    assert not report.process_hung
     assert "15.5s" in report.details[0]
 
 
@@ -124,3 +130,23 @@ def test_health_when_unhealthy_and_degraded_signs_then_unhealthy_wins() -> None:
 def test_health_when_several_degraded_signs_then_all_listed() -> None:
     report = health(beat(breaker_state="half_open", terminal_latency_ms=900.0))
     assert report.reasons == (Reason.BREAKER_HALF_OPEN, Reason.SLOW_TERMINAL)
+
+
+def test_liveness_when_pipe_beat_within_timeout_then_none() -> None:
+    assert liveness_report(alive_at=100.0, started_at=90.0, now=115.0, timeout_s=15.0) is None
+    assert liveness_report(alive_at=None, started_at=90.0, now=105.0, timeout_s=15.0) is None
+
+
+def test_liveness_when_pipe_silent_past_timeout_then_unresponsive_and_hung() -> None:
+    report = liveness_report(alive_at=100.0, started_at=90.0, now=115.5, timeout_s=15.0)
+    assert report is not None
+    assert report.status is Health.UNHEALTHY
+    assert report.reasons == (Reason.UNRESPONSIVE,)
+    assert report.process_hung
+    assert report.details == ("no sign of life for 15.5s",)
+
+
+def test_liveness_when_no_beat_since_start_then_says_after_start() -> None:
+    report = liveness_report(alive_at=None, started_at=90.0, now=105.5, timeout_s=15.0)
+    assert report is not None
+    assert report.details == ("no sign of life 15.5s after start",)
