@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from bus.child_env import child_environment
 from bus.datadir import pid_alive, process_cmdline, write_atomic
 from bus.security.client import TlsFiles
 
@@ -262,6 +263,7 @@ class EmbeddedNatsServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=child_environment(),  # none of mtq's secrets
                 pass_fds=self.inherit_fds,
                 # Only a system call in the child, so safe with threads in the parent.
                 preexec_fn=_pdeathsig_hook() if self.die_with_parent else None,  # noqa: PLW1509
