@@ -48,9 +48,9 @@ def _start(tmp_path: Path) -> Up:
     data = tmp_path / "data"
     log = tmp_path / "up.log"
     with log.open("wb") as handle:
+        argv = ["up", "--config", str(config), "--data", str(data), "--nats-port", "0"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mtq", "up", "--config", str(config), "--data", str(data)]
-            + ["--nats-port", "0"],
+            [sys.executable, "-m", "mtq", *argv],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, **SECRETS, "COLUMNS": "200"},
