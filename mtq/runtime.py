@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from rich.console import Console
 
+from agents.supervisor.liveness import liveness_fd, signal_ready
 from bus.connection import NatsUnavailable, resolve_url
 from bus.datadir import DataDirLock, DataDirLocked
 
@@ -73,3 +75,21 @@ def install_stop_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
     if sys.platform == "win32":  # pragma: no cover - no loop signal handlers there
         signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
+async def run_then_ready(main: Coroutine[object, object, T], ready: asyncio.Event) -> T:
+    """Run `main`; once `ready` is set, tell a supervising `mtq up` (its liveness pipe)."""
+    task = asyncio.ensure_future(main)
+    waiting = asyncio.ensure_future(ready.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if ready.is_set():
+        signal_ready()
+    return await task
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    """Log at `level` in `fmt`; under `mtq up` (given a liveness pipe) the message alone,
+    since `mtq up` stamps and names each line of its children."""
+    plain = liveness_fd() is not None
+    logging.basicConfig(level=level.upper(), format="%(message)s" if plain else fmt)

@@ -10,33 +10,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from nats.aio.client import Client
 
 from agents.supervisor import Supervisor
 from agents.supervisor.process import credentials_env
+from agents.supervisor.services import ServiceFailed, ServiceRunner
 from bus.connection import connect, settings_from_env
 from bus.embedded import EmbeddedNatsServer
 from bus.keeper import OnRestart, ServerKeeper
 from bus.security import identities
 from bus.security.authdir import AuthDir
 from bus.security.client import ClientAuth, TlsFiles
-from bus.topology import TopologySettings
 from config import MtqConfig
-from engine.bootstrap import build_engine
-from mtq.http.server import ApiServer
-from projections.bootstrap import build_projector, database_url
 
 Say = Callable[[str], None]
 
 
 class Part(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def start(self) -> None: ...
 
@@ -112,6 +110,11 @@ class Identities:
         creds = self.auth_dir.agent_creds(account_id) if self.auth_dir is not None else None
         return credentials_env(creds, self.tls)
 
+    def service_env(self, identity: str) -> dict[str, str]:
+        """The environment that gives a service process (`engine`, …) its own identity."""
+        creds = self.auth_dir.creds(identity) if self.auth_dir is not None else None
+        return credentials_env(creds, self.tls)
+
 
 @dataclass
 class ServerPart:
@@ -148,6 +151,7 @@ class SupervisorPart:
     nats_url: str
     data_dir: Path
     identities: Identities = field(default_factory=Identities)
+    services: Sequence[ServiceRunner] = ()
     name: str = "supervisor"
     _nc: Client | None = field(default=None, init=False)
     _supervisor: Supervisor | None = field(default=None, init=False)
@@ -165,6 +169,7 @@ class SupervisorPart:
             nats_url=self.nats_url,
             data_dir=self.data_dir,
             agent_env=self.identities.agent_env,
+            services=self.services,
         )
         await self._supervisor.start()
 
@@ -182,94 +187,32 @@ class SupervisorPart:
                     await self._nc.drain()
 
 
-class _ServiceRun:
-    """What the engine and projector parts share: run until told to stop, ready first."""
+@dataclass
+class ServicePart:
+    """The engine, projector or API as a supervised child process (`ServiceRunner`)."""
 
-    name: str
-    _stop: asyncio.Event | None = None
-    _task: asyncio.Task[None] | None = None
+    runner: ServiceRunner
 
-    async def _launch(
-        self, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], ready: asyncio.Event
-    ) -> None:
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(run(self._stop), name=self.name)
-        waiting = asyncio.ensure_future(ready.wait())
-        await asyncio.wait({waiting, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if self._task.done():
-            waiting.cancel()
-            self._task.result()  # raises why it could not start
+    @property
+    def name(self) -> str:
+        return self.runner.name
+
+    async def start(self) -> None:
+        try:
+            await self.runner.start()
+        except ServiceFailed as exc:
+            raise PartFailed(str(exc)) from None
 
     @property
     def done(self) -> asyncio.Future[None]:
-        assert self._task is not None
-        return self._task
+        """Never completes: a crashed child is restarted with backoff, not given up."""
+        return self._forever
 
     async def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=20)
+        await self.runner.stop()
 
-
-@dataclass
-class EnginePart(_ServiceRun):
-    """The risk engine and its `mtq-risk` service, on a connection of its own."""
-
-    config: MtqConfig
-    nats_url: str
-    topology: TopologySettings | None = None
-    identities: Identities = field(default_factory=Identities)
-    name: str = "risk engine"
-
-    async def start(self) -> None:
-        process = await build_engine(
-            self.config,
-            self.nats_url,
-            topology=self.topology,
-            auth=self.identities.auth(identities.ENGINE),
-        )
-        await self._launch(process.run, process.engine.ready)
-
-
-@dataclass
-class ProjectorPart(_ServiceRun):
-    """The projector (views in the data dir's SQLite file), KV status and `mtq-query`."""
-
-    config: MtqConfig
-    nats_url: str
-    data_dir: Path
-    topology: TopologySettings | None = None
-    identities: Identities = field(default_factory=Identities)
-    name: str = "projector"
-
-    async def start(self) -> None:
-        process = await build_projector(
-            self.config,
-            self.nats_url,
-            db_url=database_url(None, self.data_dir),
-            topology=self.topology,
-            auth=self.identities.auth(identities.PROJECTOR),
-        )
-        await self._launch(process.run, process.projector.ready)
-
-
-@dataclass
-class ApiPart:
-    """The HTTP API and dashboard (uvicorn in this process), bound before the banner."""
-
-    server: ApiServer
-    name: str = "http api"
-
-    async def start(self) -> None:
-        await self.server.start()
-
-    @property
-    def done(self) -> asyncio.Future[None]:
-        return self.server.done
-
-    async def stop(self) -> None:
-        await self.server.stop()
+    def __post_init__(self) -> None:
+        self._forever: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class ConsoleLog(logging.Handler):

@@ -17,6 +17,8 @@ from typing import Final
 
 LIVENESS_FD_ENV: Final = "MTQ_LIVENESS_FD"
 BEAT: Final = b"."
+READY: Final = b"R"
+"""A service (engine, projector, API) writes this once when it is ready to serve."""
 
 
 class LivenessPipe:
@@ -32,6 +34,10 @@ class LivenessPipe:
 
     def listen(self, on_beat: Callable[[], None]) -> None:
         """Close our copy of the child's end (it has its own now) and read beats."""
+        self.listen_bytes(lambda _: on_beat())
+
+    def listen_bytes(self, on_data: Callable[[bytes], None]) -> None:
+        """As `listen`, with what was read (beats and the ready byte)."""
         self._close_child_end()
         loop = asyncio.get_running_loop()
 
@@ -45,7 +51,7 @@ class LivenessPipe:
             if not data:  # the child exited (or closed its end)
                 self.close()
                 return
-            on_beat()
+            on_data(data)
 
         loop.add_reader(self._read_fd, readable)
         self._reading = True
@@ -73,6 +79,14 @@ def liveness_fd(environ: Mapping[str, str] | None = None) -> int | None:
     """The pipe the supervisor gave this process, or None when it runs on its own."""
     found = (os.environ if environ is None else environ).get(LIVENESS_FD_ENV, "")
     return int(found) if found.isdigit() else None
+
+
+def signal_ready(fd: int | None = None) -> None:
+    """Tell the supervisor this service is ready (nothing when it runs on its own)."""
+    target = liveness_fd() if fd is None else fd
+    if target is not None:
+        with contextlib.suppress(OSError):
+            os.write(target, READY)
 
 
 async def send_liveness(interval_s: float, stop: asyncio.Event, fd: int | None = None) -> None:

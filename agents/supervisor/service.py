@@ -64,7 +64,11 @@ def _handler(supervisor: Supervisor, name: str) -> Callable[[Request], Awaitable
         "stop": lambda a: _wrap_list(supervisor.stop_agents(a)),
         "restart": lambda a: _wrap_list(supervisor.restart_agents(a)),
         "list": lambda a: _now(
-            {"accounts": supervisor.list_agents(a), "bus": supervisor.bus_status()}
+            {
+                "accounts": supervisor.list_agents(a),
+                "bus": supervisor.bus_status(),
+                "services": supervisor.list_services(),
+            }
         ),
         "validate": lambda a: _now(supervisor.validate(a)),
     }

@@ -22,6 +22,7 @@ from agents.supervisor.policy import RestartPolicy
 from agents.supervisor.process import agent_command
 from agents.supervisor.runner import AgentRunner
 from agents.supervisor.service import add_agents_service
+from agents.supervisor.services import ServiceRunner
 from agents.supervisor.validation import validate_accounts
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
@@ -56,9 +57,11 @@ class Supervisor:
         log_dir: Path | None = None,
         serve: bool = True,
         agent_env: AgentEnv | None = None,
+        services: Sequence[ServiceRunner] = (),
     ) -> None:
         """`agent_env(account_id)`: extra environment of that account's agent process,
-        e.g. `agent_credentials_env` for its own NATS identity (default: the supervisor's)."""
+        e.g. `agent_credentials_env` for its own NATS identity (default: the supervisor's).
+        `services`: the engine, projector and API runners `mtq up` keeps (listed, not run)."""
         self.config = config
         self.config_paths = [str(p) for p in config_paths]
         self.policy = policy or RestartPolicy.from_config(config.supervisor)
@@ -88,6 +91,7 @@ class Supervisor:
         self._ping_task: asyncio.Task[None] | None = None
         self._service: Service | None = None
         self.bad_heartbeats = 0
+        self.services = list(services)
         self.bus = BusWatch(silence_s=max(self.policy.heartbeat_timeout_s / 2, BUS_SILENCE_MIN_S))
         self._unanswered_since: float | None = None
 
@@ -160,6 +164,10 @@ class Supervisor:
 
     def list_agents(self, account_id: str | None = None) -> list[dict[str, Any]]:
         return [r.status() for r in self.select(account_id)]
+
+    def list_services(self) -> list[dict[str, Any]]:
+        """The service processes `mtq up` runs beside the agents (none under `supervisor run`)."""
+        return [service.status() for service in self.services]
 
     def bus_status(self) -> dict[str, Any]:
         """Whether the bus answers, and the bus problems seen (each counted once)."""

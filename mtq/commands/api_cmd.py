@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from agents.supervisor.liveness import signal_ready
 from bus.security.authdir import default_auth_dir
 from bus.security.client import ClientAuth
 from bus.security.identities import HTTP_API
@@ -83,30 +84,40 @@ def api_settings(  # noqa: PLR0917 - the parts of one settings object
 
 
 @app.command("run")
-def run_command(
+def run_command(  # noqa: PLR0917 - typer options
     config: ConfigPaths,
     nats_url: NatsUrlOption = None,
     data: DataOption = Path("data"),
     http: HttpOption = DEFAULT_HTTP,
     db: DbOption = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="Logging level.")] = "INFO",
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+    listen_fd: Annotated[
+        int | None,
+        typer.Option(
+            "--listen-fd", hidden=True, help="Serve on this inherited, bound socket (mtq up)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and dashboard until Ctrl-C (the projector must be running)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    runtime.configure_logging(log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     loaded = load_or_exit(config)
     url = runtime.nats_url(nats_url, data)
     say = runtime.console.print
     settings = api_settings(loaded, url, data, http, db, api_auth(data))
     settings = replace(settings, say=lambda text: say(text, highlight=False))
+    sock = socket.socket(fileno=listen_fd) if listen_fd is not None else None
 
     async def main() -> None:
-        server = ApiServer(settings, access_log=True)
+        server = ApiServer(settings, access_log=access_log, sock=sock)
         try:
             await server.start()
         except ApiBindError as exc:
             runtime.fail(str(exc))
         runtime.console.print(f"HTTP API on {server.address} (NATS {url})", highlight=False)
+        signal_ready()
         stop = asyncio.Event()
         runtime.install_stop_signals(stop)
         waiter: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())

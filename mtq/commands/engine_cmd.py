@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -32,9 +31,7 @@ def run_command(
     Serves `mtq-risk` (`mtq.risk.check`, `mtq.risk.control`, `mtq.risk.show`). A second
     engine on the same NATS is fenced off: it stops with exit 1 at its first write.
     """
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s engine %(name)s: %(message)s"
-    )
+    runtime.configure_logging(log_level, "%(asctime)s %(levelname)s engine %(name)s: %(message)s")
     loaded = load_or_exit(config)
     url = runtime.nats_url(nats_url, data)
 
@@ -48,7 +45,7 @@ def run_command(
         accounts = ", ".join(sorted(process.engine.rules)) or "(no enabled account)"
         runtime.console.print(f"risk engine for {accounts} on {url}", highlight=False)
         try:
-            await process.run(stop)
+            await runtime.run_then_ready(process.run(stop), process.engine.ready)
         except EngineFenced as exc:
             runtime.fail(str(exc), runtime.EXIT_PROBLEMS)
         stats = process.engine.stats

@@ -43,8 +43,8 @@ def run_command(  # noqa: PLR0917 - typer options
     ] = 2000,
 ) -> None:
     """Follow MT5 and RISK, keep every view, mirror status to KV, serve `mtq-query`."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s projector %(name)s: %(message)s"
+    runtime.configure_logging(
+        log_level, "%(asctime)s %(levelname)s projector %(name)s: %(message)s"
     )
     loaded = load_or_exit(config)
     url = runtime.nats_url(nats_url, data)
@@ -68,7 +68,7 @@ def run_command(  # noqa: PLR0917 - typer options
             f"projector on {url} into {_shown(db_url)}, from MT5 #{mt5} and RISK #{risk}",
             highlight=False,
         )
-        await process.run(stop)
+        await runtime.run_then_ready(process.run(stop), process.projector.ready)
         stats = process.projector.stats
         runtime.console.print(
             f"projector stopped: {stats.facts} facts, {stats.decisions} "

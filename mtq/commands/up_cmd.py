@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import replace
+import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from agents.supervisor.services import ServiceRunner
 from bus.connection import URL_FILE_NAME, connect, settings_from_env
 from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
 from bus.security.client import ClientAuth, TlsFiles
-from bus.security.identities import ADMIN, HTTP_API
+from bus.security.identities import ADMIN
 from bus.topology import TopologyConflict, TopologyReport, ensure_topology
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
-from mtq.commands.api_cmd import DEFAULT_HTTP, HttpOption, api_settings, parse_http
+from mtq.bootstrap import ServiceWiring, service_specs
+from mtq.commands.api_cmd import DEFAULT_HTTP, HttpOption, parse_http
 from mtq.commands.nats_cmd import (
     InsecureOption,
     TlsCaOption,
@@ -31,18 +34,18 @@ from mtq.commands.nats_cmd import (
     server_tls,
     warn_insecure,
 )
-from mtq.http.server import ApiBindError, ApiServer
+from mtq.http.auth import ENV_TOKENS, TokenFormatError, tokens_from_env
+from mtq.http.server import ApiBindError
+from mtq.http.server import bind as bind_socket
 from mtq.options import ConfigOption, DataOption, NatsPortOption
 from mtq.runtime import console, fail
 from mtq.system import (
-    ApiPart,
-    EnginePart,
     Identities,
     Part,
     PartFailed,
-    ProjectorPart,
     Say,
     ServerPart,
+    ServicePart,
     SupervisorPart,
     run_parts,
     show_lifecycle,
@@ -73,7 +76,7 @@ def _banner(
     server: EmbeddedNatsServer | None,
     identities: Identities,
     *,
-    api: ApiServer,
+    api: str,
 ) -> None:
     ids = [a.id for a in config.enabled_accounts()]
     first = ids[0] if ids else "ACCOUNT"
@@ -81,7 +84,7 @@ def _banner(
     say = console.print
     say(f"[bold green]mtq is up[/]  NATS: [bold]{url}[/]{where}", highlight=False)
     say(
-        f"HTTP API and dashboard: [bold]{api.address}/[/]  (docs {api.address}/docs)",
+        f"HTTP API and dashboard: [bold]{api}/[/]  (docs {api}/docs)",
         highlight=False,
     )
     say(f"data dir: {data}   accounts: {', '.join(ids) or '(none enabled)'}", highlight=False)
@@ -161,40 +164,66 @@ async def _serve(
     async def reprovision() -> None:  # a restart loses the memory-storage MT5_TICKS stream
         await _provision(config, url, admin)
 
+    api_socket = _api_socket(http)
+    wiring = ServiceWiring(config, [config_path], url, data, identities)
+    engine, projector, api = (
+        ServiceRunner(spec, on_line=_child_line(say, spec.name))
+        for spec in service_specs(wiring, api_socket)
+    )
+    # Started in this order, stopped in reverse: the API first (no more requests), then
+    # the agents (no more facts), the projector, and the engine last, so every fact the
+    # agents sent before they stopped is decided; nats-server goes after them all.
     parts: list[Part] = []
     if server is not None:
         parts.append(ServerPart(server, say, on_restart=reprovision))
-    parts.append(EnginePart(config, url, topology_settings(config), identities=identities))
-    parts.append(ProjectorPart(config, url, data, topology_settings(config), identities))
-    parts.append(SupervisorPart(config, [config_path], url, data, identities=identities))
-    api = _api_server(config, url, data, http, identities, say)
-    parts.append(ApiPart(api))
+    parts.append(ServicePart(engine))
+    parts.append(ServicePart(projector))
+    parts.append(
+        SupervisorPart(
+            config,
+            [config_path],
+            url,
+            data,
+            identities=identities,
+            services=(engine, projector, api),
+        )
+    )
+    parts.append(ServicePart(api))
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
-    _banner(url, config, data, server, identities, api=api)
+    _banner(url, config, data, server, identities, api=_address(api_socket))
     try:
         await run_parts(parts, stop, say)
     except PartFailed as exc:
         fail(f"{exc}; stopping mtq", runtime.EXIT_PROBLEMS)
+    finally:
+        api_socket.close()
 
 
-def _api_server(  # noqa: PLR0917 - what the API part is made of
-    config: MtqConfig, url: str, data: Path, http: str, identities: Identities, say: Say
-) -> ApiServer:
-    """The API bound to `--http`; the default port, if taken, gives way to a free one."""
-    settings = replace(
-        api_settings(config, url, data, http, None, identities.auth(HTTP_API)), say=say
-    )
-    api = ApiServer(settings)
+def _child_line(say: Say, name: str) -> Say:
+    """A service child's output line on the console: ALERT lines as they are, others named."""
+
+    def line(text: str) -> None:
+        say(text if text.startswith("ALERT ") else f"{name}: {text}")
+
+    return line
+
+
+def _api_socket(http: str) -> socket.socket:
+    """The API's socket, bound to `--http`; the default port, if taken, gives way to a free one."""
+    host, port = parse_http(http)
     try:
-        api.bind()
+        return bind_socket(host, port)
     except ApiBindError as exc:
         if http != DEFAULT_HTTP:
             fail(f"{exc} (pass --http HOST:PORT to use another)")
         console.print(f"{exc}; the HTTP API takes a free port", highlight=False)
-        api = ApiServer(replace(settings, port=0))
-        api.bind()
-    return api
+        return bind_socket(host, 0)
+
+
+def _address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _start_server(
@@ -238,6 +267,10 @@ def up(  # every option is keyword-only: typer passes them by name
     second `mtq up` on it exits 2 at once.
     """
     parse_http(http)  # a bad --http exits 2 before anything starts
+    try:
+        tokens_from_env(os.environ.get(ENV_TOKENS))  # bad tokens too: the API child needs them
+    except TokenFormatError as exc:
+        fail(str(exc))
     if nats_url is not None:
         nats_url = runtime.nats_url(nats_url, data)
     tls = server_tls(tls_cert, tls_key, tls_ca) if nats_url is None else server_trust(tls_ca)

@@ -44,14 +44,21 @@ def bind(host: str, port: int) -> socket.socket:
 class ApiServer:
     """The HTTP API on `settings.host:settings.port` (port 0: a free one)."""
 
-    def __init__(self, settings: ApiSettings, *, access_log: bool = False) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        access_log: bool = False,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """`sock`: a socket bound already (`mtq up` binds it and hands it to its API child)."""
         self.settings = settings
         self.app = create_app(settings)
         self.access_log = access_log
-        self.port = settings.port
+        self.port = settings.port if sock is None else int(sock.getsockname()[1])
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
-        self._sock: socket.socket | None = None
+        self._sock: socket.socket | None = sock
 
     @property
     def address(self) -> str:

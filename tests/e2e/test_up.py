@@ -81,7 +81,13 @@ async def test_up_when_started_then_facts_flow_for_every_demo_account_and_sigter
         assert len(servers) == 1, children
         assert agents == sorted(DEMO_ACCOUNTS), children  # one `agent run` per account
         assert all(a[a.index("agent") + 1] == "run" for a in children if "--account" in a)
-        assert len(children) == 1 + len(DEMO_ACCOUNTS), children
+        services = sorted(
+            a[a.index("mtq") + 1]
+            for a in children
+            if a[-1:] != [] and "run" in a and "--account" not in a
+        )
+        assert services == ["api", "engine", "projector"], children  # supervised children
+        assert len(children) == 1 + len(DEMO_ACCOUNTS) + 3, children
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
