@@ -264,18 +264,83 @@ async def _status(url: str, account: str | None, as_json: bool) -> None:
     settings = replace(settings_from_env(url, name="mtq-status"), allow_reconnect=False)
     nc = await connect(settings)
     try:
-        rows = await fetch_status(nc, account)
+        rows, parts = await asyncio.gather(fetch_status(nc, account), fetch_parts(nc))
     except ServiceProblem as exc:
         runtime.fail(str(exc), exc.code)
     finally:
         await nc.close()
+    services, bus = parts
     if as_json:
         # The shape of `mtq.agents.list`, plus each account's last equity and currency.
-        sys.stdout.write(json.dumps({"accounts": rows}, indent=2) + "\n")
+        shown: dict[str, Any] = {"accounts": rows, "services": services}
+        if bus is not None:
+            shown["bus"] = bus
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     elif sys.stdout.isatty():
         runtime.console.print(status_table(rows))
+        if services:
+            runtime.console.print(services_table(services))
+        if bus is not None and bus.get("state") != "ok":
+            runtime.console.print(f"[red]bus: {escape(bus_line(bus))}[/]")
     else:
-        sys.stdout.write("".join(line + "\n" for line in status_lines(rows)))
+        lines = status_lines(rows)
+        if services:
+            lines += ["", *services_lines(services)]
+        if bus is not None and bus.get("state") != "ok":
+            lines += ["", f"bus: {bus_line(bus)}"]
+        sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+# --- the parts `mtq up` runs beside the agents (engine, projector, API) --------------
+
+SERVICE_COLUMNS = ("service", "state", "pid", "restarts", "since", "last exit", "notes")
+
+
+async def fetch_parts(nc: Client) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(services, bus) from `mtq.agents.list`: empty and None when no supervisor answers."""
+    try:
+        reply = await nc.request(f"{subjects.AGENTS_PREFIX}.list", b"", timeout=REQUEST_TIMEOUT_S)
+    except (NoRespondersError, NatsTimeoutError, TimeoutError):
+        return [], None
+    if "Nats-Service-Error-Code" in (reply.headers or {}):
+        return [], None
+    body = json.loads(reply.data)
+    return list(body.get("services") or []), body.get("bus")
+
+
+def service_cells(service: dict[str, Any]) -> list[str]:
+    notes = f"next restart {service['next_restart_at']}" if service.get("next_restart_at") else "-"
+    return [
+        service["name"],
+        service["state"],
+        _text(service.get("pid")),
+        str(service.get("restart_count", 0)),
+        _text(service.get("since")),
+        _text(service.get("last_exit")),
+        notes,
+    ]
+
+
+def services_table(services: list[dict[str, Any]]) -> Table:
+    table = Table(title="mtq services", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True)
+    for column in SERVICE_COLUMNS:
+        table.add_column(column, no_wrap=column != "notes", overflow="fold")
+    for service in services:
+        table.add_row(*(escape(cell) for cell in service_cells(service)))
+    return table
+
+
+def services_lines(services: list[dict[str, Any]]) -> list[str]:
+    grid = [list(SERVICE_COLUMNS), *(service_cells(s) for s in services)]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(SERVICE_COLUMNS))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in grid
+    ]
+
+
+def bus_line(bus: dict[str, Any]) -> str:
+    current = bus.get("current") or {}
+    return f"{bus.get('state')}: {current.get('cause', '?')} (since {current.get('started', '?')})"
 
 
 def status(

@@ -107,8 +107,9 @@ async def test_supervisor_run_when_started_then_status_shows_agent_and_sigterm_s
         listed = json.loads(reply.data)
         code, out, _ = await mtq("status", "--json", "--nats-url", url)
         shown = json.loads(out)
-        assert set(shown) == {"accounts"}
-        assert set(listed) == {"accounts", "bus"}
+        assert set(shown) == {"accounts", "services", "bus"}
+        assert shown["services"] == []  # `supervisor run` runs agents only
+        assert set(listed) == {"accounts", "bus", "services"}
         assert listed["bus"]["state"] == "ok"
         assert [r["account"] for r in shown["accounts"]] == [account]
         assert set(shown["accounts"][0]) == set(listed["accounts"][0]) | {"equity", "currency"}
