@@ -130,7 +130,7 @@ def seed(db_url: str, count: int) -> list[str]:
 def serve(argv: list[str]) -> None:
     """Subprocess entry: the API over DB_URL on PORT (optionally NATS and webhooks)."""
     from config.models import WebhookConfig
-    from mtq.http.server import ApiServer
+    from mtq.bootstrap import build_api
     from mtq.http.state import ApiSettings
 
     options = json.loads(argv[0])
@@ -144,7 +144,7 @@ def serve(argv: list[str]) -> None:
     )
 
     async def main() -> None:
-        server = ApiServer(settings)
+        server = build_api(settings)
         await server.start()
         print("ready", flush=True)
         await server.done

@@ -29,8 +29,8 @@ from bus.schemas.risk import RiskCheckReply, RiskCheckRequest
 from bus.topology import ensure_topology
 from config import load_config
 from engine.audit_run import run_verify
-from engine.bootstrap import EngineProcess, build_engine
 from engine.reader import FactReader
+from mtq.bootstrap import EngineProcess, build_engine
 
 
 def log(text: str) -> None:

@@ -35,7 +35,7 @@ from bus.schemas import (
 )
 from bus.topology import ensure_topology
 from engine.reader import FactReader
-from projections.bootstrap import build_projector, log_ends
+from mtq.bootstrap import build_projector, log_ends
 from projections.projector import MT5_FILTERS
 from projections.settings import AccountSettings
 

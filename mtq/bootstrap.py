@@ -1,42 +1,105 @@
 """One wiring of mtq's parts, for `mtq up`, every `mtq X run`, the tests and the benchmarks.
 
-In-process builders (`build_engine`, `build_projector`, `build_supervisor`) wire a part on
-a NATS connection of its own; `service_specs` says how `mtq up` runs the engine, projector
-and API as supervised child processes: the command line, and an environment that holds
-that part's own identity and nothing else of mtq's secrets.
+In-process builders wire a part on a NATS connection of its own: `build_engine`,
+`build_projector` (each in its package's `bootstrap`), `build_api` and `build_supervisor`.
+`service_specs` says how `mtq up` runs the engine, projector and API as supervised child
+processes: the command line, and an environment that holds that part's own identity and
+nothing else of mtq's secrets.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.supervisor import Supervisor, agent_env_from, run_supervisor
+from agents.supervisor import Supervisor, build_supervisor, run_supervisor
 from agents.supervisor.services import ServiceSpec, config_args, service_command
 from bus.child_env import NATS_CLIENT, child_environment
+from bus.connection import connect, settings_from_env
 from bus.security import identities
+from bus.security.authdir import default_auth_dir
+from bus.security.client import ClientAuth
+from bus.topology import TopologyReport, ensure_topology
 from config import MtqConfig
-from engine.bootstrap import EngineProcess, build_engine
-from mtq.http.auth import ENV_TOKENS
+from engine.bootstrap import EngineProcess, build_engine, engine_rules
+from mtq.http.alerts import DB_FILE_NAME as ALERTS_FILE
+from mtq.http.auth import ENV_TOKENS, tokens_from_env
+from mtq.http.server import ApiServer
+from mtq.http.state import ApiSettings
 from mtq.system import Identities
 from mtq.wiring import topology_settings
-from projections.bootstrap import ProjectorProcess, build_projector, database_url
+from projections.bootstrap import ProjectorProcess, build_projector, database_url, log_ends
 
 __all__ = [
     "EngineProcess",
     "ProjectorProcess",
     "ServiceWiring",
     "Supervisor",
-    "agent_env_from",
+    "api_auth",
+    "api_settings",
+    "build_api",
     "build_engine",
     "build_projector",
+    "build_supervisor",
     "database_url",
+    "engine_rules",
+    "log_ends",
+    "provision",
     "run_supervisor",
     "service_specs",
     "topology_settings",
 ]
+
+
+async def provision(
+    config: MtqConfig | None, nats_url: str, auth: ClientAuth | None = None
+) -> TopologyReport:
+    """Create or update the streams, KV bucket and DLQ for `config`'s retention settings."""
+    nc = await connect(settings_from_env(nats_url, name="mtq-provision", auth=auth))
+    try:
+        return await ensure_topology(nc.jetstream(), topology_settings(config))
+    finally:
+        await nc.close()
+
+
+def api_auth(data: Path) -> ClientAuth | None:
+    """The `api` identity that `mtq up` generated in the data dir, if there is one."""
+    creds = default_auth_dir(data).creds(identities.HTTP_API)
+    return ClientAuth(creds_file=str(creds)) if creds.is_file() else None
+
+
+def api_settings(  # noqa: PLR0917 - the parts of one settings object
+    config: MtqConfig,
+    nats_url: str | None,
+    data: Path,
+    address: tuple[str, int],
+    db: str | None,
+    auth: ClientAuth | None,
+) -> ApiSettings:
+    """The API's settings for a config, data dir and address; TokenFormatError on bad
+    `MTQ_API_TOKENS`."""
+    tokens_from_env(os.environ.get(ENV_TOKENS))
+    host, port = address
+    return ApiSettings.from_config(
+        config,
+        database_url(db, data),
+        nats_url=nats_url,
+        nats_auth=auth,
+        host=host,
+        port=port,
+        alerts_db=data / ALERTS_FILE,
+    )
+
+
+def build_api(
+    settings: ApiSettings, *, access_log: bool = False, sock: socket.socket | None = None
+) -> ApiServer:
+    """The HTTP API and dashboard for `settings`, on `sock` if given (bound already)."""
+    return ApiServer(settings, access_log=access_log, sock=sock)
+
 
 CHILD_LOG_LEVEL = "WARNING"
 """Children of `mtq up` log warnings and errors; their lines reach its console."""

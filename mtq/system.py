@@ -18,7 +18,7 @@ from typing import Protocol
 
 from nats.aio.client import Client
 
-from agents.supervisor import Supervisor
+from agents.supervisor import Supervisor, build_supervisor
 from agents.supervisor.process import credentials_env
 from agents.supervisor.services import ServiceFailed, ServiceRunner
 from bus.connection import connect, settings_from_env
@@ -162,7 +162,7 @@ class SupervisorPart:
     async def start(self) -> None:
         auth = self.identities.auth(identities.SUPERVISOR)
         self._nc = await connect(settings_from_env(self.nats_url, name="mtq-supervisor", auth=auth))
-        self._supervisor = Supervisor(
+        self._supervisor = build_supervisor(
             self.config,
             self._nc,
             config_paths=self.config_paths,

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from projections.bootstrap import ProjectorProcess, build_projector, log_ends
+from mtq.bootstrap import ProjectorProcess, build_projector, log_ends
 
 DB_URL_ENV = "MTQ_POSTGRES_URL"
 

@@ -7,11 +7,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from nats.aio.client import Client
+
 from agents.supervisor.backoff import Backoff
 from agents.supervisor.errors import UnknownAccount
 from agents.supervisor.health import Health, HealthReport, Reason, derive_health
 from agents.supervisor.policy import RestartPolicy
 from agents.supervisor.process import credentials_env
+from agents.supervisor.services import ServiceRunner
 from agents.supervisor.supervisor import AgentEnv, Supervisor
 from bus.connection import connect, env_tls, settings_from_env
 from bus.security.authdir import default_auth_dir
@@ -27,6 +30,7 @@ __all__ = [
     "Supervisor",
     "UnknownAccount",
     "agent_env_from",
+    "build_supervisor",
     "derive_health",
     "run_supervisor",
 ]
@@ -49,6 +53,31 @@ def agent_env_from(data_dir: Path) -> AgentEnv | None:
     return env
 
 
+def build_supervisor(
+    config: MtqConfig,
+    nc: Client,
+    *,
+    config_paths: Sequence[str | Path],
+    nats_url: str,
+    data_dir: Path,
+    policy: RestartPolicy | None = None,
+    agent_env: AgentEnv | None = None,
+    services: Sequence[ServiceRunner] = (),
+) -> Supervisor:
+    """The agent supervisor on `nc`. Each agent gets its own identity: `agent_env`, by
+    default the data dir's (`agent_env_from`); `services` are listed beside the agents."""
+    return Supervisor(
+        config,
+        nc,
+        config_paths=config_paths,
+        nats_url=nats_url,
+        data_dir=data_dir,
+        policy=policy,
+        agent_env=agent_env if agent_env is not None else agent_env_from(data_dir),
+        services=services,
+    )
+
+
 async def run_supervisor(
     config: MtqConfig,
     *,
@@ -60,14 +89,13 @@ async def run_supervisor(
 ) -> None:
     """Supervise every enabled account's agent until `stop` is set, then stop them all."""
     nc = await connect(settings_from_env(nats_url, name="mtq-supervisor", data_dir=data_dir))
-    supervisor = Supervisor(
+    supervisor = build_supervisor(
         config,
         nc,
         config_paths=config_paths,
         nats_url=nats_url,
         data_dir=data_dir,
         policy=policy,
-        agent_env=agent_env_from(data_dir),
     )
     try:
         await supervisor.start()

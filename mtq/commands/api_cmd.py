@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -12,26 +11,16 @@ from typing import Annotated, Any
 import typer
 
 from agents.supervisor.liveness import signal_ready
-from bus.security.authdir import default_auth_dir
-from bus.security.client import ClientAuth
-from bus.security.identities import HTTP_API
-from config import MtqConfig
 from mtq import runtime
+from mtq.bootstrap import api_auth, api_settings, build_api
 from mtq.configs import ConfigPaths, load_or_exit
-from mtq.http.alerts import DB_FILE_NAME as ALERTS_FILE
-from mtq.http.auth import ENV_TOKENS, TokenFormatError, tokens_from_env
-from mtq.http.server import ApiBindError, ApiServer
-from mtq.http.state import ApiSettings
+from mtq.http.auth import TokenFormatError
+from mtq.http.server import ApiBindError
 from mtq.options import DataOption, NatsUrlOption
-from projections.bootstrap import database_url
+from mtq.serving import DEFAULT_HTTP, HttpOption, parse_http
 
 app = typer.Typer(no_args_is_help=True, help="The HTTP API, live dashboard and alerts.")
 
-DEFAULT_HTTP = "127.0.0.1:8000"
-HttpOption = Annotated[
-    str,
-    typer.Option("--http", help="HOST:PORT to listen on (reads need a token off loopback)."),
-]
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -41,46 +30,6 @@ DbOption = Annotated[
         envvar="MTQ_PROJECTIONS_DB",
     ),
 ]
-
-
-def parse_http(text: str) -> tuple[str, int]:
-    """`HOST:PORT` (`[::1]:8000` for IPv6); exits 2 with one line when it is not one."""
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        runtime.fail(f"--http must be HOST:PORT (like {DEFAULT_HTTP}), got {text!r}")
-    return host, int(port)
-
-
-def api_auth(data: Path) -> ClientAuth | None:
-    """The `api` identity that `mtq up` generated in the data dir, if there is one."""
-    creds = default_auth_dir(data).creds(HTTP_API)
-    return ClientAuth(creds_file=str(creds)) if creds.is_file() else None
-
-
-def api_settings(  # noqa: PLR0917 - the parts of one settings object
-    config: MtqConfig,
-    nats_url: str | None,
-    data: Path,
-    http: str,
-    db: str | None,
-    auth: ClientAuth | None,
-) -> ApiSettings:
-    """The API's settings for a config, data dir and `--http`; exits 2 on bad tokens."""
-    host, port = parse_http(http)
-    try:
-        tokens_from_env(os.environ.get(ENV_TOKENS))
-    except TokenFormatError as exc:
-        runtime.fail(str(exc))
-    return ApiSettings.from_config(
-        config,
-        database_url(db, data),
-        nats_url=nats_url,
-        nats_auth=auth,
-        host=host,
-        port=port,
-        alerts_db=data / ALERTS_FILE,
-    )
 
 
 @app.command("run")
@@ -106,12 +55,16 @@ def run_command(  # noqa: PLR0917 - typer options
     loaded = load_or_exit(config)
     url = runtime.nats_url(nats_url, data)
     say = runtime.console.print
-    settings = api_settings(loaded, url, data, http, db, api_auth(data))
+    host, port = parse_http(http)
+    try:
+        settings = api_settings(loaded, url, data, (host, port), db, api_auth(data))
+    except TokenFormatError as exc:
+        runtime.fail(str(exc))
     settings = replace(settings, say=lambda text: say(text, highlight=False))
     sock = socket.socket(fileno=listen_fd) if listen_fd is not None else None
 
     async def main() -> None:
-        server = ApiServer(settings, access_log=access_log, sock=sock)
+        server = build_api(settings, access_log=access_log, sock=sock)
         try:
             await server.start()
         except ApiBindError as exc:

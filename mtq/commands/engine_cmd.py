@@ -9,12 +9,11 @@ from typing import Annotated
 import typer
 
 from bus.topology import TopologyConflict
-from engine.bootstrap import build_engine
 from engine.pipeline import EngineFenced
 from mtq import runtime
+from mtq.bootstrap import build_engine, topology_settings
 from mtq.configs import ConfigPaths, load_or_exit
 from mtq.options import DataOption, NatsUrlOption
-from mtq.wiring import topology_settings
 
 app = typer.Typer(no_args_is_help=True, help="The risk engine: decisions from the fact log.")
 

@@ -1,133 +1,47 @@
 """`mtq nats serve|provision|auth generate`: the embedded server, its identities, the topology.
 
-Also the security options and steps `mtq up` shares with `mtq nats serve`.
+The security options and steps it shares with `mtq up` are in `mtq.serving`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bus.connection import URL_FILE_NAME, connect, settings_from_env, write_client_tls
+from bus.connection import URL_FILE_NAME, connect, settings_from_env
 from bus.datadir import write_atomic
-from bus.embedded import DEFAULT_PORT, EmbeddedNatsServer, EmbeddedServerError, port_taken
+from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
 from bus.keeper import GaveUp, ServerKeeper
-from bus.security.authdir import AuthDir, AuthDirError, default_auth_dir
-from bus.security.client import BadTlsFiles, ClientAuth, TlsFiles
+from bus.security.authdir import AuthDir
+from bus.security.client import ClientAuth
 from bus.security.identities import ADMIN
 from bus.topology import TopologyConflict, TopologySettings, ensure_topology
 from config import ConfigError, ConfigFileError, load_config
 from mtq import runtime
 from mtq.options import ConfigOption, DataOption, NatsPortOption, NatsUrlOption
 from mtq.runtime import console, fail
-from mtq.system import Identities, stamped
+from mtq.serving import (
+    InsecureOption,
+    TlsCaOption,
+    TlsCertOption,
+    TlsKeyOption,
+    admin_command_flags,
+    generate_identities,
+    record_client_tls,
+    secure_identities,
+    serve_port,
+    server_tls,
+    warn_insecure,
+)
+from mtq.system import stamped
 
 app = typer.Typer(no_args_is_help=True, help="The NATS server and mtq's streams.")
 auth_app = typer.Typer(no_args_is_help=True, help="mtq's NATS identities and credentials.")
 app.add_typer(auth_app, name="auth")
-
-InsecureOption = Annotated[
-    bool,
-    typer.Option(
-        "--insecure",
-        help="Run NATS open to anyone who can reach it (no identities, no permissions): "
-        "quick experiments only.",
-    ),
-]
-TlsCertOption = Annotated[
-    Path | None, typer.Option("--tls-cert", help="TLS certificate of the NATS server (PEM).")
-]
-TlsKeyOption = Annotated[
-    Path | None, typer.Option("--tls-key", help="Private key of --tls-cert (PEM).")
-]
-TlsCaOption = Annotated[
-    Path | None,
-    typer.Option("--tls-ca", help="CA that signed --tls-cert: what every client trusts (PEM)."),
-]
-
-
-def server_tls(cert: Path | None, key: Path | None, ca: Path | None) -> TlsFiles | None:
-    """The server's TLS files from the options (None: no TLS); bad files exit 2."""
-    if cert is None and key is None and ca is None:
-        return None
-    tls = TlsFiles(
-        ca=str(ca.resolve()) if ca else None,
-        cert=str(cert.resolve()) if cert else None,
-        key=str(key.resolve()) if key else None,
-    )
-    try:
-        tls.check_server()
-        if tls.ca:
-            TlsFiles(ca=tls.ca).client_context()
-    except BadTlsFiles as exc:
-        fail(str(exc))
-    return tls
-
-
-def warn_insecure(url: str) -> None:
-    """Say loudly, on stderr, what --insecure means."""
-    line = (
-        f"WARNING: --insecure: NATS at {url} accepts ANYONE who can reach it, without "
-        "credentials or permissions: any process can publish fake facts, send close-all "
-        "commands or delete streams. Use it for quick experiments only."
-    )
-    prefix, end = ("\x1b[1;31m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
-    sys.stderr.write(f"{prefix}{line}{end}\n")
-    sys.stderr.flush()
-
-
-def generate_identities(directory: AuthDir, account_ids: Iterable[str]) -> AuthDir:
-    """Generate (or bring up to date) the identities in `directory`; errors exit 2."""
-    try:
-        directory.generate(account_ids)
-    except AuthDirError as exc:
-        fail(str(exc))
-    changed = [
-        f"{label} {', '.join(names)}"
-        for label, names in (("created", directory.created), ("updated", directory.updated))
-        if names
-    ]
-    if changed:
-        console.print(f"identities: {'; '.join(changed)} (in {directory.path})", highlight=False)
-    return directory
-
-
-def secure_identities(
-    data: Path, account_ids: Iterable[str], *, insecure: bool, tls: TlsFiles | None, embedded: bool
-) -> Identities:
-    """The identities of a server mtq starts (generated in `data/auth`) or connects to.
-
-    Against a server mtq does not start, the identities in `data/auth` are used if they
-    exist (`mtq nats auth generate --out data/auth`, trusted by that server); else every
-    part connects as the environment says (`NATS_CREDS`).
-    """
-    if insecure:
-        return Identities(auth_dir=None, tls=tls)
-    directory = default_auth_dir(data)
-    if not embedded and not directory.exists():
-        return Identities(auth_dir=None, tls=tls)
-    return Identities(auth_dir=generate_identities(directory, account_ids), tls=tls)
-
-
-def record_client_tls(data: Path, tls: TlsFiles | None) -> Path | None:
-    """Tell other `mtq` commands of this data dir which CA to trust."""
-    return write_client_tls(data, tls) if tls is not None and tls.ca else None
-
-
-def admin_command_flags(identities: Identities, data: Path) -> str:
-    """The `nats` CLI flags that connect as admin (empty in open mode)."""
-    flags = ""
-    if identities.auth_dir is not None:
-        flags += f" --creds {identities.auth_dir.admin_creds}"
-    if identities.tls is not None and identities.tls.ca:
-        flags += f" --tlsca {identities.tls.ca}"
-    return flags
 
 
 async def provision(
@@ -189,21 +103,6 @@ def auth_generate_command(
     console.print(
         f"try: nats --server URL --creds {directory.admin_creds} stream ls", highlight=False
     )
-
-
-def serve_port(given: int | None, why_taken: str = "") -> int:
-    """The port to serve on. A given one that is taken is an error (one line, exit 2); the
-    default, if taken, gives way to a free one (0) and says so."""
-    port = DEFAULT_PORT if given is None else given
-    if not port or not port_taken(port):
-        return port
-    if given is not None:
-        fail(f"port {port} is taken: pass another --nats-port, or 0 for any free port")
-    console.print(
-        f"port {port} is taken{why_taken}; the embedded nats-server takes a free port",
-        highlight=False,
-    )
-    return 0
 
 
 @app.command("serve")

@@ -13,10 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bus.topology import TopologyConflict
 from mtq import runtime
+from mtq.bootstrap import build_projector, database_url, log_ends, topology_settings
 from mtq.configs import ConfigPaths, load_or_exit
 from mtq.options import DataOption, NatsUrlOption
-from mtq.wiring import topology_settings
-from projections.bootstrap import build_projector, database_url, log_ends
 
 app = typer.Typer(no_args_is_help=True, help="Read models: status, positions, reconciliation.")
 

@@ -9,26 +9,21 @@ from typing import Annotated
 
 import typer
 
-from agents.supervisor import run_supervisor
-from bus.connection import connect, settings_from_env
-from bus.topology import TopologyConflict, ensure_topology
+from bus.topology import TopologyConflict
 from config import MtqConfig
 from mtq import runtime
+from mtq.bootstrap import provision, run_supervisor
 from mtq.configs import ConfigPaths, load_or_exit
 from mtq.options import DataOption, NatsUrlOption
-from mtq.wiring import topology_settings
 
 app = typer.Typer(no_args_is_help=True, help="The agent supervisor and its mtq-agents service.")
 
 
 async def _provision(url: str, config: MtqConfig) -> None:
-    nc = await connect(settings_from_env(url, name="mtq-supervisor-provision"))
     try:
-        await ensure_topology(nc.jetstream(), topology_settings(config))
+        await provision(config, url)
     except TopologyConflict as exc:
         runtime.fail(str(exc), runtime.EXIT_PROBLEMS)
-    finally:
-        await nc.close()
 
 
 @app.command("run")

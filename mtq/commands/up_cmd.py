@@ -12,33 +12,36 @@ from typing import Annotated
 import typer
 
 from agents.supervisor.services import ServiceRunner
-from bus.connection import URL_FILE_NAME, connect, settings_from_env
+from bus.connection import URL_FILE_NAME
 from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
-from bus.security.client import ClientAuth, TlsFiles
+from bus.security.client import TlsFiles
 from bus.security.identities import ADMIN
-from bus.topology import TopologyConflict, TopologyReport, ensure_topology
+from bus.topology import TopologyConflict, TopologyReport
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
-from mtq.bootstrap import ServiceWiring, service_specs
-from mtq.commands.api_cmd import DEFAULT_HTTP, HttpOption, parse_http
-from mtq.commands.nats_cmd import (
-    InsecureOption,
-    TlsCaOption,
-    TlsCertOption,
-    TlsKeyOption,
-    admin_command_flags,
-    record_client_tls,
-    secure_identities,
-    serve_port,
-    server_tls,
-    warn_insecure,
-)
+from mtq.bootstrap import ServiceWiring, provision, service_specs
 from mtq.http.auth import ENV_TOKENS, TokenFormatError, tokens_from_env
 from mtq.http.server import ApiBindError
 from mtq.http.server import bind as bind_socket
 from mtq.options import ConfigOption, DataOption, NatsPortOption
 from mtq.runtime import console, fail
+from mtq.serving import (
+    DEFAULT_HTTP,
+    HttpOption,
+    InsecureOption,
+    TlsCaOption,
+    TlsCertOption,
+    TlsKeyOption,
+    admin_command_flags,
+    parse_http,
+    record_client_tls,
+    secure_identities,
+    serve_port,
+    server_tls,
+    server_trust,
+    warn_insecure,
+)
 from mtq.system import (
     Identities,
     Part,
@@ -51,7 +54,6 @@ from mtq.system import (
     show_lifecycle,
     stamped,
 )
-from mtq.wiring import topology_settings
 
 DEFAULT_CONFIG = Path("config/examples/demo.yaml")
 MTQ = ".venv/bin/mtq"  # as `make run` installs it; `mtq` alone is not on PATH
@@ -135,14 +137,6 @@ def _report(report: TopologyReport) -> None:
     console.print("topology: " + ("; ".join(parts) if parts else "up to date"), highlight=False)
 
 
-async def _provision(config: MtqConfig, url: str, auth: ClientAuth) -> TopologyReport:
-    nc = await connect(settings_from_env(url, name="mtq-up", auth=auth))
-    try:
-        return await ensure_topology(nc.jetstream(), topology_settings(config))
-    finally:
-        await nc.close()
-
-
 async def _serve(
     config: MtqConfig,
     config_path: Path,
@@ -155,14 +149,14 @@ async def _serve(
 ) -> None:
     admin = identities.auth(ADMIN)
     try:
-        _report(await _provision(config, url, admin))
+        _report(await provision(config, url, admin))
     except TopologyConflict as exc:
         fail(str(exc), runtime.EXIT_PROBLEMS)
     say = stamped(lambda text: console.print(text, highlight=False, markup=False))
     show_lifecycle(say)
 
     async def reprovision() -> None:  # a restart loses the memory-storage MT5_TICKS stream
-        await _provision(config, url, admin)
+        await provision(config, url, admin)
 
     api_socket = _api_socket(http)
     wiring = ServiceWiring(config, [config_path], url, data, identities)
@@ -308,11 +302,6 @@ def up(  # every option is keyword-only: typer passes them by name
             server.stop()
         lock.release()
         console.print("mtq stopped")
-
-
-def server_trust(ca: Path | None) -> TlsFiles | None:
-    """Against a server mtq does not start, only the CA to trust matters."""
-    return TlsFiles(ca=str(ca.resolve())) if ca is not None else None
 
 
 def register(app: typer.Typer) -> None:

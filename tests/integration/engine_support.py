@@ -27,8 +27,8 @@ from bus.schemas import (
 )
 from bus.schemas.base import Message
 from config import MtqConfig, load_config
-from engine.bootstrap import EngineProcess, build_engine
 from engine.store import open_store
+from mtq.bootstrap import EngineProcess, build_engine
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 

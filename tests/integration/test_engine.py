@@ -342,7 +342,7 @@ async def test_second_engine_when_both_write_then_one_is_fenced_and_nothing_doub
 ) -> None:
     url, _, feed = server
     config = load(write_config(tmp_path, FTMO))
-    from engine.bootstrap import build_engine
+    from mtq.bootstrap import build_engine
 
     engines = [await build_engine(config, url), await build_engine(config, url)]
     stop = asyncio.Event()
