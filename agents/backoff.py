@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 
+from bus.backoff import Backoff as Curve
+
 
 class Backoff:
-    """Delays `initial`, `initial*factor`, … capped at `maximum`, each ± `jitter` (a fraction)."""
+    """Delays `initial`, `initial*factor`, … capped at `maximum` (`bus.backoff`), each ±
+    `jitter` (a fraction)."""
 
     def __init__(
         self,
@@ -24,11 +27,12 @@ class Backoff:
         self.factor = factor
         self.jitter = jitter
         self._rng = rng or random.Random()
+        self._curve = Curve(initial, factor, maximum)
         self.attempts = 0
 
     def next_delay(self) -> float:
         """The delay before the next attempt; grows with each call until `reset`."""
-        base = min(self.maximum, self.initial * self.factor**self.attempts)
+        base = self._curve.delay(self.attempts)
         self.attempts += 1
         spread = base * self.jitter
         return max(0.0, min(self.maximum, base + self._rng.uniform(-spread, spread)))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bus.backoff import Backoff
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
 
 Say = Callable[[str], None]
@@ -41,7 +42,7 @@ class KeeperPolicy:
     poll_interval_s: float = 0.2
 
     def delay(self, failures: int) -> float:
-        return float(min(self.max_delay_s, self.initial_delay_s * 2 ** max(failures - 1, 0)))
+        return Backoff(self.initial_delay_s, 2.0, self.max_delay_s).delay(max(failures - 1, 0))
 
 
 class GaveUp(RuntimeError):

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from nats.aio.client import Client
 
-from agents.supervisor.backoff import Backoff
 from agents.supervisor.errors import UnknownAccount
 from agents.supervisor.health import Health, HealthReport, Reason, derive_health
 from agents.supervisor.policy import RestartPolicy
 from agents.supervisor.process import credentials_env
 from agents.supervisor.services import ServiceRunner
 from agents.supervisor.supervisor import AgentEnv, Supervisor
+from bus.backoff import Backoff
 from bus.connection import connect, env_tls, settings_from_env
 from bus.security.authdir import default_auth_dir
 from bus.security.identities import agent_name

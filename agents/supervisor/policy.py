@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.supervisor.backoff import Backoff
 from agents.supervisor.health import Health, HealthReport
+from bus.backoff import Backoff
 from config import SupervisorConfig
 
 

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
-from agents.supervisor.backoff import Backoff
 from agents.supervisor.liveness import READY, LivenessPipe
+from bus.backoff import Backoff
 from bus.embedded import _pdeathsig_hook
 from bus.keeper import describe_exit
 from bus.schemas.base import utc_now

@@ -23,6 +23,7 @@ from typing import Final
 
 import httpx
 
+from bus.backoff import Backoff
 from config.models import WebhookConfig
 from mtq.http.alerts import AlertRecord, AlertStore
 
@@ -171,6 +172,5 @@ class Deliverer:
 
 
 def _delay(hook: WebhookConfig, attempt: int) -> float:
-    return float(
-        min(hook.backoff_max_s, hook.backoff_initial_s * hook.backoff_factor ** (attempt - 1))
-    )
+    backoff = Backoff(hook.backoff_initial_s, hook.backoff_factor, hook.backoff_max_s)
+    return backoff.delay(attempt - 1)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.supervisor.backoff import Backoff
+from bus.backoff import Backoff
 from agents.supervisor.health import Health, HealthReport, Reason
 from agents.supervisor.policy import RestartPolicy
 from config import SupervisorConfig
