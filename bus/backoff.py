@@ -1,4 +1,8 @@
-"""Exponential restart backoff: how long to wait before the next automatic restart."""
+"""Exponential backoff, the one formula of mtq's retries.
+
+Agent and service restarts, nats-server restarts, webhook deliveries and reconnects (with
+jitter on top, `agents.backoff`) all wait `initial_s * factor**n`, capped at `max_s`.
+"""
 
 from __future__ import annotations
 

@@ -177,12 +177,16 @@ class AgentConfig(_Frozen):
     outbox: OutboxConfig = OutboxConfig()
 
 
+HEARTBEAT_TIMEOUT_S: Final = 15.0
+"""The default `supervisor.heartbeat_timeout_s`: an agent silent this long is unhealthy."""
+
+
 class SupervisorConfig(_Frozen):
     restart_initial_delay_s: PositiveFloat = 60.0
     restart_factor: Annotated[float, Field(ge=1)] = 2.0
     restart_max_delay_s: PositiveFloat = 3600.0
     stop_timeout_s: PositiveFloat = 10.0
-    heartbeat_timeout_s: PositiveFloat = 15.0
+    heartbeat_timeout_s: PositiveFloat = HEARTBEAT_TIMEOUT_S
     health_check_interval_s: PositiveFloat = 1.0
     unhealthy_restart_after_s: PositiveFloat = 300.0
     """Restart an agent that has stayed UNHEALTHY this long."""

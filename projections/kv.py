@@ -16,6 +16,7 @@ from typing import Any
 
 from nats.js.kv import KeyValue
 
+from config.models import HEARTBEAT_TIMEOUT_S
 from projections.settings import AccountSettings
 from projections.status import overlay_now
 from projections.views import dumps, loads
@@ -39,7 +40,7 @@ class StatusMirror:
 
     def _render(self, doc: dict[str, Any]) -> bytes:
         found = self.settings.get(doc["account_id"])
-        timeout = 15.0 if found is None else found.heartbeat_timeout_s
+        timeout = HEARTBEAT_TIMEOUT_S if found is None else found.heartbeat_timeout_s
         return dumps(overlay_now(doc, self.clock(), timeout)).encode()
 
     async def publish(self, docs: list[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from bus.schemas.query import (
     RiskQuery,
     StatusQuery,
 )
+from config.models import HEARTBEAT_TIMEOUT_S
 from projections.db import Database
 from projections.reconciliation import overlay_stale
 from projections.settings import AccountSettings
@@ -37,7 +38,7 @@ def _where(account: str | None, column: str = "account_id") -> tuple[str, list[A
 
 def _timeout(settings: Mapping[str, AccountSettings], account_id: str) -> float:
     found = settings.get(account_id)
-    return 15.0 if found is None else found.heartbeat_timeout_s
+    return HEARTBEAT_TIMEOUT_S if found is None else found.heartbeat_timeout_s
 
 
 def status(

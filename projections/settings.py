@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from config import AccountConfig, MtqConfig
+from config.models import HEARTBEAT_TIMEOUT_S
 
 DEFAULT_FILL_WINDOW_S: Final = 10.0
 """An approved order with no position after this long (agent connected) is never filled."""
@@ -32,7 +33,7 @@ class AccountSettings:
     tolerances: Tolerances = Tolerances()
     our_magics: frozenset[int] = frozenset()
     """Magic numbers of our own strategies (empty: any magic counts as ours)."""
-    heartbeat_timeout_s: float = 15.0
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S
     stale_feed_seconds: float = 30.0
     slow_terminal_ms: float = 500.0
 

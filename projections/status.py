@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bus.schemas import AccountSnapshot, AgentHeartbeat, AgentLifecycleChanged
+from config.models import HEARTBEAT_TIMEOUT_S
 from projections.settings import AccountSettings
 
 DISCONNECTED_STATES: Final = frozenset({"STOPPING", "STOPPED", "FAILED", "RESTARTING"})
@@ -147,7 +148,7 @@ def refresh_drawdown(status: dict[str, Any]) -> None:
 
 
 def overlay_now(
-    status: dict[str, Any], now: datetime | None = None, timeout_s: float = 15.0
+    status: dict[str, Any], now: datetime | None = None, timeout_s: float = HEARTBEAT_TIMEOUT_S
 ) -> dict[str, Any]:
     """The stored status as of now: UNHEALTHY once heartbeats stopped for `timeout_s`."""
     beat = status.get("heartbeat")
@@ -165,6 +166,8 @@ def overlay_now(
     return {**status, "health": health, "stale": True}
 
 
-def is_stale(status: dict[str, Any], now: datetime | None = None, timeout_s: float = 15.0) -> bool:
+def is_stale(
+    status: dict[str, Any], now: datetime | None = None, timeout_s: float = HEARTBEAT_TIMEOUT_S
+) -> bool:
     """Whether the agent's facts are stale now (heartbeats stopped)."""
     return bool(overlay_now(status, now, timeout_s).get("stale"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from agents.supervisor.health import Health, HealthReport
 from bus.backoff import Backoff
 from config import SupervisorConfig
+from config.models import HEARTBEAT_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class RestartPolicy:
 
     backoff: Backoff = field(default_factory=Backoff)
     stop_timeout_s: float = 10.0
-    heartbeat_timeout_s: float = 15.0
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S
     check_interval_s: float = 1.0
     unhealthy_restart_after_s: float = 300.0
     healthy_reset_after_s: float = 600.0

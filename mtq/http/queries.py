@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from config.models import HEARTBEAT_TIMEOUT_S
 from projections.db import Database
 from projections.reconciliation import overlay_stale
 from projections.settings import AccountSettings
@@ -103,7 +104,7 @@ def _stale(db: Database, settings: Mapping[str, AccountSettings], now: datetime)
     found = set()
     for account_id, doc in db.query("SELECT account_id, doc FROM proj_status"):
         s = settings.get(account_id)
-        if is_stale(loads(doc), now, 15.0 if s is None else s.heartbeat_timeout_s):
+        if is_stale(loads(doc), now, HEARTBEAT_TIMEOUT_S if s is None else s.heartbeat_timeout_s):
             found.add(account_id)
     return found
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from config.models import HEARTBEAT_TIMEOUT_S
 from projections.db import Database, open_database
 from projections.queries import UnknownAccount
 from projections.settings import AccountSettings
@@ -90,7 +91,7 @@ class ReadModels:
         snap = StatusSnapshot(taken=time.monotonic(), order=sorted(self._raw))
         for account_id in snap.order:
             found = self.settings.get(account_id)
-            timeout = 15.0 if found is None else found.heartbeat_timeout_s
+            timeout = HEARTBEAT_TIMEOUT_S if found is None else found.heartbeat_timeout_s
             doc = overlay_now(self._raw[account_id], now, timeout)
             snap.docs[account_id] = doc
             snap.rendered[account_id] = _encode(doc)
