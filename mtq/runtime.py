@@ -93,3 +93,16 @@ def configure_logging(level: str, fmt: str) -> None:
     since `mtq up` stamps and names each line of its children."""
     plain = liveness_fd() is not None
     logging.basicConfig(level=level.upper(), format="%(message)s" if plain else fmt)
+
+
+async def unless_stopped(work: Coroutine[object, object, T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None (and `work` cancelled) when `stop` is set first."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.wait({task})
+    return None

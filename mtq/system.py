@@ -56,7 +56,9 @@ async def run_parts(parts: Sequence[Part], stop: asyncio.Event, say: Say) -> Non
     failure: BaseException | None = None
     try:
         for part in parts:
-            await part.start()
+            if not await _start_unless_stopped(part, stop):
+                started.append(part)  # half started: its stop() ends what did start
+                break
             started.append(part)
             say(f"{part.name}: running")
         stopping = asyncio.ensure_future(stop.wait())
@@ -77,6 +79,20 @@ async def run_parts(parts: Sequence[Part], stop: asyncio.Event, say: Say) -> Non
             say(f"{part.name}: stopped")
     if failure is not None:
         raise PartFailed(str(failure)) from failure
+
+
+async def _start_unless_stopped(part: Part, stop: asyncio.Event) -> bool:
+    """Start `part`; False (and the start cancelled) if `stop` is set first (a Ctrl-C)."""
+    starting = asyncio.ensure_future(part.start())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        await asyncio.wait({starting})
+        return False
+    starting.result()  # raises why the part could not start
+    return True
 
 
 async def _watch(part: Part) -> None:

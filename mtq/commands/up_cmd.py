@@ -147,11 +147,17 @@ async def _serve(
     identities: Identities,
     http: str,
 ) -> None:
+    # Signals first: a Ctrl-C from now on stops mtq in order, however early it comes.
+    stop = asyncio.Event()
+    runtime.install_stop_signals(stop)
     admin = identities.auth(ADMIN)
     try:
-        _report(await provision(config, url, admin))
+        report = await runtime.unless_stopped(provision(config, url, admin), stop)
     except TopologyConflict as exc:
         fail(str(exc), runtime.EXIT_PROBLEMS)
+    if report is None:
+        return
+    _report(report)
     say = stamped(lambda text: console.print(text, highlight=False, markup=False))
     show_lifecycle(say)
 
@@ -183,8 +189,6 @@ async def _serve(
         )
     )
     parts.append(ServicePart(api))
-    stop = asyncio.Event()
-    runtime.install_stop_signals(stop)
     _banner(url, config, data, server, identities, api=_address(api_socket))
     try:
         await run_parts(parts, stop, say)
