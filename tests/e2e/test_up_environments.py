@@ -70,9 +70,10 @@ def test_up_when_secrets_in_its_environment_then_no_child_gets_what_it_does_not_
             found = {p: _argv(p) for p in pids_mentioning(str(up.data)) if p != up.proc.pid}
             agents = [a for a in found.values() if "--account" in a]
             assert len(agents) == len(PASSWORDS), found
+            assert any("api" in a for a in found.values()), found  # the last to start
             return found
 
-        found = eventually_sync(children, timeout=60, message="every agent started")
+        found = eventually_sync(children, timeout=60, message="every child started")
         assert _environ(up.proc.pid)["MTQ_API_TOKENS"] == SECRETS["MTQ_API_TOKENS"]
         kinds: list[str] = []
         for pid, argv in found.items():
