@@ -1,5 +1,10 @@
 """SIGKILL the engine child of a live `mtq up` under the demo load: it is restarted, and RISK
-equals what an uninterrupted engine records for the same fact log (issue 21 item 8)."""
+equals what one uninterrupted engine records for the same log (issue 21 item 8).
+
+The demo's agents ask for pre-trade checks, whose answers RISK records too, so the
+uninterrupted run is `mtq audit verify`'s: every fact and recorded request replayed through
+one engine, compared byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client
 
 from bus import subjects
-from bus.embedded import EmbeddedNatsServer
 from bus.security.client import ClientAuth
-from bus.topology import ensure_topology
 from engine.store import open_store
 from tests.e2e.up_support import admin_creds, connect_admin, start_up
-from tests.integration.engine_support import load, running_engine, settled
 from tests.support import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
@@ -40,35 +41,7 @@ async def _risk_last(nc: Client) -> int:
     return int((await nc.jetstream().stream_info(subjects.STREAM_RISK)).state.last_seq)
 
 
-def _decisions(url: str, auth: ClientAuth | None) -> dict[str, list[bytes]]:
-    """Every RISK event's stored bytes, by account, in stream order."""
-    store = open_store(url, auth=auth)
-    found: dict[str, list[bytes]] = {}
-    start = 1
-    while True:
-        page = store.recorder.select_notifications(start, 1000)
-        for n in page:
-            account = json.loads(n.state).get("account_id", "")
-            found.setdefault(account, []).append(n.state)
-        if len(page) < 1000:
-            return found
-        start = page[-1].id + 1
-
-
-async def _copy_facts(source: Client, target: Client) -> int:
-    """Every MT5 fact of `source`, republished on `target` with its id; the last sequence."""
-    js, out = source.jetstream(), target.jetstream()
-    await ensure_topology(out)
-    info = await js.stream_info(subjects.STREAM_FACTS)
-    last = 0
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await js.get_msg(subjects.STREAM_FACTS, seq)
-        ack = await out.publish(msg.subject or "", msg.data or b"", headers=msg.headers)
-        last = ack.seq
-    return last
-
-
-async def test_up_when_engine_child_sigkilled_under_demo_load_then_restarted_and_risk_as_calm(
+async def test_up_when_engine_child_sigkilled_under_demo_load_then_restarted_and_replay_identical(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
@@ -93,6 +66,16 @@ async def test_up_when_engine_child_sigkilled_under_demo_load_then_restarted_and
             engine = (await _services(nc))["engine"]
             assert engine["restart_count"] == 1
             assert engine["last_exit"] == "killed by SIGKILL"
+            shown = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "mtq", "status", "--data", str(data)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert shown.returncode == 0, shown.stderr
+            (line,) = [w.split() for w in shown.stdout.splitlines() if w.startswith("risk engine")]
+            assert line[2:5] == ["RUNNING", str(engine["pid"]), "1"], shown.stdout
             # The restarted engine decides again: RISK grows past where the kill left it.
             await eventually(lambda: _grew(nc, at_kill), timeout=90, message="RISK grows")
 
@@ -106,8 +89,6 @@ async def test_up_when_engine_child_sigkilled_under_demo_load_then_restarted_and
             await eventually(
                 lambda: store.tracking() >= last_fact, timeout=60, message="engine caught up"
             )
-            crashed = await asyncio.to_thread(_decisions, url, auth)
-
             audit = await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "-m", "mtq", "audit", "verify", "--nats-url", url],
@@ -116,27 +97,17 @@ async def test_up_when_engine_child_sigkilled_under_demo_load_then_restarted_and
                 timeout=300,
                 env={**os.environ, "NATS_CREDS": admin_creds(data)},
             )
+            # verify replays every fact and recorded request through one uninterrupted
+            # engine and must reproduce RISK byte for byte.
             assert audit.returncode == 0, audit.stdout + audit.stderr
             assert audit.stdout.startswith("identical:"), audit.stdout
-
-            with EmbeddedNatsServer(data_dir=tmp_path / "calm") as calm:
-                calm_nc = await nats.connect(calm.url)
-                try:
-                    calm_last = await _copy_facts(nc, calm_nc)
-                finally:
-                    await calm_nc.close()
-                async with running_engine(calm.url, load(DEMO)) as process:
-                    await settled(process, calm_last, timeout=120)
-                calm_decisions = await asyncio.to_thread(_decisions, calm.url, None)
+            decided = int(audit.stdout.split(" decisions")[0].rsplit(" ", 1)[-1])
+            assert decided > 3, audit.stdout
         finally:
             await nc.close()
     finally:
         code = up.stop()
     assert code == 0, up.text()[-3000:]
-    assert sorted(crashed) == sorted(calm_decisions)
-    assert sum(len(v) for v in calm_decisions.values()) > 3
-    for account_id, decisions in calm_decisions.items():
-        assert crashed[account_id] == decisions, f"{account_id} differs"
     assert "risk engine: killed by SIGKILL; restart 1 in" in up.text()
 
 
