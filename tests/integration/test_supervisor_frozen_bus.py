@@ -66,6 +66,7 @@ async def test_supervisor_when_server_frozen_past_heartbeat_timeout_then_no_rest
         assert bus["problems"] == 1, bus
         assert bus["state"] == "ok"
         problem = supervisor.bus.problems[0]
+        assert problem.lasted_s is not None
         assert problem.started_at < continued_at < problem.started_at + problem.lasted_s
     finally:
         if frozen:

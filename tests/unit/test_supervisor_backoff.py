@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from bus.backoff import Backoff
 from agents.supervisor.health import Health, HealthReport, Reason
 from agents.supervisor.policy import RestartPolicy
+from bus.backoff import Backoff
 from config import SupervisorConfig
 
 
