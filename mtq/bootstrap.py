@@ -22,7 +22,7 @@ from bus.connection import connect, settings_from_env
 from bus.security import identities
 from bus.security.authdir import default_auth_dir
 from bus.security.client import ClientAuth
-from bus.topology import TopologyReport, ensure_topology
+from bus.topology import DAY, TopologyReport, TopologySettings, ensure_topology
 from config import MtqConfig
 from engine.bootstrap import EngineProcess, build_engine, engine_rules
 from mtq.http.alerts import DB_FILE_NAME as ALERTS_FILE
@@ -30,7 +30,6 @@ from mtq.http.auth import ENV_TOKENS, tokens_from_env
 from mtq.http.server import ApiServer
 from mtq.http.state import ApiSettings
 from mtq.system import Identities
-from mtq.wiring import topology_settings
 from projections.bootstrap import ProjectorProcess, build_projector, database_url, log_ends
 
 __all__ = [
@@ -99,6 +98,18 @@ def build_api(
 ) -> ApiServer:
     """The HTTP API and dashboard for `settings`, on `sock` if given (bound already)."""
     return ApiServer(settings, access_log=access_log, sock=sock)
+
+
+def topology_settings(config: MtqConfig | None) -> TopologySettings:
+    """Stream retention settings from the config's `streams` section."""
+    if config is None:
+        return TopologySettings()
+    streams = config.streams
+    return TopologySettings(
+        ticks_max_age_s=streams.ticks_max_age_hours * 3600.0,
+        dlq_max_age_s=streams.dlq_max_age_days * DAY,
+        replicas=streams.replicas,
+    )
 
 
 CHILD_LOG_LEVEL = "WARNING"

@@ -121,7 +121,7 @@ class ServiceRunner:
             "restart_count": self.restart_count,
             "last_exit": self.last_exit,
             "next_restart_at": self.next_restart_at.isoformat() if self.next_restart_at else None,
-            "since": self.started_at.isoformat() if self.started_at else None,
+            "since": self.started_at.isoformat(timespec="seconds") if self.started_at else None,
         }
 
     # --- internals ---------------------------------------------------------------
