@@ -272,7 +272,10 @@ async def _status(url: str, account: str | None, as_json: bool) -> None:
     services, bus = parts
     if as_json:
         # The shape of `mtq.agents.list`, plus each account's last equity and currency.
-        shown: dict[str, Any] = {"accounts": rows, "services": services}
+        # Services and bus come from the supervisor: absent when none answered.
+        shown: dict[str, Any] = {"accounts": rows}
+        if services is not None:
+            shown["services"] = services
         if bus is not None:
             shown["bus"] = bus
         sys.stdout.write(json.dumps(shown, indent=2) + "\n")
@@ -296,14 +299,16 @@ async def _status(url: str, account: str | None, as_json: bool) -> None:
 SERVICE_COLUMNS = ("service", "state", "pid", "restarts", "since", "last exit", "notes")
 
 
-async def fetch_parts(nc: Client) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """(services, bus) from `mtq.agents.list`: empty and None when no supervisor answers."""
+async def fetch_parts(
+    nc: Client,
+) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """(services, bus) from `mtq.agents.list`: None, None when no supervisor answers."""
     try:
         reply = await nc.request(f"{subjects.AGENTS_PREFIX}.list", b"", timeout=REQUEST_TIMEOUT_S)
     except (NoRespondersError, NatsTimeoutError, TimeoutError):
-        return [], None
+        return None, None
     if "Nats-Service-Error-Code" in (reply.headers or {}):
-        return [], None
+        return None, None
     body = json.loads(reply.data)
     return list(body.get("services") or []), body.get("bus")
 
