@@ -13,6 +13,8 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.js.errors import APIError
 from nats.micro.service import Service
 
 from agents.supervisor.bus_watch import BusSignals, BusWatch
@@ -208,6 +210,8 @@ class Supervisor:
                 self._unanswered_since = time.monotonic()
             try:
                 await js.stream_info(subjects.STREAM_FACTS)
+            except (APIError, NoRespondersError):
+                pass  # an error reply is still an answer: the server is there
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - unanswered: the check loop judges
