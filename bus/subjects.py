@@ -152,3 +152,5 @@ FACTS_SUBJECTS: Final = (
 RISK_SUBJECTS: Final = ("risk.>",)
 CMD_SUBJECTS: Final = ("cmd.*.>",)
 DLQ_SUBJECTS: Final = ("dlq.>",)
+ACCOUNT_SNAPSHOTS: Final = "mt5.*.account"
+"""Every account snapshot in MT5 (what the engine re-reads on start)."""

@@ -32,6 +32,7 @@ from domain.errors import (
     InvalidControl,
     InvalidFact,
     LimitsUnchanged,
+    RiskError,
     UnknownPosition,
 )
 from domain.events import AnchorSource
@@ -69,7 +70,9 @@ NAMESPACE: Final = UUID("6f1c1c3e-4d0e-5b8a-9a57-0b7d1e4c2a10")
 ABSURD_FACTOR: Final = Decimal(100)
 """Equity further than this many initial capitals from balance is not believed."""
 RISK_ACTOR: Final = "risk"
-_TRANSIENT: Final = frozenset({"_rules_cache"})
+_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at"})
+"""Never persisted: `_latest_at`, the latest snapshot time accepted, is rebuilt on start by
+`recall_snapshot` from the facts after the last recorded snapshot."""
 _NOT_COMPARED: Final = _TRANSIENT | {"_pending_events"}
 _HOLDING: Final[dict[str, TradingState]] = {"reduce": "REDUCING", "halt": "HALTED"}
 _RULES: Final = ("daily", "max")
@@ -140,6 +143,7 @@ class AccountRisk(Aggregate):
         self._margin_free: Decimal | None = None
         self._currency: str | None = None
         self._observed_at: Any = None
+        self._observed_seq: int = 0
         self._high: Decimal | None = None
         self._thresholds: dict[str, dict[str, Decimal]] = {}
         self._equity_step: Decimal = CENT
@@ -268,6 +272,7 @@ class AccountRisk(Aggregate):
         records nothing.
         """
         balance, equity = self._check_account(state, at)
+        self.__dict__["_latest_at"] = at.time
         decided = len(self._pending_events)
         if self._day_end is None or at.time >= self._day_end:
             self._begin_day(state, balance, equity, at)
@@ -318,12 +323,46 @@ class AccountRisk(Aggregate):
                 f"account {self.account_id}: equity {equity} is absurdly far from balance "
                 f"{balance} (over {ABSURD_FACTOR}x capital {reference})"
             )
-        if self._observed_at is not None and at.time < self._observed_at:
+        latest = self.latest_snapshot_at
+        if latest is not None and at.time < latest:
             raise FactOutOfOrder(
                 f"account {self.account_id}: snapshot at {at.time.isoformat()} is earlier "
-                f"than the last one at {self._observed_at.isoformat()}"
+                f"than the last one observed at {latest.isoformat()}"
+            )
+        if self._currency is not None and state.currency != self._currency:
+            raise InvalidFact(
+                f"account {self.account_id}: currency {state.currency!r} differs from the "
+                f"account's {self._currency!r}"
             )
         return balance.quantize(CENT), equity.quantize(CENT)
+
+    @property
+    def observed_seq(self) -> int:
+        """The fact sequence of the last recorded snapshot (0: none)."""
+        return getattr(self, "_observed_seq", 0)
+
+    @property
+    def latest_snapshot_at(self) -> datetime | None:
+        """The latest snapshot time accepted, recorded or not: time may not run back past it."""
+        observed: datetime | None = self.__dict__.get("_latest_at")
+        recorded: datetime | None = self._observed_at
+        if observed is None or (recorded is not None and recorded > observed):
+            return recorded
+        return observed
+
+    def recall_snapshot(self, state: AccountState, at: FactRef) -> None:
+        """Re-observe a snapshot decided before a restart, after the last one recorded.
+
+        Restores only what `observe_account` keeps in memory (the latest time accepted), so a
+        restarted engine judges order exactly as an uninterrupted one.
+        """
+        if at.seq <= self.observed_seq:
+            return
+        try:
+            self._check_account(state, at)
+        except RiskError:
+            return
+        self.__dict__["_latest_at"] = at.time
 
     def _begin_day(
         self, state: AccountState, balance: Decimal, equity: Decimal, at: FactRef

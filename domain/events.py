@@ -64,6 +64,7 @@ class AccountStateRecorded(RiskEvent):
         aggregate._margin_free = self.margin_free
         aggregate._currency = self.currency
         aggregate._observed_at = self.timestamp
+        aggregate._observed_seq = self.seq
 
 
 class TradingDayStarted(RiskEvent):

@@ -10,7 +10,7 @@ from bus import subjects
 from bus.codec import DecodeError, decode_fact_of
 from bus.schemas import Fact
 from domain import AccountRisk, FactRef, RiskError, RiskRules, account_risk_id
-from engine.facts import apply_fact, fact_time
+from engine.facts import apply_fact, fact_time, recall_fact
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOT_DECIDED = frozenset({"health", "tick"})
@@ -90,6 +90,13 @@ class Decider:
             return account_id, account, decode_fact_of(account_id, family, subject, data)
         except DecodeError as exc:
             return Rejected("decode", exc.reason)
+
+    def recall(self, seq: int, subject: str, data: bytes) -> None:
+        """Re-observe a fact decided before a restart (it records nothing)."""
+        found = self._route(subject, data)
+        if isinstance(found, tuple):
+            _, account, fact = found
+            recall_fact(account, fact, seq)
 
     def new_commands(self, account: AccountRisk, before: tuple[str, ...]) -> tuple[str, ...]:
         """Commands `account` ordered since its outstanding ids were `before`."""

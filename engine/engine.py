@@ -12,12 +12,13 @@ from typing import Any, assert_never
 
 from nats.js.client import JetStreamContext
 
+from bus import subjects
 from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
 from engine.decider import Applied, Decider, Rejected, Skipped
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
-from engine.reader import FactReader, RawFact
+from engine.reader import FactReader, RawFact, read_facts
 from engine.store import RiskStore
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class RiskEngine:
         tracking = await asyncio.to_thread(self.store.tracking)
         accounts = await asyncio.to_thread(self._load_accounts)
         self.decider = Decider(accounts=accounts, last_seq=tracking)
+        await self._recall_snapshots(tracking)
         if accounts:
             self.decider.last_time = max(a.modified_on for a in accounts.values())
         self._snapshot_versions = {a: acc.version for a, acc in accounts.items()}
@@ -128,6 +130,21 @@ class RiskEngine:
             if account is not None:
                 loaded[account_id] = account
         return loaded
+
+    async def _recall_snapshots(self, tracking: int) -> None:
+        """Re-observe the snapshots decided after each account's last recorded one."""
+        js = self._get_js()
+        accounts = self.decider.accounts.values()
+        if js is None or not accounts or not tracking:
+            return
+        start = min(a.observed_seq for a in accounts) + 1
+        if start > tracking:
+            return
+        facts = read_facts(
+            js, from_seq=start, until_seq=tracking, filters=(subjects.ACCOUNT_SNAPSHOTS,)
+        )
+        async for raw in facts:
+            self.decider.recall(raw.seq, raw.subject, raw.data)
 
     async def _apply_config(self) -> list[str]:
         at = FactRef(self.decider.last_seq, self.decider.last_time)

@@ -109,3 +109,12 @@ def apply_fact(account: AccountRisk, fact: Fact, seq: int) -> bool:
         case _:
             assert_never(fact)
     return True
+
+
+def recall_fact(account: AccountRisk, fact: Fact, seq: int) -> None:
+    """Restore what deciding `fact` kept in memory only (see `AccountRisk.recall_snapshot`)."""
+    match fact:
+        case AccountSnapshot():
+            account.recall_snapshot(account_state(fact), FactRef(seq, fact.time))
+        case _:
+            pass

@@ -70,7 +70,12 @@ class FactFeed:
         return int(ack.seq)
 
     async def snapshot(
-        self, account_id: str, balance: float, equity: float, at: datetime | None = None
+        self,
+        account_id: str,
+        balance: float,
+        equity: float,
+        at: datetime | None = None,
+        currency: str = "USD",
     ) -> int:
         at = at or self.now
         fact = AccountSnapshot(
@@ -82,7 +87,7 @@ class FactFeed:
             margin_free=equity,
             margin_level=0.0,
             profit=round(equity - balance, 2),
-            currency="USD",
+            currency=currency,
             server="sim",
             time=at,
         )
