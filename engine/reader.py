@@ -141,13 +141,15 @@ class FactReader:
 
     async def exhausted(self) -> bool:
         """Nothing is buffered and the server has nothing more on the filters."""
-        if self._buffer or self._sub is None:
+        sub = self._sub
+        if self._buffer or not isinstance(sub, JetStreamContext.PushSubscription):
             return False
         try:
-            info = await self._sub.consumer_info()
+            info = await sub.consumer_info()
         except Exception:  # noqa: BLE001 - consumer being re-created: not known
             return False
-        in_flight = (info.delivered.stream_seq or 0) > self._delivered_seq
+        delivered = info.delivered.stream_seq if info.delivered is not None else 0
+        in_flight = delivered > self._delivered_seq
         return info.num_pending == 0 and not in_flight and not self._buffer
 
     async def close(self) -> None:
