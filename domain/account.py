@@ -145,6 +145,7 @@ class AccountRisk(Aggregate):
         self._observed_at: Any = None
         self._observed_seq: int = 0
         self._high: Decimal | None = None
+        self._peak_run: tuple[Decimal, ...] = ()
         self._thresholds: dict[str, dict[str, Decimal]] = {}
         self._equity_step: Decimal = CENT
         self._rule_state: dict[str, dict[str, Any]] = {
@@ -276,9 +277,8 @@ class AccountRisk(Aggregate):
         decided = len(self._pending_events)
         if self._day_end is None or at.time >= self._day_end:
             self._begin_day(state, balance, equity, at)
-        high = self._high
-        if high is not None and equity > high and self.rules.max_loss.kind == "trailing_intraday":
-            self._raise_peak(equity, at)
+        if self.rules.max_loss.kind == "trailing_intraday":
+            self._follow_peak(equity, at)
         for rule in _RULES:
             if rule in self._thresholds:
                 self._evaluate(rule, equity, at)
@@ -438,12 +438,37 @@ class AccountRisk(Aggregate):
             max_floor=floor if rule.enabled else None,
         )
 
-    def _raise_peak(self, equity: Decimal, at: FactRef) -> None:
-        initial = self._initial if self._initial is not None else equity
+    def _follow_peak(self, equity: Decimal, at: FactRef) -> None:
+        """Raise the trailing peak to the highest level held for `peak_runs` snapshots.
+
+        The run is the latest consecutive snapshots above the peak (at most `peak_runs`); a
+        snapshot at or below the peak ends it. With one run (the default) every new high
+        raises the peak at once.
+        """
+        high = self._high
+        if high is None:
+            return
+        run: tuple[Decimal, ...] = getattr(self, "_peak_run", ())
+        if equity <= high:
+            if run:
+                self._record(ev.PeakConfirmationCounted, at, run=(), value=equity, peak=high)
+            return
+        runs = self.rules.peak_runs
+        run = (*run, equity)[-runs:]
+        held = min(run)
+        if len(run) < runs or held <= high:
+            self._record(ev.PeakConfirmationCounted, at, run=run, value=equity, peak=high)
+            return
+        initial = self._initial if self._initial is not None else held
         rule = self.rules.max_loss
-        floor = max_threshold(rule, initial, equity, self.rules.warning_fraction).floor
+        floor = max_threshold(rule, initial, held, self.rules.warning_fraction).floor
+        kept = run[1:] if runs > 1 else ()
         self._record(
-            ev.PeakEquityRaised, at, peak=equity, max_floor=floor if rule.enabled else None
+            ev.PeakEquityRaised,
+            at,
+            peak=held,
+            max_floor=floor if rule.enabled else None,
+            run=kept,
         )
 
     def _floor(self, rule: str) -> Decimal | None:

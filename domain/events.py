@@ -97,12 +97,27 @@ class EndOfDayBalanceRecorded(RiskEvent):
 
 
 class PeakEquityRaised(RiskEvent):
+    """The trailing peak rose to `peak`; `run` is the confirming run it keeps counting on."""
+
     peak: Decimal
     max_floor: Decimal | None
+    run: tuple[Decimal, ...] = ()
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._high = self.peak
+        aggregate._peak_run = tuple(self.run)
         aggregate._refloor()
+
+
+class PeakConfirmationCounted(RiskEvent):
+    """Consecutive snapshots above the trailing `peak` so far (empty `run`: the run ended)."""
+
+    run: tuple[Decimal, ...]
+    value: Decimal
+    peak: Decimal
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._peak_run = tuple(self.run)
 
 
 class BreachConfirmationCounted(RiskEvent):
