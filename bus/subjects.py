@@ -154,3 +154,8 @@ CMD_SUBJECTS: Final = ("cmd.*.>",)
 DLQ_SUBJECTS: Final = ("dlq.>",)
 ACCOUNT_SNAPSHOTS: Final = "mt5.*.account"
 """Every account snapshot in MT5 (what the engine re-reads on start)."""
+
+
+def direct_get(stream: str) -> str:
+    """JetStream's direct get of `stream` taking a JSON request (batches, `up_to_seq`)."""
+    return f"$JS.API.DIRECT.GET.{check_token(stream, 'stream')}"

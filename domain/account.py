@@ -153,6 +153,7 @@ class AccountRisk(Aggregate):
         }
         self._positions: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, Any] | None = None
+        self._grace_used: dict[str, float] = {}
         self._commands: dict[str, dict[str, Any]] = {}
         self._breaches: list[dict[str, Any]] = []
         self._set_rules(rules)
@@ -175,6 +176,7 @@ class AccountRisk(Aggregate):
         self._anchor_equity = event.anchor_equity
         self._anchor_source = event.anchor_source
         self._rule_state["daily"] = {"warned": False, "breached": False, "count": 0}
+        self._grace_used = {}
         max_state = self._rule_state["max"]
         if not max_state["breached"]:
             max_state["warned"] = False
@@ -485,6 +487,8 @@ class AccountRisk(Aggregate):
             if not state["breached"]:
                 self._beyond(rule, equity, at)
             return
+        if state["breached"] and equity < self._recovered_at(floor, warn_at):
+            return  # not clear of the floor by `recover_margin` yet: still breached
         if state["count"]:
             self._record(
                 ev.BreachConfirmationCounted, at, rule=rule, count=0, value=equity, floor=floor
@@ -515,6 +519,16 @@ class AccountRisk(Aggregate):
                 ev.DrawdownWarning, at, rule=rule, value=equity, warning_level=warn_at, floor=floor
             )
 
+    def _grace_spent(self, rule: str) -> float:
+        """Seconds of `rule`'s liquidation grace used today by pendings since cancelled."""
+        used: dict[str, float] = getattr(self, "_grace_used", {})
+        return used.get(rule, 0.0)
+
+    def _recovered_at(self, floor: Decimal, warn_at: Decimal) -> Decimal:
+        """Equity a breach must reach to count as recovered: floor plus the hysteresis."""
+        margin = (warn_at - floor) * self.rules.recover_margin
+        return (floor + max(margin, ZERO)).quantize(CENT)
+
     def _beyond(self, rule: str, equity: Decimal, at: FactRef) -> None:
         th = self._thresholds[rule]
         state = self._rule_state[rule]
@@ -543,7 +557,7 @@ class AccountRisk(Aggregate):
         action = limit.action
         grace = rules.liquidation_grace_seconds
         holds = _HOLDING.get(action)
-        if action == "liquidate" and grace <= 0:
+        if action == "liquidate" and grace - self._grace_spent(rule) <= 0:
             holds = "HALTED"
         self._record(
             ev.DrawdownBreached,
@@ -559,13 +573,14 @@ class AccountRisk(Aggregate):
         )
         sign = "<" if limit.breach_when == "below" else "<="
         reason = f"{rule} loss: equity {equity} {sign} floor {th['floor']}"
-        if action == "liquidate" and grace > 0:
+        left = grace - self._grace_spent(rule)
+        if action == "liquidate" and grace > 0 and left > 0:
             if self._pending is None:
                 self._record(
                     ev.LiquidationPending,
                     at,
                     rule=rule,
-                    grace_end=at.time + timedelta(seconds=grace),
+                    grace_end=at.time + timedelta(seconds=left),
                     reason=reason,
                 )
         elif action == "liquidate" and self._closing_all():
@@ -580,8 +595,14 @@ class AccountRisk(Aggregate):
         assert pending is not None
         rule = pending["rule"]
         if not self._rule_state[rule]["breached"]:
+            waited = (at.time - pending["since"]).total_seconds()
             self._record(
-                ev.LiquidationCancelled, at, rule=rule, value=equity, floor=self._floor(rule)
+                ev.LiquidationCancelled,
+                at,
+                rule=rule,
+                value=equity,
+                floor=self._floor(rule),
+                grace_used=self._grace_spent(rule) + max(waited, 0.0),
             )
         elif at.time >= pending["grace_end"]:
             self._liquidate(rule, f"{pending['reason']} (grace ended)", at)
@@ -792,6 +813,7 @@ class AccountRisk(Aggregate):
             market=market,
             now=at.time,
             equity=self._equity,
+            liquidation_pending=None if self._pending is None else self._pending["reason"],
         )
         event_class = ev.OrderApproved if answer.approved else ev.OrderDenied
         self._record(
@@ -867,9 +889,16 @@ def _request_dict(request: OrderRequest) -> dict[str, Any]:
 def _market_dict(market: MarketEvidence | None) -> dict[str, Any] | None:
     if market is None:
         return None
-    return {
+    recorded: dict[str, Any] = {
         "symbol": market.symbol,
         "bid": market.bid,
         "ask": market.ask,
         "tick_time": market.tick_time,
     }
+    if market.previous_bid is not None:  # only where read: older decisions replay as recorded
+        recorded.update(
+            previous_bid=market.previous_bid,
+            previous_ask=market.previous_ask,
+            previous_time=market.previous_time,
+        )
+    return recorded

@@ -201,12 +201,21 @@ class LiquidationPending(RiskEvent):
 
 
 class LiquidationCancelled(RiskEvent):
+    """Recovered in the grace; `grace_used` is the day's grace spent so far (seconds).
+
+    A breach later that day waits only the grace left: the timer resumes, it never restarts.
+    """
+
     rule: str
     value: Decimal
     floor: Decimal | None
+    grace_used: float = 0.0
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._pending = None
+        used = dict(getattr(aggregate, "_grace_used", {}))
+        used[self.rule] = self.grace_used
+        aggregate._grace_used = used
 
 
 class LiquidationOrdered(RiskEvent):

@@ -71,10 +71,20 @@ def _request(data: dict[str, Any]) -> OrderRequest:
 def _market(data: dict[str, Any] | None) -> MarketEvidence | None:
     if data is None:
         return None
-    tick_time = data.get("tick_time")
     return MarketEvidence(
         symbol=data["symbol"],
-        bid=None if data.get("bid") is None else Decimal(str(data["bid"])),
-        ask=None if data.get("ask") is None else Decimal(str(data["ask"])),
-        tick_time=datetime.fromisoformat(tick_time) if isinstance(tick_time, str) else tick_time,
+        bid=_decimal(data.get("bid")),
+        ask=_decimal(data.get("ask")),
+        tick_time=_time(data.get("tick_time")),
+        previous_bid=_decimal(data.get("previous_bid")),
+        previous_ask=_decimal(data.get("previous_ask")),
+        previous_time=_time(data.get("previous_time")),
     )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from decimal import Decimal
 from typing import Final
 
 from nats.aio.client import Client
@@ -52,7 +52,9 @@ class RiskService:
 
     async def check(self, request: RiskCheckRequest) -> RiskCheckReply:
         account = self._account(request.account_id)
-        market = await self.market_evidence(request.account_id, request.symbol)
+        spec = account.rules.symbol(request.symbol)
+        with_previous = spec is not None and spec.max_gap_pips is not None
+        market = await self.market_evidence(request.account_id, request.symbol, with_previous)
         order = OrderRequest(
             symbol=request.symbol,
             side=request.side,
@@ -98,8 +100,14 @@ class RiskService:
         account = self._account(request.account_id)
         return RiskShowReply(account_id=request.account_id, summary=account.summary())
 
-    async def market_evidence(self, account_id: str, symbol: str) -> MarketEvidence:
-        """The last tick of the symbol, as recorded evidence (None fields: no tick)."""
+    async def market_evidence(
+        self, account_id: str, symbol: str, with_previous: bool = False
+    ) -> MarketEvidence:
+        """The last tick of the symbol (and the one before), as recorded evidence.
+
+        None fields: no tick. The previous tick is the symbol's last one before the last,
+        read from the ticks stream (direct get of the last message up to a sequence).
+        """
         subject = subjects.tick(account_id, symbol)
         try:
             msg = await self.nc.jetstream().get_last_msg(
@@ -107,14 +115,37 @@ class RiskService:
             )
         except NotFoundError:
             return MarketEvidence(symbol=symbol, bid=None, ask=None, tick_time=None)
-        tick = decode_fact(subject, msg.data or b"")
-        assert isinstance(tick, TickReceived)
+        tick = _tick(subject, msg.data)
+        previous = await self._tick_before(subject, msg.seq or 0) if with_previous else None
         return MarketEvidence(
             symbol=symbol,
-            bid=Decimal(repr(tick.bid)),
-            ask=Decimal(repr(tick.ask)),
+            bid=price(tick.bid),
+            ask=price(tick.ask),
             tick_time=from_msc(tick.time_msc),
+            previous_bid=None if previous is None else price(previous.bid),
+            previous_ask=None if previous is None else price(previous.ask),
+            previous_time=None if previous is None else from_msc(previous.time_msc),
         )
+
+    async def _tick_before(self, subject: str, seq: int) -> TickReceived | None:
+        if seq <= 1:
+            return None
+        request = json.dumps({"multi_last": [subject], "up_to_seq": seq - 1}).encode()
+        try:
+            reply = await self.nc.request(
+                subjects.direct_get(subjects.STREAM_TICKS), request, timeout=2
+            )
+        except TimeoutError:
+            return None
+        if (reply.headers or {}).get("Status") or not reply.data:
+            return None  # 204/404: no tick before it
+        return _tick(subject, reply.data)
+
+
+def _tick(subject: str, data: bytes | None) -> TickReceived:
+    tick = decode_fact(subject, data or b"")
+    assert isinstance(tick, TickReceived)
+    return tick
 
 
 async def add_risk_service(nc: Client, service: RiskService) -> Service:
