@@ -184,6 +184,18 @@ class AccountRisk(Aggregate):
             self._holds.pop("daily", None)
         self._refloor()
 
+    def _rebase_day(self, event: ev.DayRebased) -> None:
+        self._anchor = event.anchor
+        self._anchor_balance = event.balance
+        self._anchor_equity = event.equity
+        self._anchor_source = "rebased"
+        self._rule_state["daily"] = {"warned": False, "breached": False, "count": 0}
+        self._grace_used = {k: v for k, v in getattr(self, "_grace_used", {}).items()
+                            if k != "daily"}  # fmt: skip
+        if self._pending is not None and self._pending["rule"] == "daily":
+            self._pending = None
+        self._refloor()
+
     def _refloor(self) -> None:
         """Recompute warning levels and floors from the rules and the recorded anchors."""
         rules = self.rules
@@ -827,12 +839,29 @@ class AccountRisk(Aggregate):
         )
         return answer
 
-    def control(self, action: ControlAction, reason: str, actor: str, at: FactRef) -> None:
-        """An operator's pause, resume, halt or reset; InvalidControl when not allowed."""
+    def control(
+        self,
+        action: ControlAction,
+        reason: str,
+        actor: str,
+        at: FactRef,
+        *,
+        rebase: bool = False,
+    ) -> None:
+        """An operator's pause, resume, halt or reset; InvalidControl when not allowed.
+
+        A reset while equity is still beyond a floor is refused: it would reopen an account
+        the firm's rule has closed. With `rebase` the day's anchor moves to the balance
+        first (DayRebased, with the actor and reason); the max floor never moves.
+        """
         if action not in CONTROL_ACTIONS:
             raise InvalidControl(f"unknown control {action!r}; one of {', '.join(CONTROL_ACTIONS)}")
         if not actor:
             raise InvalidControl(f"control {action} needs an actor")
+        if rebase and action != "reset":
+            raise InvalidControl(f"rebase goes with reset, not {action}")
+        if action == "reset":
+            self._check_reset(reason, actor, at, rebase=rebase)
         holds, refusal = holds_after_control(action, self._state, dict(self._holds))
         if refusal is not None:
             raise InvalidControl(f"account {self.account_id}: {refusal}")
@@ -842,6 +871,49 @@ class AccountRisk(Aggregate):
         if state == self._state and holds == self._holds:
             return
         self._change_state(state, f"{action}: {reason}" if reason else action, actor, at, holds)
+
+    def _check_reset(self, reason: str, actor: str, at: FactRef, *, rebase: bool) -> None:
+        equity, balance = self._equity, self._balance
+        if equity is None or balance is None:
+            return
+        rules = self.rules
+        max_th = self._thresholds.get("max")
+        if max_th is not None and is_beyond(equity, max_th["floor"], rules.max_loss.breach_when):
+            raise InvalidControl(
+                f"account {self.account_id}: cannot reset: equity {equity} is beyond the max "
+                f"loss floor {max_th['floor']} (no rebase moves it; change initial_capital)"
+            )
+        daily_th = self._thresholds.get("daily")
+        beyond_daily = daily_th is not None and is_beyond(
+            equity, daily_th["floor"], rules.daily_loss.breach_when
+        )
+        if beyond_daily and not rebase:
+            assert daily_th is not None
+            raise InvalidControl(
+                f"account {self.account_id}: cannot reset: equity {equity} is beyond the daily "
+                f"floor {daily_th['floor']}; reset --rebase anchors the day at the balance"
+            )
+        if not rebase:
+            return
+        initial = self._initial if self._initial is not None else balance
+        daily = rules.daily_loss
+        anchor = _anchor_of(daily.anchor, balance, equity)
+        floor = (
+            daily_threshold(daily, initial, anchor, rules.warning_fraction).floor
+            if daily.enabled
+            else None
+        )
+        self._record(
+            ev.DayRebased,
+            at,
+            anchor=anchor,
+            balance=balance,
+            equity=equity,
+            previous_anchor=self._anchor,
+            daily_floor=floor,
+            actor=actor,
+            reason=reason,
+        )
 
 
 def _anchor_of(kind: str, balance: Decimal, equity: Decimal) -> Decimal:

@@ -19,9 +19,10 @@ from domain.trading_state import TradingState
 if TYPE_CHECKING:
     from domain.account import AccountRisk
 
-AnchorSource = Literal["recorded", "reconstructed", "estimated"]
+AnchorSource = Literal["recorded", "reconstructed", "estimated", "rebased"]
 """Where a day's anchor comes from: the last values recorded at or before the reset, the
-agent's rebuild from deal history, or (first day only) the first snapshot seen."""
+agent's rebuild from deal history, (first day only) the first snapshot seen, or an
+operator's `reset --rebase` (DayRebased)."""
 MAX_BREACH_HISTORY = 20
 """Breaches kept in state for `summary()`; all are in the log anyway."""
 
@@ -81,6 +82,24 @@ class TradingDayStarted(RiskEvent):
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._start_day(self)
+
+
+class DayRebased(RiskEvent):
+    """An operator's `reset --rebase`: the day's anchor is now the balance, by `actor`.
+
+    It departs from the firm's daily floor on purpose, and says who did it and why.
+    """
+
+    anchor: Decimal
+    balance: Decimal
+    equity: Decimal
+    previous_anchor: Decimal | None
+    daily_floor: Decimal | None
+    actor: str
+    reason: str
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._rebase_day(self)
 
 
 class EndOfDayBalanceRecorded(RiskEvent):

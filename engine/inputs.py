@@ -17,7 +17,14 @@ from engine.decider import Decider
 
 RISK_ACTOR: Final = "risk"
 INPUT_TYPES: Final = frozenset(
-    {"AccountRegistered", "LimitsChanged", "OrderApproved", "OrderDenied", "TradingStateChanged"}
+    {
+        "AccountRegistered",
+        "LimitsChanged",
+        "OrderApproved",
+        "OrderDenied",
+        "TradingStateChanged",
+        "DayRebased",
+    }
 )
 
 
@@ -43,6 +50,8 @@ def redo_input(decider: Decider, event: Any) -> None:
     elif name == "TradingStateChanged":
         action, reason = _control_of(event.reason)
         account.control(action, reason, event.actor, at)
+    elif name == "DayRebased":  # the reset that follows it is recorded on its own
+        account.control("reset", event.reason, event.actor, at, rebase=True)
     else:
         return
     decider.touch(account)

@@ -84,7 +84,7 @@ class RiskService:
         before = tuple(account.outstanding_commands)
         try:
             account.control(request.action, request.reason, request.actor,
-                            self.engine.request_ref())  # fmt: skip
+                            self.engine.request_ref(), rebase=request.rebase)  # fmt: skip
         except RiskError as exc:
             raise ServiceRequestError(409, str(exc)) from None
         new = self.engine.decider.new_commands(account, before)

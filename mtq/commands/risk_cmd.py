@@ -51,8 +51,12 @@ async def _request(url: str, subject: str, request: Message) -> bytes:
     return reply.data
 
 
-def _control(action: ControlAction, account: str, reason: str, actor: str, url: str) -> None:
-    request = RiskControlRequest(account_id=account, action=action, reason=reason, actor=actor)
+def _control(  # noqa: PLR0917 - the request's fields
+    action: ControlAction, account: str, reason: str, actor: str, url: str, rebase: bool = False
+) -> None:
+    request = RiskControlRequest(
+        account_id=account, action=action, reason=reason, actor=actor, rebase=rebase
+    )
     data = runtime.run(lambda: _request(url, subjects.RISK_CONTROL, request))
     reply = msgspec.json.decode(data, type=RiskControlReply)
     change = "now" if reply.changed else "already"
@@ -76,7 +80,26 @@ def _make(action: ControlAction, doc: str) -> None:
 _make("pause", "REDUCING: only orders that reduce exposure pass, until `resume`.")
 _make("resume", "Back to ACTIVE after an operator's pause.")
 _make("halt", "HALTED: no new exposure until an explicit `reset` (exits always pass).")
-_make("reset", "Back to ACTIVE from REDUCING or HALTED (after a breach too); actor recorded.")
+
+
+@app.command("reset")
+def reset_command(  # noqa: PLR0917 - typer options
+    account: Account,
+    reason: Reason,
+    actor: Actor = "operator",
+    rebase: Annotated[
+        bool,
+        typer.Option(
+            "--rebase",
+            help="Equity is still beyond the daily floor: anchor the day at the balance "
+            "(recorded as DayRebased with actor and reason). The max floor never moves.",
+        ),
+    ] = False,
+    nats_url: NatsUrlOption = None,
+    data: DataOption = Path("data"),
+) -> None:
+    """Back to ACTIVE from REDUCING or HALTED; refused while equity is beyond a floor."""
+    _control("reset", account, reason, actor, runtime.nats_url(nats_url, data), rebase)
 
 
 @app.command("show")

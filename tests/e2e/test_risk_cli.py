@@ -77,13 +77,25 @@ def test_up_when_account_breaches_daily_loss_then_liquidated_halted_and_audit_id
         assert "only reset reopens it" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
 
-        reset = mtq("risk", "reset", "brk-1", "--reason", "reviewed", "--actor", "alice",
+        below = mtq("risk", "reset", "brk-1", "--reason", "reviewed", "--actor", "alice",
                     "--data", str(data))  # fmt: skip
+        assert below.returncode == 2, below.stdout + below.stderr
+        assert "cannot reset" in below.stderr
+        assert "beyond the daily floor" in below.stderr
+        assert len(below.stderr.strip().splitlines()) == 1
+        reset = mtq("risk", "reset", "brk-1", "--rebase", "--reason", "reviewed", "--actor",
+                    "alice", "--data", str(data))  # fmt: skip
         assert reset.returncode == 0, reset.stderr
         assert "now ACTIVE" in reset.stdout
         after = _show(data, "brk-1")
-        assert after["trading_state"] == "ACTIVE"
-        assert after["state_actor"] == "alice"
+        assert after["day"]["anchor_source"] == "rebased"
+
+        def halted_again() -> dict[str, Any]:  # the broker still reports equity 8% down
+            again = _show(data, "brk-1")
+            assert (again["trading_state"], again["state_actor"]) == ("HALTED", "risk")
+            return again
+
+        eventually_sync(halted_again, timeout=60, message="brk-1 breached its rebased floor")
 
         unknown = mtq("risk", "pause", "nobody", "--reason", "x", "--data", str(data))
         assert unknown.returncode == 2
