@@ -48,6 +48,7 @@ from domain.inputs import (
 from domain.money import CENT, ZERO
 from domain.position_limits import (
     Violation,
+    net_volume,
     portfolio_risk,
     violations_on_modify,
     violations_on_open,
@@ -679,11 +680,14 @@ class AccountRisk(Aggregate):
             raise DuplicatePosition(
                 f"account {self.account_id}: position {position.identifier} is already open"
             )
+        net_before = net_volume(self._positions.values(), position.symbol)
+        state = self._state
         self._record(ev.PositionTracked, at, position=_position_dict(position, at))
         tracked = self._positions[key]
         found = violations_on_open(self.rules.position_limits, self._positions, tracked)
         found.extend(self._portfolio_violations())
         self._enforce(found, tracked, at)
+        self._enforce_state(state, tracked, net_before, at)
 
     def observe_modified(self, position: PositionState, at: FactRef) -> None:
         """Follow a changed position (volume, SL, TP) and enforce limits it newly breaks."""
@@ -693,12 +697,43 @@ class AccountRisk(Aggregate):
         if all(old[k] == new[k] for k in ("volume", "sl", "tp", "price_open", "symbol", "side")):
             return
         new["opened_seq"] = old["opened_seq"]
+        net_before = net_volume(self._positions.values(), position.symbol)
+        state = self._state
         self._record(ev.PositionUpdated, at, position=new)
         tracked = self._positions[str(position.identifier)]
         found = violations_on_modify(self.rules.position_limits, self._positions, old, tracked)
         if new["sl"] != old["sl"] or new["volume"] > old["volume"]:
             found.extend(self._portfolio_violations())
         self._enforce(found, tracked, at)
+        if new["volume"] > old["volume"] or new["side"] != old["side"]:
+            self._enforce_state(state, tracked, net_before, at)
+
+    def _enforce_state(
+        self, state: TradingState, position: dict[str, Any], net_before: Decimal, at: FactRef
+    ) -> None:
+        """A real terminal ignores mtq's trading state: close what it let through at once.
+
+        `state` is the one the position appeared in: HALTED closes any position that appears
+        or grows; REDUCING closes one that made the symbol's net exposure larger.
+        """
+        if position.get("closing") is not None or state == "ACTIVE":
+            return
+        net_after = net_volume(self._positions.values(), position["symbol"])
+        if state == "HALTED":
+            reason = "opened_while_halted"
+        elif abs(net_after) > abs(net_before):
+            reason = "increases_exposure_while_reducing"
+        else:
+            return
+        self._record(
+            ev.PositionCloseOrdered,
+            at,
+            command_id=self._next_command_id(),
+            ticket=position["ticket"],
+            identifier=position["identifier"],
+            volume=position["volume"],
+            reason=reason,
+        )
 
     def observe_closed(self, closed: ClosedPosition, at: FactRef) -> None:
         """Stop tracking a closed position."""
