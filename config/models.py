@@ -202,8 +202,12 @@ ALERT_KINDS: Final = (
     "DrawdownWarning",
     "DrawdownBreached",
     "LiquidationPending",
+    "LiquidationCancelled",
     "LiquidationOrdered",
+    "PositionCloseOrdered",
     "TradingStateChanged",
+    "FeedStale",
+    "FeedRestored",
     "AgentUnhealthy",
 )
 """What the HTTP API alerts on (webhook `events` name these, or `*` for all)."""

@@ -155,6 +155,7 @@ class AccountRisk(Aggregate):
         self._positions: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, Any] | None = None
         self._grace_used: dict[str, float] = {}
+        self._feed_stale: bool = False
         self._commands: dict[str, dict[str, Any]] = {}
         self._breaches: list[dict[str, Any]] = []
         self._set_rules(rules)
@@ -288,8 +289,11 @@ class AccountRisk(Aggregate):
         records nothing.
         """
         balance, equity = self._check_account(state, at)
+        last_seen = self.latest_snapshot_at
         self.__dict__["_latest_at"] = at.time
         decided = len(self._pending_events)
+        if getattr(self, "_feed_stale", False):
+            self._restore_feed(last_seen, at)
         if self._day_end is None or at.time >= self._day_end:
             self._begin_day(state, balance, equity, at)
         if self.rules.max_loss.kind == "trailing_intraday":
@@ -315,6 +319,37 @@ class AccountRisk(Aggregate):
                 margin_free=state.margin_free,
                 currency=state.currency,
             )
+
+    def observe_clock(self, at: FactRef) -> None:
+        """Time from a fact that is not a snapshot (a heartbeat): is the account data stale?
+
+        No snapshot for `feed.stale_after_seconds` while positions are open records
+        FeedStale once and applies `feed.action` (alert, reduce or halt).
+        """
+        feed = self.rules.feed
+        latest = self.latest_snapshot_at
+        if getattr(self, "_feed_stale", False) or not self._positions or latest is None:
+            return
+        if (at.time - latest).total_seconds() <= feed.stale_after_seconds:
+            return
+        holds = _HOLDING.get(feed.action)
+        self._record(
+            ev.FeedStale,
+            at,
+            last_snapshot=latest,
+            stale_after_seconds=feed.stale_after_seconds,
+            positions=len(self._positions),
+            action=feed.action,
+            holds=holds,
+        )
+        if holds is not None:
+            self._hold(holds, f"feed stale: no account snapshot since {latest.isoformat()}", at)
+
+    def _restore_feed(self, last_seen: datetime | None, at: FactRef) -> None:
+        self._record(ev.FeedRestored, at, stale_since=last_seen)
+        target = most_severe(list(self._holds.values()))
+        if SEVERITY[target] < SEVERITY[self._state]:
+            self._change_state(target, "feed restored", RISK_ACTOR, at)
 
     def _check_account(self, state: AccountState, at: FactRef) -> tuple[Decimal, Decimal]:
         balance, equity = state.balance, state.equity

@@ -102,6 +102,31 @@ class DayRebased(RiskEvent):
         aggregate._rebase_day(self)
 
 
+class FeedStale(RiskEvent):
+    """No snapshot since `last_snapshot` while positions are open; `holds` what the action holds."""
+
+    last_snapshot: datetime | None
+    stale_after_seconds: float
+    positions: int
+    action: str
+    holds: TradingState | None
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._feed_stale = True
+        if self.holds is not None:
+            aggregate._holds["feed"] = self.holds
+
+
+class FeedRestored(RiskEvent):
+    """A snapshot again after `FeedStale`; the feed's hold (if any) is released."""
+
+    stale_since: datetime | None
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._feed_stale = False
+        aggregate._holds.pop("feed", None)
+
+
 class EndOfDayBalanceRecorded(RiskEvent):
     """The closing balance of `day`; `high` is the highest so far (trailing_eod)."""
 

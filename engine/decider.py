@@ -13,8 +13,9 @@ from domain import AccountRisk, FactRef, RiskError, RiskRules, account_risk_id
 from engine.facts import apply_fact, fact_time, recall_fact
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-NOT_DECIDED = frozenset({"health", "tick"})
-"""Fact families risk never decides on: skipped before decoding."""
+NOT_DECIDED = frozenset({"tick"})
+"""Fact families risk never decides on: skipped before decoding (heartbeats only tell the
+time, for the stale-feed rule)."""
 
 
 @dataclass(frozen=True, slots=True)

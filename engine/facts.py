@@ -104,7 +104,9 @@ def apply_fact(account: AccountRisk, fact: Fact, seq: int) -> bool:
         case OrderRejected():
             ref = FactRef(seq, fact.time)
             account.observe_order_result(fact.command_id, False, fact.comment, ref)
-        case TickReceived() | AgentHeartbeat() | AgentLifecycleChanged():
+        case AgentHeartbeat():
+            account.observe_clock(FactRef(seq, fact.time))
+        case TickReceived() | AgentLifecycleChanged():
             return False
         case _:
             assert_never(fact)

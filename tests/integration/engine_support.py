@@ -20,6 +20,7 @@ from bus import subjects
 from bus.codec import encode, fact_msg_id
 from bus.schemas import (
     AccountSnapshot,
+    AgentHeartbeat,
     OrderExecuted,
     PositionClosed,
     PositionOpened,
@@ -160,6 +161,18 @@ class FactFeed:
             time=at or self.now,
         )
         return await self.publish(subjects.order(account_id, "executed"), fact, command_id)
+
+    async def heartbeat(self, account_id: str, at: datetime) -> int:
+        fact = AgentHeartbeat(
+            account_id=account_id,
+            agent_id=f"agent-{account_id}",
+            pid=1,
+            terminal_connected=True,
+            breaker_state="closed",
+            terminal_latency_ms=1.0,
+            time=at,
+        )
+        return await self.publish(subjects.health(account_id), fact, f"hb-{at.isoformat()}")
 
     async def tick(
         self, account_id: str, symbol: str, bid: float, ask: float, at: datetime

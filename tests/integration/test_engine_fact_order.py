@@ -1,4 +1,5 @@
-"""Snapshot order and currency over a real nats-server, across an engine restart (issue 16)."""
+"""Snapshot order, currency and staleness over a real nats-server, across an engine restart
+(issue 16)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,23 @@ async def test_snapshot_in_another_currency_when_decided_then_dead_lettered_nami
     decisions = read_decisions(url)
     assert all(d.body["seq"] != odd for d in decisions)
     assert len(decisions) == before
+
+
+async def test_heartbeats_when_no_snapshot_for_30s_with_positions_then_feed_stale_recorded(
+    server: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    url, _, feed = server
+    config = load(write_config(tmp_path, ACCOUNT))
+    async with running_engine(url, config) as process:
+        await feed.snapshot("ftmo-1", 100_000, 100_000, at=_at("10:00:00"))
+        await feed.opened("ftmo-1", 5, at=_at("10:00:01"))
+        await feed.heartbeat("ftmo-1", _at("10:00:20"))
+        stale = await feed.heartbeat("ftmo-1", _at("10:00:31"))
+        await feed.heartbeat("ftmo-1", _at("10:00:40"))
+        back = await feed.snapshot("ftmo-1", 100_000, 100_000, at=_at("10:00:45"))
+        await settled(process, back)
+    decisions = read_decisions(url)
+    (recorded,) = [d.body for d in decisions if d.type == "FeedStale"]
+    assert recorded["seq"] == stale
+    (restored,) = [d.body for d in decisions if d.type == "FeedRestored"]
+    assert restored["seq"] == back
