@@ -138,10 +138,9 @@ class LossRules(AccountBase):
         ):
             if not value.is_finite():
                 raise InvalidFact(f"account {self.account_id}: {name} {value} is not finite")
-        if min(balance, equity, state.reset_balance or ZERO, state.reset_equity or ZERO) < ZERO:
-            raise InvalidFact(
-                f"account {self.account_id}: negative balance {balance} or equity {equity}"
-            )
+        if min(balance, state.reset_balance or ZERO) < ZERO:
+            raise InvalidFact(f"account {self.account_id}: negative balance {balance}")
+        # Negative equity is believed: an account that gapped past zero has breached.
         reference = self._initial or balance
         if abs(equity - balance) > ABSURD_FACTOR * max(reference, Decimal(1)):
             raise InvalidFact(

@@ -281,7 +281,7 @@ async def test_bad_facts_when_decided_then_dead_lettered_with_reason_and_no_deci
         before = len(read_decisions(url))
         await feed.snapshot("stranger", 1000, 1000)  # unknown account
         await feed.opened("ftmo-1", 31, price=1.09)  # duplicate open (new msg id below)
-        await feed.snapshot("ftmo-1", 100_000, -5)  # negative equity
+        await feed.snapshot("ftmo-1", -5, 100_000)  # negative balance
         await feed.snapshot("ftmo-1", 100_000, 100_000, at=feed.now.replace(year=2025))
         await js.publish(subjects.account_snapshot("ftmo-1"), b'{"type":"AccountSnapshot"}')
         last = await feed.snapshot("ftmo-1", 100_000, 1e15)  # absurd

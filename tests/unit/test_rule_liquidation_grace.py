@@ -88,3 +88,12 @@ def test_new_day_when_breached_again_then_the_whole_grace_again() -> None:
     feed.snapshot("100000.00", "100000.00", at=DAY + timedelta(days=1))
     events = feed.snapshot("100000.00", "94000.00", seconds=1)
     assert _of(events, "LiquidationPending")[0].grace_end == feed.time + timedelta(seconds=15)
+
+
+def test_equity_when_gapped_below_zero_then_believed_and_breached() -> None:
+    feed = Feed(rules())
+    feed.snapshot("100000.00", at=DAY)
+    events = feed.snapshot("100000.00", "-2500.00", seconds=1)
+    breached = [e.rule for e in events if type(e).__name__ == "DrawdownBreached"]
+    assert breached == ["daily", "max"]
+    assert feed.account.trading_state == "HALTED"
