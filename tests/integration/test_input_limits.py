@@ -1,0 +1,147 @@
+"""Facts the schema allows but no terminal sends (issue 21 item 10), over a real nats-server:
+each is dead-lettered on `dlq.<subject>` with a reason naming the field and decides nothing.
+
+Every fact here is complete and well formed but for the one value under test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from nats.aio.client import Client
+
+from bus import subjects
+from bus.embedded import EmbeddedNatsServer
+from bus.schemas import AccountSnapshot, PositionOpened
+from bus.topology import ensure_topology
+from tests.integration.engine_support import (
+    FactFeed,
+    connect_js,
+    load,
+    read_decisions,
+    running_engine,
+    settled,
+    write_config,
+)
+from tests.support import eventually
+
+pytestmark = pytest.mark.nats
+
+ACCT = "limits-1"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW_MSC = int(NOW.timestamp() * 1000)
+ACCOUNTS = f"""\
+  - id: {ACCT}
+    risk: {{initial_capital: 10000, daily_loss: {{limit_percent: 5}}}}
+"""
+
+SNAPSHOT = AccountSnapshot(
+    account_id=ACCT, login=7, balance=10_000.0, equity=10_000.0, margin=0.0,
+    margin_free=10_000.0, margin_level=0.0, profit=0.0, currency="USD", server="sim", time=NOW,
+)  # fmt: skip
+OPENED = PositionOpened(
+    account_id=ACCT, ticket=900, identifier=900, symbol="EURUSD", side="buy", volume=0.1,
+    price_open=1.085, price_current=1.085, sl=1.08, reason="expert", time_msc=NOW_MSC,
+)  # fmt: skip
+
+
+def with_value(fact: msgspec.Struct, field: str, value: Any) -> bytes:
+    """`fact` as JSON with `field` set to `value`; a str value is JSON text written as it is
+    (`NaN`, or a quoted time)."""
+    body = msgspec.to_builtins(fact)
+    body[field] = "<<raw>>" if isinstance(value, str) else value
+    text = msgspec.json.encode(body).decode()
+    return text.replace('"<<raw>>"', value).encode() if isinstance(value, str) else text.encode()
+
+
+POSITION = subjects.position(ACCT, "opened")
+ACCOUNT = subjects.account_snapshot(ACCT)
+CASES: list[tuple[str, str, bytes, str]] = [
+    # what, subject, data, words the reason must contain
+    ("NaN equity", ACCOUNT, with_value(SNAPSHOT, "equity", "NaN"), "$.equity is not a finite"),
+    ("Inf equity", ACCOUNT, with_value(SNAPSHOT, "equity", "Infinity"), "$.equity is not a fin"),
+    ("-Inf balance", ACCOUNT, with_value(SNAPSHOT, "balance", "-Infinity"), "$.balance is not"),
+    ("equity past a double", ACCOUNT, with_value(SNAPSHOT, "equity", "1e999"), "`$.equity`"),
+    ("negative balance", ACCOUNT, with_value(SNAPSHOT, "balance", -0.01), "balance -0.01 is neg"),
+    ("volume 0", POSITION, with_value(OPENED, "volume", 0.0), "volume 0.0 lots is out of range"),
+    (
+        "volume 1e9",
+        POSITION,
+        with_value(OPENED, "volume", 1e9),
+        "volume 1000000000.0 lots is out of",
+    ),
+    ("opened in 1970", POSITION, with_value(OPENED, "time_msc", 0), "time_msc 0 (1970-01-01"),
+    (
+        "snapshot in 2100",
+        ACCOUNT,
+        with_value(SNAPSHOT, "time", '"2100-01-01T00:00:00Z"'),
+        "time (2100-01-01T00:00:00+00:00) is outside 2000 to 2100",
+    ),
+    (
+        "snapshot in 1970",
+        ACCOUNT,
+        with_value(SNAPSHOT, "time", '"1970-01-01T00:00:00Z"'),
+        "time (1970-01-01T00:00:00+00:00) is outside",
+    ),
+]
+
+
+@pytest.fixture
+async def engine_nc(fresh_nats_server: EmbeddedNatsServer) -> AsyncIterator[tuple[str, Client]]:
+    nc, js = await connect_js(fresh_nats_server.url)
+    await ensure_topology(js)
+    try:
+        yield fresh_nats_server.url, nc
+    finally:
+        await nc.close()
+
+
+def test_cases_when_built_then_each_differs_from_a_valid_fact_in_one_value_only() -> None:
+    valid = msgspec.to_builtins(SNAPSHOT)
+    nan_case = CASES[0][2].replace(b"NaN", b"10000.0")
+    assert msgspec.json.decode(nan_case) == valid
+    assert msgspec.json.decode(with_value(OPENED, "volume", 0.1)) == msgspec.to_builtins(OPENED)
+
+
+async def test_facts_when_values_are_absurd_then_dead_lettered_naming_the_field_and_no_decision(
+    engine_nc: tuple[str, Client], tmp_path: Path
+) -> None:
+    url, nc = engine_nc
+    js = nc.jetstream()
+    feed = FactFeed(js, now=NOW)
+    config = load(write_config(tmp_path, ACCOUNTS))
+    async with running_engine(url, config) as process:
+        await settled(process, await feed.snapshot(ACCT, 10_000, 10_000))
+        before = read_decisions(url)
+        for index, (_, subject, data, _) in enumerate(CASES):
+            await js.publish(subject, data, headers={"Nats-Msg-Id": f"absurd-{index}"})
+        await settled(process, await feed.snapshot(ACCT, 10_000, 10_000, at=NOW))
+        after = read_decisions(url)
+        assert process.engine.stats.rejected == len(CASES)
+    assert after == before, "an absurd fact decided something"
+
+    async def dead_letters() -> list[tuple[str, bytes, str]]:
+        found = await raw_messages(nc, subjects.STREAM_DLQ)
+        assert len(found) >= len(CASES)
+        return found
+
+    found = await eventually(dead_letters, message="a dead letter per absurd fact")
+    for what, subject, data, why in CASES:
+        reasons = [error for s, d, error in found if s == subjects.dlq(subject) and d == data]
+        assert len(reasons) == 1, (what, found)
+        assert why in reasons[0], (what, reasons[0])
+
+
+async def raw_messages(nc: Client, stream: str) -> list[tuple[str, bytes, str]]:
+    """(subject, bytes as stored, Mtq-Error) of every message of `stream`."""
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        found.append((msg.subject or "", msg.data or b"", (msg.headers or {}).get("Mtq-Error", "")))
+    return found
