@@ -5,6 +5,8 @@ Every fact here is complete and well formed but for the one value under test."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from bus import subjects
 from bus.embedded import EmbeddedNatsServer
 from bus.schemas import AccountSnapshot, PositionOpened
 from bus.topology import ensure_topology
+from mtq.http.state import ApiSettings
 from tests.integration.engine_support import (
     FactFeed,
     connect_js,
@@ -27,6 +30,7 @@ from tests.integration.engine_support import (
     settled,
     write_config,
 )
+from tests.integration.test_api_support import running_api
 from tests.support import eventually
 
 pytestmark = pytest.mark.nats
@@ -145,3 +149,91 @@ async def raw_messages(nc: Client, stream: str) -> list[tuple[str, bytes, str]]:
         msg = await js.get_msg(stream, seq)
         found.append((msg.subject or "", msg.data or b"", (msg.headers or {}).get("Mtq-Error", "")))
     return found
+
+
+# --- HTTP request bodies ------------------------------------------------------------
+
+BIG = 20 * 1024 * 1024
+
+
+def _settings(tmp_path: Path, **given: Any) -> ApiSettings:
+    return ApiSettings(db_url=f"sqlite:///{tmp_path / 'views.sqlite'}", **given)
+
+
+async def _head_then_read(url: str, head: bytes, chunks: int = 0) -> tuple[bytes, int]:
+    """Send `head` (then up to `chunks` chunks of 64 KiB, stopping once an answer comes);
+    the answer and how many chunks went out."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    sent = 0
+    try:
+        writer.write(head)
+        await writer.drain()
+        chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"x" * 64 * 1024)
+        while sent < chunks:
+            try:
+                answer = await asyncio.wait_for(reader.read(65536), 0.01)
+            except TimeoutError:
+                answer = b""
+            if answer:
+                return answer + await reader.read(), sent
+            try:
+                writer.write(chunk)
+                await writer.drain()
+            except ConnectionError:
+                break
+            sent += 1
+        return await asyncio.wait_for(reader.read(), 10), sent
+    finally:
+        writer.close()
+
+
+async def test_http_when_content_length_is_over_the_cap_then_413_before_the_body_is_sent(
+    tmp_path: Path,
+) -> None:
+    async with running_api(_settings(tmp_path)) as api:
+        head = (
+            b"POST /accounts/acc-a/orders/check HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % BIG
+        )
+        answer, _ = await _head_then_read(api.url, head)  # not one byte of the body sent
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["code"] == 413
+    assert body["message"] == (
+        f"request body too large: {BIG} bytes; this API takes at most 1048576 bytes "
+        "(config `api.max_body_bytes`)"
+    )
+
+
+async def test_http_when_a_chunked_body_passes_the_cap_then_413_and_the_rest_is_not_read(
+    tmp_path: Path,
+) -> None:
+    async with running_api(_settings(tmp_path, max_body_bytes=256 * 1024)) as api:
+        head = (
+            b"POST /accounts/acc-a/orders/check HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        answer, sent = await _head_then_read(api.url, head, chunks=BIG // (64 * 1024))
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"this API takes at most 262144 bytes" in answer
+    assert sent < BIG // (64 * 1024) // 2, f"{sent} chunks of 64 KiB went out before the 413"
+
+
+async def test_http_when_the_body_is_under_the_cap_then_handled_as_before(tmp_path: Path) -> None:
+    async with running_api(_settings(tmp_path, max_body_bytes=1000)) as api, api.client() as http:
+        small = await http.post("/accounts/acc-a/orders/check", json={"symbol": "EURUSD"})
+        large = await http.post("/accounts/acc-a/orders/check", content=b"{" + b" " * 1000 + b"}")
+    assert small.status_code == 403  # taken, then refused: no token is configured
+    assert large.status_code == 413
+    assert "at most 1000 bytes" in large.json()["message"]
+
+
+def test_config_when_api_max_body_bytes_set_then_the_api_settings_carry_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, ACCOUNTS)
+    path.write_text("api: {max_body_bytes: 4096}\n" + path.read_text(), encoding="utf-8")
+    config = load(path)
+    assert config.api.max_body_bytes == 4096
+    assert ApiSettings.from_config(config, "sqlite://").max_body_bytes == 4096
+    assert load(write_config(tmp_path, ACCOUNTS, "default.yaml")).api.max_body_bytes == 1024 * 1024
