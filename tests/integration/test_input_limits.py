@@ -15,10 +15,14 @@ from typing import Any
 import msgspec
 import pytest
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 
 from bus import subjects
+from bus.connection import ConnectSettings, connect
 from bus.embedded import EmbeddedNatsServer
-from bus.schemas import AccountSnapshot, PositionOpened
+from bus.schemas import AccountSnapshot, AgentHeartbeat, PositionOpened
+from bus.security.identities import AGENT_MAX_PAYLOAD
+from bus.security.tokens import jwt_claims, read_creds
 from bus.topology import ensure_topology
 from mtq.http.state import ApiSettings
 from tests.integration.engine_support import (
@@ -30,6 +34,7 @@ from tests.integration.engine_support import (
     settled,
     write_config,
 )
+from tests.integration.secured_support import login, secured_server
 from tests.integration.test_api_support import running_api
 from tests.support import eventually
 
@@ -60,6 +65,12 @@ def with_value(fact: msgspec.Struct, field: str, value: Any) -> bytes:
     body[field] = "<<raw>>" if isinstance(value, str) else value
     text = msgspec.json.encode(body).decode()
     return text.replace('"<<raw>>"', value).encode() if isinstance(value, str) else text.encode()
+
+
+HEARTBEAT = AgentHeartbeat(
+    account_id="payload-1", agent_id="agent-payload-1", pid=1, terminal_connected=True,
+    breaker_state="closed", terminal_latency_ms=2.0, time=NOW,
+)  # fmt: skip
 
 
 POSITION = subjects.position(ACCT, "opened")
@@ -237,3 +248,41 @@ def test_config_when_api_max_body_bytes_set_then_the_api_settings_carry_it(tmp_p
     assert config.api.max_body_bytes == 4096
     assert ApiSettings.from_config(config, "sqlite://").max_body_bytes == 4096
     assert load(write_config(tmp_path, ACCOUNTS, "default.yaml")).api.max_body_bytes == 1024 * 1024
+
+
+# --- NATS payloads of agents ---------------------------------------------------------
+
+
+async def test_agent_when_it_publishes_more_than_a_fact_needs_then_the_server_refuses_it(
+    tmp_path: Path,
+) -> None:
+    account = "payload-1"
+    with secured_server(tmp_path, [account]) as secured:
+        admin = await connect(
+            ConnectSettings(url=secured.url, creds_file=str(secured.auth.admin_creds))
+        )
+        try:
+            await ensure_topology(admin.jetstream())
+            agent = await login(secured, f"agent-{account}")
+            ages = {f"SYMBOL{i:03d}": 12.5 for i in range(500)}  # a heartbeat of 500 symbols
+            heartbeat = with_value(HEARTBEAT, "last_tick_age_s", json.dumps(ages))
+            assert len(heartbeat) < AGENT_MAX_PAYLOAD
+            ack = await agent.nc.jetstream().publish(subjects.health(account), heartbeat)
+            assert ack.stream == subjects.STREAM_FACTS
+            too_big = b"{" + b" " * AGENT_MAX_PAYLOAD + b"}"
+            with pytest.raises(Exception):  # noqa: B017, PT011 - the server drops the client
+                await agent.nc.jetstream().publish(
+                    subjects.account_snapshot(account), too_big, timeout=2
+                )
+            assert "connection reset by peer" in " ".join(agent.errors)
+            await agent.close()
+            js = admin.jetstream()
+            with pytest.raises(NotFoundError):
+                await js.get_last_msg(subjects.STREAM_FACTS, subjects.account_snapshot(account))
+            for identity in ("engine", "admin"):  # the limit is the agents' alone
+                claims = jwt_claims(read_creds(secured.auth.creds(identity)).jwt)
+                assert claims["nats"]["payload"] == -1
+            claims = jwt_claims(read_creds(secured.auth.agent_creds(account)).jwt)
+            assert claims["nats"]["payload"] == AGENT_MAX_PAYLOAD
+        finally:
+            await admin.close()
