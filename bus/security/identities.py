@@ -179,42 +179,43 @@ def engine() -> Identity:
     )
 
 
-def _views_reader(name: str, *, pub: Iterable[str] = ()) -> Identity:
-    """Read MT5, RISK and the status KV; serve `mtq-query`."""
-    return Identity(
-        name=name,
-        pub=(
-            *_stream_info(),
-            *_read(subjects.STREAM_FACTS),
-            *_read(subjects.STREAM_RISK),
-            *_read(KV_STREAM),
-            *pub,
-        ),
-        sub=(f"{subjects.QUERY_PREFIX}.>", "$SRV.>", f"{inbox_prefix(name)}.>"),
-        responds=True,
+def _views(*extra: str) -> tuple[str, ...]:
+    """Publish rights to read MT5, RISK and the status KV (stream info, consumers, gets)."""
+    return (
+        *_stream_info(),
+        *_read(subjects.STREAM_FACTS),
+        *_read(subjects.STREAM_RISK),
+        *_read(KV_STREAM),
+        *extra,
     )
 
 
 def projector() -> Identity:
     """Read MT5 and RISK, the only writer of the status KV, the `mtq-query` service."""
-    return _views_reader(PROJECTOR, pub=(f"$KV.{subjects.KV_STATUS}.>",))
+    return Identity(
+        name=PROJECTOR,
+        pub=_views(f"$KV.{subjects.KV_STATUS}.>"),
+        sub=(f"{subjects.QUERY_PREFIX}.>", "$SRV.>", f"{inbox_prefix(PROJECTOR)}.>"),
+        responds=True,
+    )
 
 
 def http_api() -> Identity:
     """Read MT5, RISK and the status KV (never write it); ask `mtq-risk` (checks of any
     account, control as `api` naming the token, show), `mtq-agents` and `mtq-query`;
-    dead-letter only its own undeliverable webhooks (`dlq.api.webhook.<account>`)."""
-    return _views_reader(
-        HTTP_API,
-        pub=(
+    dead-letter only its own undeliverable webhooks (`dlq.api.webhook.<account>`). It
+    serves nothing over NATS, so it answers no requests."""
+    return Identity(
+        name=HTTP_API,
+        pub=_views(
             subjects.RISK_CHECK_ANY,
             subjects.risk_control(HTTP_API),
             subjects.RISK_SHOW,
             f"{subjects.AGENTS_PREFIX}.*",
             f"{subjects.QUERY_PREFIX}.*",
-            "$SRV.>",
             f"{subjects.WEBHOOK_DLQ_PREFIX}.*",
         ),
+        sub=(f"{inbox_prefix(HTTP_API)}.>",),
     )
 
 
