@@ -286,3 +286,44 @@ async def test_agent_when_its_own_create_subject_carries_another_filter_then_ser
     except NotFoundError:
         return
     assert existing.config.filter_subject != f"cmd.{B}.>"
+
+
+@pytest.mark.parametrize(
+    ("identity", "subject"),
+    [
+        ("api", f"dlq.mt5.{A}.order.rejected"),
+        ("projector", f"dlq.mt5.{A}.order.rejected"),
+        ("supervisor", f"dlq.mt5.{A}.order.rejected"),
+        (AGENT_A, f"dlq.mt5.{A}.order.rejected"),
+        (AGENT_A, f"dlq.cmd.{B}.close_all"),
+    ],
+)
+async def test_forged_dead_letter_when_not_a_dead_lettering_identity_then_nothing_stored(
+    secured: Secured, admin: Client, identity: str, subject: str
+) -> None:
+    client = await login(secured, identity)
+    try:
+        assert await client.outcome(js_publish(subject)) == "denied"
+    finally:
+        await client.close()
+    with pytest.raises(NotFoundError):
+        await admin.jetstream().get_last_msg(subjects.STREAM_DLQ, subject)
+
+
+async def test_api_when_it_writes_the_status_kv_then_refused_and_the_view_unchanged(
+    secured: Secured, admin: Client
+) -> None:
+    kv = await admin.jetstream().key_value(subjects.KV_STATUS)
+    await kv.put(A, b'{"by": "projector"}')
+    client = await login(secured, "api")
+    try:
+        api_kv = await client.nc.jetstream().key_value(subjects.KV_STATUS)  # reading is fine
+        assert (await api_kv.get(A)).value == b'{"by": "projector"}'
+
+        async def forge(nc: Client) -> object:
+            return await api_kv.put(A, b'{"by": "api"}')
+
+        assert await client.outcome(forge) == "denied"
+    finally:
+        await client.close()
+    assert (await kv.get(A)).value == b'{"by": "projector"}'
