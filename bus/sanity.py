@@ -53,8 +53,10 @@ def check_fact(fact: Fact) -> None:
             _non_negative(fact, "close_price")
             _time_msc(fact, "close_time_msc")
         case AccountSnapshot():
-            _finite(fact, "margin", "margin_free", "margin_level", "profit")
-            _non_negative(fact, "balance", "equity", "reset_balance", "reset_equity")
+            # A negative equity is the domain's to judge (an account blown past zero).
+            _finite(fact, "equity", "reset_equity", "margin", "margin_free", "margin_level",
+                    "profit")  # fmt: skip
+            _non_negative(fact, "balance", "reset_balance")
             _time(fact, "time", "reset_at")
         case AgentHeartbeat():
             _finite(fact, "terminal_latency_ms")

@@ -78,7 +78,7 @@ def test_decider_when_fact_not_for_risk_then_skipped_before_decoding() -> None:
         ("mt5.nobody.account", snapshot("nobody", 1.0, T0)[1], "unknown_account"),
         ("mt5.a-1.account", b'{"type": "AccountSnapshot"}', "decode"),
         ("mt5.a-1.account", snapshot("a-2", 1.0, T0)[1], "decode"),  # account mismatch
-        ("mt5.a-1.account", snapshot("a-1", -5.0, T0)[1], "decode"),  # bus.sanity: negative
+        ("mt5.a-1.account", snapshot("a-1", -5.0, T0)[1], "InvalidFact"),
         ("nope", b"{}", "subject"),
     ],
 )

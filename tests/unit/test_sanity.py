@@ -71,7 +71,7 @@ def test_fact_when_values_are_plausible_then_decoded(subject: str, fact: msgspec
         (CLOSED_SUBJECT, changed(CLOSED, close_price=-1.0), "close_price -1.0 is negative"),
         (CLOSED_SUBJECT, changed(CLOSED, close_time_msc=1), "close_time_msc 1 "),
         (CLOSED_SUBJECT, changed(CLOSED, volume=2e6), "volume 2000000.0 lots is out of range"),
-        (ACCOUNT_SUBJECT, changed(SNAPSHOT, equity=-0.5), "equity -0.5 is negative"),
+        (ACCOUNT_SUBJECT, changed(SNAPSHOT, balance=-0.5), "balance -0.5 is negative"),
         (ACCOUNT_SUBJECT, changed(SNAPSHOT, reset_balance=-2.0), "reset_balance -2.0 is neg"),
         (ACCOUNT_SUBJECT, changed(SNAPSHOT, reset_at="1999-12-31T23:59:59Z"), "reset_at ("),
         (HEALTH_SUBJECT, changed(HEARTBEAT, time="2100-01-01T00:00:00Z"), "time (2100-01-01"),
@@ -95,6 +95,13 @@ def test_fact_when_a_value_is_absurd_then_decode_error_naming_the_field(
         codec.decode_fact(subject, data)
     assert reason in caught.value.reason
     assert caught.value.subject == subject
+
+
+def test_snapshot_when_equity_is_below_zero_then_left_to_the_domain() -> None:
+    blown = changed(SNAPSHOT, equity=-250.0, margin_free=-250.0)
+    decoded = codec.decode_fact(ACCOUNT_SUBJECT, blown)
+    assert isinstance(decoded, AccountSnapshot)
+    assert decoded.equity == -250.0
 
 
 def test_json_when_malformed_otherwise_then_the_decoders_own_reason() -> None:
