@@ -1,21 +1,31 @@
-"""The `mtq-risk` NATS micro service: pre-trade checks, trading-state control, show."""
+"""The `mtq-risk` NATS micro service: pre-trade checks, trading-state control, show.
+
+Who asks is bound by the subject, which nats-server lets only that identity publish on:
+`mtq.risk.check.<account>` checks that account only (a body naming another is refused
+before anything is recorded), and `mtq.risk.control.<identity>` records `<identity>` as the
+actor. The `api` identity alone names someone else: the HTTP token that authorised the
+request, recorded as `api:<token name>`. An actor the caller writes in the body is kept
+only as a note in the recorded reason.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
 
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 from nats.micro import add_service
+from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
 
 from bus import subjects
 from bus.codec import decode_fact
 from bus.micro import ErrorCodes, Handler, ServiceRequestError, endpoint
 from bus.schemas import TickReceived
-from bus.schemas.base import from_msc
+from bus.schemas.base import Message, from_msc
 from bus.schemas.risk import (
     RiskCheckReply,
     RiskCheckRequest,
@@ -24,6 +34,7 @@ from bus.schemas.risk import (
     RiskShowReply,
     RiskShowRequest,
 )
+from bus.security.identities import HTTP_API
 from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError
 from engine.engine import RiskEngine
 from engine.facts import price
@@ -32,6 +43,41 @@ log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
 SERVICE: Final = subjects.SERVICE_RISK
+DEFAULT_ACTOR: Final = RiskControlRequest(account_id="x", action="pause", reason="").actor
+"""The schema's default `actor`: a caller that wrote none leaves no note."""
+
+R = TypeVar("R")
+
+
+def bound_actor(identity: str, claimed: str) -> tuple[str, str]:
+    """(recorded actor, note) of a control request from `identity` that says `claimed`.
+
+    The actor is the identity; for `api` it is `api:<token name>`, the token name being
+    the `actor` the API sends. Whatever else the caller claims is only a note.
+    """
+    if identity == HTTP_API:
+        if not claimed or claimed == DEFAULT_ACTOR:
+            raise ServiceRequestError(
+                400, "a control request of the api identity must name its token in `actor`"
+            )
+        return f"{HTTP_API}:{claimed}", ""
+    note = "" if claimed in ("", DEFAULT_ACTOR, identity) else claimed
+    return identity, note
+
+
+def reason_with_note(reason: str, note: str) -> str:
+    """The recorded reason, with the caller's own actor claim beside it (never as the actor)."""
+    return f"{reason} (actor named by the caller: {note})" if note else reason
+
+
+def check_bound_account(bound: str, account_id: str) -> None:
+    """400 unless the body's account is the one the subject names."""
+    if account_id != bound:
+        raise ServiceRequestError(
+            400,
+            f"account_id {account_id!r} does not match the account of the subject "
+            f"{subjects.risk_check(bound)}: a check may only be about the subject's account",
+        )
 
 
 class RiskService:
@@ -50,7 +96,8 @@ class RiskService:
             raise ServiceRequestError(404, f"unknown account {account_id!r}; known: {known}")
         return account
 
-    async def check(self, request: RiskCheckRequest) -> RiskCheckReply:
+    async def check(self, request: RiskCheckRequest, bound_account: str) -> RiskCheckReply:
+        check_bound_account(bound_account, request.account_id)
         account = self._account(request.account_id)
         spec = account.rules.symbol(request.symbol)
         with_previous = spec is not None and spec.max_gap_pips is not None
@@ -78,13 +125,15 @@ class RiskService:
             decision=f"{account.id}/{version}",
         )
 
-    async def control(self, request: RiskControlRequest) -> RiskControlReply:
+    async def control(self, request: RiskControlRequest, identity: str) -> RiskControlReply:
+        actor, note = bound_actor(identity, request.actor)
         account = self._account(request.account_id)
         before_version = account.version
         before = tuple(account.outstanding_commands)
+        reason = reason_with_note(request.reason, note)
         try:
-            account.control(request.action, request.reason, request.actor,
-                            self.engine.request_ref(), rebase=request.rebase)  # fmt: skip
+            account.control(request.action, reason, actor, self.engine.request_ref(),
+                            rebase=request.rebase)  # fmt: skip
         except RiskError as exc:
             raise ServiceRequestError(409, str(exc)) from None
         new = self.engine.decider.new_commands(account, before)
@@ -148,8 +197,28 @@ def _tick(subject: str, data: bytes | None) -> TickReceived:
     return tick
 
 
+def bound_endpoint(
+    kind: type[R],
+    answer: Callable[[R, str], Awaitable[Message]],
+    *,
+    errors: ErrorCodes,
+) -> Handler:
+    """`endpoint`, with the subject's last token (the bound account or identity) passed on."""
+
+    async def handle(request: Request) -> None:
+        bound = subjects.last_token(request.subject)
+
+        async def answer_bound(decoded: R) -> Message:
+            return await answer(decoded, bound)
+
+        await endpoint(kind, answer_bound, service=SERVICE, errors=errors)(request)
+
+    return handle
+
+
 async def add_risk_service(nc: Client, service: RiskService) -> Service:
-    """Register `mtq-risk` with `mtq.risk.check`, `mtq.risk.control` and `mtq.risk.show`."""
+    """Register `mtq-risk`: `mtq.risk.check.<account>`, `mtq.risk.control.<identity>` and
+    `mtq.risk.show`."""
     micro = await add_service(
         nc,
         ServiceConfig(
@@ -160,10 +229,10 @@ async def add_risk_service(nc: Client, service: RiskService) -> Service:
     )
     errors: ErrorCodes = {RiskError: 400}
     endpoints: list[tuple[str, str, Handler]] = [
-        ("check", subjects.RISK_CHECK, endpoint(RiskCheckRequest, service.check,
-                                                service=SERVICE, errors=errors)),
-        ("control", subjects.RISK_CONTROL, endpoint(RiskControlRequest, service.control,
-                                                    service=SERVICE, errors=errors)),
+        ("check", subjects.RISK_CHECK_ANY, bound_endpoint(RiskCheckRequest, service.check,
+                                                          errors=errors)),
+        ("control", subjects.RISK_CONTROL_ANY, bound_endpoint(RiskControlRequest,
+                                                              service.control, errors=errors)),
         ("show", subjects.RISK_SHOW, endpoint(RiskShowRequest, service.show,
                                               service=SERVICE, errors=errors)),
     ]  # fmt: skip

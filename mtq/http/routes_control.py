@@ -1,5 +1,7 @@
 """Control endpoints: workers through `mtq-agents`, trading state and pre-trade checks through
-`mtq-risk`. Every one needs a bearer token; the token's name is the recorded actor.
+`mtq-risk`. Every one needs a bearer token; `api:<token name>` is the recorded actor (the
+API asks on `mtq.risk.control.api`, which only its NATS identity may publish, naming the
+token; the engine records `api:` and the name).
 
 The worker paths are kept exactly as existing scripts call them (`/api/workers/...`).
 Starting a running worker or stopping a stopped one answers 409; a worker started answers
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
 from bus import subjects
+from bus.security.identities import HTTP_API
 from mtq.http.auth import control_actor
 from mtq.http.models import (
     CheckReply,
@@ -166,11 +169,11 @@ async def _control(
     api: ApiState, account_id: str, action: str, reason: str, actor: str
 ) -> dict[str, Any]:
     body = {"account_id": account_id, "action": action, "reason": reason, "actor": actor}
-    reply = await api.risk.request(subjects.RISK_CONTROL, body)
+    reply = await api.risk.request(subjects.risk_control(HTTP_API), body)
     verb = "changed" if reply.get("changed") else "unchanged"
     return {
         "message": f"{action}: trading state {reply.get('trading_state')} ({verb})",
-        "actor": actor,
+        "actor": f"{HTTP_API}:{actor}",
         **reply,
     }
 
@@ -215,5 +218,5 @@ async def check_order(
 ) -> dict[str, Any]:
     """The pre-trade check: may this order be sent? Approved orders are recorded."""
     request = {"account_id": account_id, **body.model_dump()}
-    reply: dict[str, Any] = await api.risk.request(subjects.RISK_CHECK, request)
+    reply: dict[str, Any] = await api.risk.request(subjects.risk_check(account_id), request)
     return reply

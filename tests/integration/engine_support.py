@@ -27,6 +27,7 @@ from bus.schemas import (
     TickReceived,
 )
 from bus.schemas.base import Message
+from bus.security.client import ClientAuth
 from config import MtqConfig, load_config
 from engine.bootstrap import EngineProcess, build_engine
 from engine.store import open_store
@@ -200,9 +201,9 @@ class Decision:
     raw: bytes = field(repr=False, default=b"")
 
 
-def read_decisions(url: str) -> list[Decision]:
-    """Every event in RISK, in stream order."""
-    store = open_store(url)
+def read_decisions(url: str, auth: ClientAuth | None = None) -> list[Decision]:
+    """Every event in RISK, in stream order (as `auth` on a secured server)."""
+    store = open_store(url, auth=auth)
     out: list[Decision] = []
     start = 1
     while True:

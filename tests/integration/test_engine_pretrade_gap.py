@@ -63,7 +63,7 @@ async def _check(nc: Client, symbol: str, order_id: str) -> RiskCheckReply:
         price=1.1,
         client_order_id=order_id,
     )
-    reply = await nc.request(subjects.RISK_CHECK, encode(request), timeout=5)
+    reply = await nc.request(subjects.risk_check(request.account_id), encode(request), timeout=5)
     assert not (reply.headers or {}).get("Nats-Service-Error-Code"), reply.headers
     return msgspec.json.decode(reply.data, type=RiskCheckReply)
 
