@@ -155,6 +155,14 @@ class ControlBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why; recorded with the actor")
 
 
+class ResetBody(ControlBody):
+    rebase: bool = Field(
+        False,
+        description="equity is still beyond the daily floor: anchor the day at the balance "
+        "(recorded as DayRebased with the actor and reason); the max floor never moves",
+    )
+
+
 class CheckBody(BaseModel):
     symbol: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     side: Literal["buy", "sell"]
@@ -165,10 +173,12 @@ class CheckBody(BaseModel):
     client_order_id: str = Field("", max_length=100)
 
 
-async def _control(
-    api: ApiState, account_id: str, action: str, reason: str, actor: str
+async def _control(  # noqa: PLR0917 - the request's parts
+    api: ApiState, account_id: str, action: str, reason: str, actor: str, rebase: bool = False
 ) -> dict[str, Any]:
     body = {"account_id": account_id, "action": action, "reason": reason, "actor": actor}
+    if rebase:
+        body["rebase"] = True
     reply = await api.risk.request(subjects.risk_control(HTTP_API), body)
     verb = "changed" if reply.get("changed") else "unchanged"
     return {
@@ -204,10 +214,11 @@ async def halt(
 
 @router.post("/accounts/{account_id}/reset", response_model=ControlReply, tags=["risk control"])
 async def reset(
-    api: State, actor: Actor, account_id: AccountPath, body: ControlBody
+    api: State, actor: Actor, account_id: AccountPath, body: ResetBody
 ) -> dict[str, Any]:
-    """Reopen a halted account; the actor is recorded."""
-    return await _control(api, account_id, "reset", body.reason, actor)
+    """Reopen a halted account; the actor is recorded. 409 while equity is beyond a floor,
+    unless `rebase` anchors the day at the balance."""
+    return await _control(api, account_id, "reset", body.reason, actor, body.rebase)
 
 
 @router.post(

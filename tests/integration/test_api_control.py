@@ -305,6 +305,18 @@ async def test_risk_control_when_allowed_then_recorded_with_the_token_name(
     )
 
 
+async def test_reset_when_rebase_then_the_flag_reaches_the_engine(
+    api: RunningApi, fakes: FakeServices
+) -> None:
+    r = await call(api, "POST", "/accounts/acc-a/reset", body={"reason": "new day", "rebase": True})
+    assert r.status_code == 200, r.text
+    assert fakes.requests[-1] == (
+        "mtq.risk.control.api",
+        {"account_id": "acc-a", "action": "reset", "reason": "new day", "actor": "alice",
+         "rebase": True},
+    )  # fmt: skip
+
+
 async def test_risk_control_when_state_refuses_then_409(api: RunningApi) -> None:
     r = await call(api, "POST", "/accounts/acc-a/resume", body={"reason": "ok"})
     assert r.status_code == 409
