@@ -176,7 +176,12 @@ class CheckBody(BaseModel):
 async def _control(  # noqa: PLR0917 - the request's parts
     api: ApiState, account_id: str, action: str, reason: str, actor: str, rebase: bool = False
 ) -> dict[str, Any]:
-    body = {"account_id": account_id, "action": action, "reason": reason, "actor": actor}
+    body: dict[str, Any] = {
+        "account_id": account_id,
+        "action": action,
+        "reason": reason,
+        "actor": actor,
+    }
     if rebase:
         body["rebase"] = True
     reply = await api.risk.request(subjects.risk_control(HTTP_API), body)
