@@ -16,7 +16,8 @@ from bus import subjects
 from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
-from engine.decider import Applied, Decider, Rejected, Skipped
+from engine.decider import Answered, Applied, Decider, Outcome, Rejected, Skipped
+from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
 from engine.reader import FactReader, RawFact, read_facts
 from engine.store import RiskStore
@@ -150,7 +151,7 @@ class RiskEngine:
         at = FactRef(self.decider.last_seq, self.decider.last_time)
         changed = []
         for account_id, rules in sorted(self.rules.items()):
-            if self.decider.configure(account_id, rules, at):
+            if isinstance(self.decider.handle(ConfigIn(account_id, rules, at)), Applied):
                 changed.append(account_id)
             if self.decider.pending_count >= MAX_GROUP_EVENTS:
                 await self._flush()
@@ -208,14 +209,14 @@ class RiskEngine:
 
     def _decide(self, raw: RawFact) -> None:
         self.stats.facts += 1
-        outcome = self.decider.decide(raw.seq, raw.subject, raw.data)
+        outcome = self.decider.handle(FactIn(raw.seq, raw.subject, raw.data))
         match outcome:
             case Applied(account_id=account_id, new_commands=new_commands, events=events):
                 self.stats.decided += 1
                 account = self.decider.accounts[account_id]
                 report_notable(account_id, events)
                 self._send(account, new_commands)
-            case Skipped():
+            case Skipped() | Answered():  # only a check is answered, never a fact
                 self.stats.skipped += 1
             case Rejected(kind=kind):
                 self.stats.rejected += 1
@@ -269,13 +270,20 @@ class RiskEngine:
         """Where a request is decided: after the last fact decided, at the receive time."""
         return FactRef(self.decider.last_seq, self._clock())
 
-    async def commit_request(self, account: AccountRisk, before: tuple[str, ...]) -> None:
-        """Record what a request decided on `account` and wait until it is committed.
-
-        `before` are the account's outstanding command ids before the request.
-        """
-        self.decider.touch(account)
-        self._send(account, self.decider.new_commands(account, before))
-        group = await self._flush()
-        if group is not None:
-            await group.done
+    async def request(self, message: CheckIn | ControlIn) -> Outcome:
+        """Decide a pre-trade check or a control, send what it ordered, wait for the commit."""
+        outcome = self.decider.handle(message)
+        match outcome:
+            case (
+                Applied(account_id=account_id, new_commands=new)
+                | Answered(account_id=account_id, new_commands=new)
+            ):
+                self._send(self.decider.accounts[account_id], new)
+                group = await self._flush()
+                if group is not None:
+                    await group.done
+            case Skipped() | Rejected():
+                pass
+            case _:
+                assert_never(outcome)
+        return outcome

@@ -36,8 +36,10 @@ from bus.schemas.risk import (
 )
 from bus.security.identities import HTTP_API
 from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError
+from engine.decider import Answered, Applied, Rejected
 from engine.engine import RiskEngine
 from engine.facts import price
+from engine.messages import CheckIn, ControlIn
 
 log = logging.getLogger(__name__)
 
@@ -111,38 +113,43 @@ class RiskService:
             tp=price(request.tp),
             client_order_id=request.client_order_id,
         )
-        before = tuple(account.outstanding_commands)
-        answer = account.check_order(order, market, self.engine.request_ref())
-        version = account.version
-        await self.engine.commit_request(account, before)
-        return RiskCheckReply(
-            account_id=request.account_id,
-            client_order_id=request.client_order_id,
-            approved=answer.approved,
-            reasons=tuple(answer.reasons),
-            limits=dict(answer.limits),
-            trading_state=account.trading_state,
-            decision=f"{account.id}/{version}",
-        )
+        check = CheckIn(request.account_id, order, market, self.engine.request_ref())
+        outcome = await self.engine.request(check)
+        match outcome:
+            case Answered(answer=answer, version=version):
+                return RiskCheckReply(
+                    account_id=request.account_id,
+                    client_order_id=request.client_order_id,
+                    approved=answer.approved,
+                    reasons=tuple(answer.reasons),
+                    limits=dict(answer.limits),
+                    trading_state=account.trading_state,
+                    decision=f"{account.id}/{version}",
+                )
+            case Rejected(reason=reason):
+                raise ServiceRequestError(400, reason)
+            case _:
+                raise ServiceRequestError(500, f"a check was not answered: {outcome!r}")
 
     async def control(self, request: RiskControlRequest, identity: str) -> RiskControlReply:
         actor, note = bound_actor(identity, request.actor)
         account = self._account(request.account_id)
-        before_version = account.version
-        before = tuple(account.outstanding_commands)
         reason = reason_with_note(request.reason, note)
-        try:
-            account.control(request.action, reason, actor, self.engine.request_ref(),
-                            rebase=request.rebase)  # fmt: skip
-        except RiskError as exc:
-            raise ServiceRequestError(409, str(exc)) from None
-        new = self.engine.decider.new_commands(account, before)
-        await self.engine.commit_request(account, before)
+        control = ControlIn(request.account_id, request.action, reason, actor,
+                            self.engine.request_ref(), request.rebase)  # fmt: skip
+        outcome = await self.engine.request(control)
+        match outcome:
+            case Rejected(reason=refusal):
+                raise ServiceRequestError(409, refusal)
+            case Applied(new_commands=new):
+                changed, command_id = True, (new[0] if new else "")
+            case _:
+                changed, command_id = False, ""
         return RiskControlReply(
             account_id=request.account_id,
             trading_state=account.trading_state,
-            changed=account.version != before_version,
-            command_id=new[0] if new else "",
+            changed=changed,
+            command_id=command_id,
         )
 
     async def show(self, request: RiskShowRequest) -> RiskShowReply:
