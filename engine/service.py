@@ -22,7 +22,7 @@ from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
 
 from bus import subjects
-from bus.codec import decode_fact
+from bus.codec import DecodeError, decode_fact
 from bus.micro import ErrorCodes, Handler, ServiceRequestError, endpoint
 from bus.schemas import TickReceived
 from bus.schemas.base import Message, from_msc
@@ -172,6 +172,8 @@ class RiskService:
         except NotFoundError:
             return MarketEvidence(symbol=symbol, bid=None, ask=None, tick_time=None)
         tick = _tick(subject, msg.data)
+        if tick is None:
+            return MarketEvidence(symbol=symbol, bid=None, ask=None, tick_time=None)
         previous = await self._tick_before(subject, msg.seq or 0) if with_previous else None
         return MarketEvidence(
             symbol=symbol,
@@ -198,10 +200,14 @@ class RiskService:
         return _tick(subject, reply.data)
 
 
-def _tick(subject: str, data: bytes | None) -> TickReceived:
-    tick = decode_fact(subject, data or b"")
-    assert isinstance(tick, TickReceived)
-    return tick
+def _tick(subject: str, data: bytes | None) -> TickReceived | None:
+    """The stored tick, or None when it is not one a terminal sends (bus/sanity.py)."""
+    try:
+        tick = decode_fact(subject, data or b"")
+    except DecodeError as exc:
+        log.warning("ignoring the stored tick on %s as market evidence: %s", subject, exc.reason)
+        return None
+    return tick if isinstance(tick, TickReceived) else None
 
 
 def bound_endpoint(
