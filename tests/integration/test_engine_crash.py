@@ -4,6 +4,7 @@ uninterrupted engine records for the same fact log, and sends no command twice."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -104,16 +105,27 @@ async def test_engine_when_sigkilled_at_random_points_then_decisions_equal_unint
     rng = random.Random(20261201)
     log = tmp_path / "engine.log"
 
-    publisher = asyncio.create_task(_publish(url, facts, per_second=1200))
-    kills = 0
-    while kills < KILLS:
+    nc = await nats.connect(url)
+    await ensure_topology(nc.jetstream())
+    await nc.close()
+    publisher = asyncio.create_task(_publish(url, facts, per_second=800))
+    store = open_store(url)
+    progress: list[tuple[int, int]] = []  # the committed fact position before and at each kill
+    while len(progress) < KILLS:
+        before = await asyncio.to_thread(store.tracking)
         proc = _engine(config_path, url, log)
-        await asyncio.sleep(rng.uniform(0.8, 2.6))
+        await _wait_tracking(url, before + 1, timeout=60)  # it has committed work: kill mid-run
+        await asyncio.sleep(rng.uniform(0.0, 1.5))
         assert proc.poll() is None, log.read_text()[-2000:]
         proc.send_signal(signal.SIGKILL)
         await asyncio.to_thread(proc.wait)
-        kills += 1
+        progress.append((before, await asyncio.to_thread(store.tracking)))
     last_seq = await publisher
+    # The kills landed mid-work: every run committed something before it was killed, and
+    # most were killed while facts were still waiting (the log ran on past their position).
+    assert all(at_kill > before for before, at_kill in progress), progress
+    mid_run = sum(1 for _, at_kill in progress if at_kill < last_seq)
+    assert mid_run >= KILLS // 2, (progress, last_seq)
     proc = _engine(config_path, url, log)
     try:
         await _wait_tracking(url, last_seq, timeout=120)
@@ -156,3 +168,10 @@ async def test_engine_when_sigkilled_at_random_points_then_decisions_equal_unint
     ids = Counter(body["command_id"] for _, body, _ in commands)
     assert ids
     assert max(ids.values()) == 1, ids.most_common(3)
+    ordered = {
+        json.loads(raw)["command_id"]
+        for decisions in crashed.values()
+        for kind, raw in decisions
+        if kind in ("LiquidationOrdered", "PositionCloseOrdered", "TradingStateChanged")
+    }
+    assert set(ids) == ordered  # every command a decision ordered, and nothing else
