@@ -15,6 +15,7 @@ from mtq.commands import (
     nats_tools_cmd,
     projector_cmd,
     replay_cmd,
+    report_cmd,
     risk_cmd,
     schema_cmd,
     status_cmd,
@@ -46,6 +47,7 @@ app.add_typer(api_cmd.app, name="api")
 status_cmd.register(app)
 tail_cmd.register(app)
 replay_cmd.register(app)
+report_cmd.register(app)
 
 
 def main(args: list[str] | None = None) -> None:
