@@ -20,7 +20,7 @@ max equity drawdown 40 (100100 to 100060), 0.04 % of 100100 (0.03996 -> 0.04).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, Literal
 
 from bus import subjects
 from bus.schemas import PositionClosed, PositionOpened
@@ -34,7 +34,8 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
 
 
-TRADES: Final = (
+Row = tuple[int, str, Literal["buy", "sell"], datetime, datetime, float, float, float, float, float]
+TRADES: Final[tuple[Row, ...]] = (
     # id, symbol, side, open time, close time, price open, close price, sl, profit, commission
     (1, "EURUSD", "buy", at(2, 9), at(2, 10), 1.1000, 1.1100, 1.0950, 100.0, -7.0),
     (2, "EURUSD", "sell", at(2, 11), at(2, 11, 30), 1.1100, 1.1140, 1.1150, -40.0, 0.0),
