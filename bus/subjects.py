@@ -152,3 +152,16 @@ FACTS_SUBJECTS: Final = (
 RISK_SUBJECTS: Final = ("risk.>",)
 CMD_SUBJECTS: Final = ("cmd.*.>",)
 DLQ_SUBJECTS: Final = ("dlq.>",)
+
+
+# --- exports (issue 18) ------------------------------------------------------------
+
+
+def account_facts(account_id: str) -> str:
+    """Every fact of one account in MT5: `mt5.<acct>.>`."""
+    return f"mt5.{account(account_id)}.>"
+
+
+def aggregate_events(aggregate_id: str) -> str:
+    """Every decision of one aggregate in RISK: `risk.events.<aggregate>.>`."""
+    return f"{RISK_PREFIX}.events.{check_token(aggregate_id, 'aggregate id')}.>"

@@ -11,6 +11,7 @@ from mtq.commands import (
     audit_cmd,
     config_cmd,
     engine_cmd,
+    export_cmd,
     nats_cmd,
     nats_tools_cmd,
     projector_cmd,
@@ -48,6 +49,7 @@ status_cmd.register(app)
 tail_cmd.register(app)
 replay_cmd.register(app)
 report_cmd.register(app)
+export_cmd.register(app)
 
 
 def main(args: list[str] | None = None) -> None:

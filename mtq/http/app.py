@@ -27,6 +27,7 @@ from mtq.http import (
     routes_analytics,
     routes_control,
     routes_docs,
+    routes_export,
     routes_ops,
     routes_reads,
     routes_ui,
@@ -217,6 +218,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(routes_reads.router)
     app.include_router(routes_analytics.router)
+    app.include_router(routes_export.router)
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
