@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bus.connection import connect, settings_from_env
 from mtq import runtime
-from mtq.commands.report_cmd import FromOption, ToOption, time_option
+from mtq.commands.report_cmd import time_option
 from mtq.options import DataOption, NatsUrlOption
 from projections import analytics_reads, exports
 from projections.db import Database, default_url, open_database
@@ -38,8 +38,15 @@ def export_command(  # noqa: PLR0917 - typer options
         Kind, typer.Option("--kind", help="trades, equity, decisions or facts.")
     ] = "trades",
     fmt: Annotated[Format, typer.Option("--format", help="csv or parquet.")] = "csv",
-    from_: FromOption = None,
-    to: ToOption = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Rows at or after this time (ISO-8601): a trade's close, a minute, a "
+            "decision's timestamp, a fact's time.",
+        ),
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Rows before this time.")] = None,
     db: Annotated[
         str | None,
         typer.Option("--db", help="The views database for trades and equity (default: DATA's)."),
