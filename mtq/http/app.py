@@ -31,6 +31,7 @@ from mtq.http import (
     routes_ops,
     routes_reads,
     routes_ui,
+    ws,
 )
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
@@ -219,6 +220,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(routes_reads.router)
     app.include_router(routes_analytics.router)
     app.include_router(routes_export.router)
+    app.include_router(ws.router)
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
