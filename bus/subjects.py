@@ -23,7 +23,15 @@ RISK_CHECK: Final = "mtq.risk.check"
 RISK_CONTROL: Final = "mtq.risk.control"
 RISK_SHOW: Final = "mtq.risk.show"
 QUERY_PREFIX: Final = "mtq.query"
-QUERY_ENDPOINTS: Final = ("status", "positions", "reconciliation", "risk", "equity", "analytics")
+QUERY_ENDPOINTS: Final = (
+    "status",
+    "positions",
+    "reconciliation",
+    "risk",
+    "equity",
+    "analytics",
+    "bars",
+)
 AGENTS_PREFIX: Final = "mtq.agents"
 
 POSITION_KINDS: Final = ("opened", "modified", "closed")

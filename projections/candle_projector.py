@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ def load_position(db: Database) -> int:
 
 
 class CandleProjector:
-    """Reads ticks in batches; each batch is applied and committed with its position."""
+    """Reads ticks and commits them with their position in batches (at most every
+    `flush_interval_s`, or `batch` ticks, or when the stream is caught up): few write
+    transactions beside the projector's on the same database."""
 
     def __init__(
         self,
@@ -59,12 +62,14 @@ class CandleProjector:
         position: int = 0,
         batch: int = 5000,
         wait_s: float = 0.25,
+        flush_interval_s: float = 0.5,
     ) -> None:
         self.db = db
         self.get_js = get_js
         self.position = position
         self.batch = batch
         self.wait_s = wait_s
+        self.flush_interval_s = flush_interval_s
         self.book = CandleBook(lambda series, start: load_candle(db, series, start))
         self.stats = CandleStats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="candles-db")
@@ -87,13 +92,19 @@ class CandleProjector:
             filters=subjects.TICKS_SUBJECTS,
             batch=self.batch,
         )
+        pending: list[RawFact] = []
+        last_commit = time.monotonic()
         try:
             while not stop.is_set() and (until is None or self.position < until):
                 ticks = await reader.fetch(self.wait_s)
-                if ticks:
+                pending.extend(ticks)
+                due = time.monotonic() - last_commit >= self.flush_interval_s
+                reached = until is not None and bool(pending) and pending[-1].seq >= until
+                if pending and (len(pending) >= self.batch or due or not ticks or reached):
                     await asyncio.get_running_loop().run_in_executor(
-                        self._executor, self._commit, ticks
+                        self._executor, self._commit, pending
                     )
+                    pending, last_commit = [], time.monotonic()
         finally:
             await reader.close()
             self._executor.shutdown(wait=True)

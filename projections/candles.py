@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
 
 from bus.schemas import TickReceived
+from bus.schemas.query import BarsQuery
 from projections.db import Database
+from projections.queries import parse_time
 
 Timeframe = Literal["M1", "M5", "M15", "H1", "H4", "D1"]
 TIMEFRAMES: Final[dict[str, int]] = {
@@ -228,3 +230,14 @@ def _first_account(db: Database, symbol: str, tf: str) -> str:
     if not rows:
         raise UnknownSymbol(f"no bars of {symbol}")
     return str(rows[0][0])
+
+
+def bars_query(db: Database, q: BarsQuery) -> tuple[str, list[dict[str, Any]]]:
+    """`mtq.query.bars`: UnknownSymbol, or ValueError for a bad time or range."""
+    start = None if q.since is None else parse_time(q.since)
+    end = None if q.until is None else parse_time(q.until)
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"since {q.since} is after until {q.until}")
+    account, found = bars(db, q.symbol, q.tf, account_id=q.account, start=start, end=end,
+                          limit=q.limit)  # fmt: skip
+    return account, [b.doc() for b in found]

@@ -25,6 +25,7 @@ from bus import subjects
 from bus.connection import connect, settings_from_env
 from mtq.http import (
     routes_analytics,
+    routes_bars,
     routes_control,
     routes_docs,
     routes_export,
@@ -221,6 +222,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(routes_analytics.router)
     app.include_router(routes_export.router)
     app.include_router(ws.router)
+    app.include_router(routes_bars.router)
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
