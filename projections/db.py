@@ -25,6 +25,8 @@ TABLES: Final = (
     "proj_meta",
     "proj_trades",
     "proj_candles",
+    "proj_trade_days",
+    "proj_equity_days",
 )
 
 _SCHEMA: Final = (
@@ -65,6 +67,12 @@ _SCHEMA: Final = (
     " close DOUBLE PRECISION NOT NULL, spread DOUBLE PRECISION NOT NULL,"
     " tick_volume BIGINT NOT NULL, real_volume DOUBLE PRECISION NOT NULL,"
     " filled INTEGER NOT NULL, PRIMARY KEY (symbol, tf, account_id, start_msc))",
+    # per-day summaries for analytics (projections/trade_days.py, equity_days.py)
+    "CREATE TABLE IF NOT EXISTS proj_trade_days (account_id TEXT NOT NULL, day TEXT NOT NULL,"
+    " dim TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, day, dim, key))",
+    "CREATE TABLE IF NOT EXISTS proj_equity_days (account_id TEXT NOT NULL, day TEXT NOT NULL,"
+    " through TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (account_id, day))",
 )
 
 

@@ -11,6 +11,8 @@ from typing import Any, Final
 
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.facts import Fact
+from projections import trade_days
+from projections.analytics import utc_date
 from projections.db import Database
 
 COLUMNS: Final = (
@@ -82,12 +84,15 @@ class TradeBook:
     def save(self, cur: Any) -> int:
         rows = [tuple(r[c] for c in COLUMNS) for r in self._dirty.values()]
         cur.executemany(_UPSERT, rows)
+        closed = [(r["account_id"], r["closed_msc"]) for r in self._dirty.values()]
+        trade_days.refresh(cur, {(a, utc_date(int(at))) for a, at in closed if at is not None})
         return len(rows)
 
     def clear(self) -> None:
         self._dirty.clear()
 
     def load(self, db: Database) -> None:
+        trade_days.backfill(db)
         rows = db.query(f"SELECT {', '.join(COLUMNS)} FROM proj_trades WHERE closed_msc IS NULL")
         for values in rows:
             row = dict(zip(COLUMNS, values, strict=True))
