@@ -100,6 +100,11 @@ def docs_of(trades: Iterable[Trade]) -> dict[tuple[str, str, str], Doc]:
     return {k: day_doc(v, hours=k[1] == "all") for k, v in groups.items()}
 
 
+def trade_of(row: dict[str, Any]) -> Trade:
+    """A closed row of the trades view as a Trade."""
+    return Trade(**{c: row[c] for c in trades_view.COLUMNS})
+
+
 def _trade(row: Sequence[Any]) -> Trade:
     return Trade(**dict(zip(trades_view.COLUMNS, row, strict=True)))
 
@@ -108,23 +113,76 @@ def _day_msc(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
 
 
-def refresh(cur: Any, touched: Iterable[tuple[str, str]]) -> None:
-    """Recompute the summaries of these (account, day) from `proj_trades` (inside the
-    transaction that changed them)."""
-    for account_id, day in sorted(set(touched)):
-        start = _day_msc(day)
-        cur.execute(
-            f"SELECT {', '.join(trades_view.COLUMNS)} FROM proj_trades WHERE account_id = ?"
-            " AND closed_msc >= ? AND closed_msc < ? ORDER BY closed_msc, identifier",
-            [account_id, start, start + DAY_MS],
-        )
-        trades = [_trade(r) for r in cur.fetchall()]
-        cur.execute(
-            "DELETE FROM proj_trade_days WHERE account_id = ? AND day = ?", [account_id, day]
-        )
-        rows = [(account_id, d, dim, key, _encode(doc).decode())
-                for (d, dim, key), doc in docs_of(trades).items()]  # fmt: skip
-        cur.executemany(_UPSERT, rows)
+Key = tuple[int, int]
+"""A trade's place in close order: (close msc, identifier)."""
+DayDocs = dict[tuple[str, str], Doc]
+"""(dim, key) -> summary, of one account's day."""
+
+
+def refresh(cur: Any, account_id: str, day: str) -> tuple[Key, DayDocs]:
+    """Recompute one (account, day) from `proj_trades` (inside the transaction that changed
+    them); its last trade's key and its summaries."""
+    start = _day_msc(day)
+    cur.execute(
+        f"SELECT {', '.join(trades_view.COLUMNS)} FROM proj_trades WHERE account_id = ?"
+        " AND closed_msc >= ? AND closed_msc < ? ORDER BY closed_msc, identifier",
+        [account_id, start, start + DAY_MS],
+    )
+    trades = [_trade(r) for r in cur.fetchall()]
+    cur.execute("DELETE FROM proj_trade_days WHERE account_id = ? AND day = ?", [account_id, day])
+    docs = {(dim, key): doc for (_, dim, key), doc in docs_of(trades).items()}
+    _write(cur, account_id, day, docs)
+    last = (trades[-1].closed_msc, trades[-1].identifier) if trades else (0, 0)
+    return last, docs
+
+
+def _write(cur: Any, account_id: str, day: str, docs: DayDocs) -> None:
+    rows = [(account_id, day, dim, key, _encode(doc).decode()) for (dim, key), doc in docs.items()]
+    cur.executemany(_UPSERT, rows)
+
+
+class TradeDays:
+    """The summaries of each account's latest day with a close, kept up in memory while
+    closes come in close order; any other close (a late one, a day not in memory) has its
+    day recomputed from `proj_trades` at `save`."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, tuple[str, Key, DayDocs]] = {}
+        self._dirty: dict[tuple[str, str], DayDocs] = {}
+        self._stale: set[tuple[str, str]] = set()
+
+    def close(self, trade: Trade) -> None:
+        day = utc_date(trade.closed_msc)
+        key = (trade.closed_msc, trade.identifier)
+        found = self.latest.get(trade.account_id)
+        if (
+            found is None
+            or found[0] != day
+            or key <= found[1]
+            or (trade.account_id, day) in self._stale
+        ):
+            self._stale.add((trade.account_id, day))
+            return
+        docs = found[2]
+        for dim, group in (("all", ""), ("symbol", trade.symbol), ("strategy", trade.strategy)):
+            one = day_doc([trade], hours=dim == "all")
+            docs[(dim, group)] = combine(docs.get((dim, group)), one)
+        self.latest[trade.account_id] = (day, key, docs)
+        self._dirty[(trade.account_id, day)] = docs
+
+    def save(self, cur: Any) -> None:
+        for account_id, day in sorted(self._stale):
+            last, fresh = refresh(cur, account_id, day)
+            current = self.latest.get(account_id)
+            if current is None or current[0] <= day:
+                self.latest[account_id] = (day, last, fresh)
+        for (account_id, day), docs in sorted(self._dirty.items()):
+            if (account_id, day) not in self._stale:
+                _write(cur, account_id, day, docs)
+
+    def clear(self) -> None:
+        self._dirty.clear()
+        self._stale.clear()
 
 
 def backfill(db: Database) -> None:
@@ -139,7 +197,8 @@ def backfill(db: Database) -> None:
     touched = {(a, utc_date(int(index) * DAY_MS)) for a, index in days}
     if touched:
         with db.transaction() as cur:
-            refresh(cur, touched)
+            for account_id, day in sorted(touched):
+                refresh(cur, account_id, day)
 
 
 def read(

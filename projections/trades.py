@@ -12,7 +12,6 @@ from typing import Any, Final
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.facts import Fact
 from projections import trade_days
-from projections.analytics import utc_date
 from projections.db import Database
 
 COLUMNS: Final = (
@@ -49,6 +48,7 @@ class TradeBook:
     def __init__(self) -> None:
         self.open: dict[tuple[str, int], dict[str, Any]] = {}
         self._dirty: dict[tuple[str, int], dict[str, Any]] = {}
+        self.days = trade_days.TradeDays()
 
     def apply(self, fact: Fact) -> None:
         """Take a fact the positions view accepted (only position facts matter)."""
@@ -78,18 +78,19 @@ class TradeBook:
                     reason=fact.deal_reason,
                 )
                 self._dirty[key] = row
+                self.days.close(trade_days.trade_of(row))
             case _:
                 return
 
     def save(self, cur: Any) -> int:
         rows = [tuple(r[c] for c in COLUMNS) for r in self._dirty.values()]
         cur.executemany(_UPSERT, rows)
-        closed = [(r["account_id"], r["closed_msc"]) for r in self._dirty.values()]
-        trade_days.refresh(cur, {(a, utc_date(int(at))) for a, at in closed if at is not None})
+        self.days.save(cur)
         return len(rows)
 
     def clear(self) -> None:
         self._dirty.clear()
+        self.days.clear()
 
     def load(self, db: Database) -> None:
         trade_days.backfill(db)
