@@ -162,7 +162,7 @@ def engine() -> Identity:
 
 
 def reader(name: str, *, requests: Iterable[str] = ()) -> Identity:
-    """Projector or HTTP API: read MT5 and RISK, write the status KV, the `mtq-query` service."""
+    """Projector or HTTP API: read MT5, RISK and ticks, write the status KV, `mtq-query`."""
     return Identity(
         name=name,
         pub=(
@@ -171,6 +171,7 @@ def reader(name: str, *, requests: Iterable[str] = ()) -> Identity:
             *_stream_info(),
             *_read(subjects.STREAM_FACTS),
             *_read(subjects.STREAM_RISK),
+            *_read(subjects.STREAM_TICKS),  # the projector's candles (issue 18)
             *_read(KV_STREAM),
             *requests,
         ),
