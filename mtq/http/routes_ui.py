@@ -18,6 +18,7 @@ STATIC: Final = Path(__file__).parent / "static"
 ASSETS: Final = {
     "app.js": "text/javascript",
     "analytics.js": "text/javascript",
+    "candles.js": "text/javascript",
     "style.css": "text/css",
 }
 router = APIRouter(include_in_schema=False)

@@ -8,6 +8,7 @@ list sorted and paged, an export fetched with the page's own code; screenshots s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,8 +22,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bus import subjects
-from bus.schemas import PositionClosed, PositionOpened
+from bus.schemas import PositionClosed, PositionOpened, TickReceived
 from mtq.http import ApiSettings, create_app
+from projections.candles import CandleBook
+from projections.db import open_database
 from tests.analytics_fixture import ACCOUNT, at, seed_account
 from tests.e2e import test_dashboard_browser
 from tests.integration.test_api_support import Seeder, free_port, msc
@@ -54,10 +57,9 @@ def add_losing_day(seeder: Seeder) -> None:
     seeder.commit()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'views.sqlite'}"
-    add_losing_day(seed_account(url))
+@contextlib.contextmanager
+def serving(url: str) -> Iterator[str]:
+    """The API over the views at `url`, on a free port in a thread, until the block ends."""
     port = free_port()
     server = _Thread(
         uvicorn.Config(create_app(ApiSettings(db_url=url)), host="127.0.0.1", port=port,
@@ -74,6 +76,14 @@ def served(tmp_path: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'views.sqlite'}"
+    add_losing_day(seed_account(url))
+    with serving(url) as base:
+        yield base
 
 
 def cells(driver: webdriver.Chrome, selector: str) -> list[str]:
@@ -136,3 +146,49 @@ def test_analytics_page_when_opened_then_stats_calendar_drawdown_trades_and_expo
     browser.find_element(By.CSS_SELECTOR, "#range button[type='submit']").click()
     wait.until(lambda d: cells(d, "#stats tr[data-stat='trades'] td.num") == ["2"])
     assert cells(browser, "#stats tr[data-stat='net_profit'] td.num") == ["-5.00"]
+
+
+def seed_candles(url: str) -> None:
+    """EURUSD ticks every 30 s on Monday 2 March, 08:55 to 11:35 (around trades 1 and 2)."""
+    db = open_database(url, create=False)
+    try:
+        book = CandleBook(lambda series, start: None)
+        first = at(2, 8, 55)
+        for i in range(321):
+            bid = round(1.1 + 0.0001 * ((i * 7) % 13 - 6), 5)
+            at_msc = msc(first) + i * 30_000
+            book.apply(TickReceived(account_id=ACCOUNT, symbol="EURUSD", bid=bid,
+                                    ask=bid + 0.0002, time_msc=at_msc))  # fmt: skip
+        with db.transaction() as cur:
+            book.save(cur)
+    finally:
+        db.close()
+
+
+def test_account_page_when_bars_exist_then_candles_with_entries_and_exits(
+    tmp_path: Path, browser: webdriver.Chrome
+) -> None:
+    url = f"sqlite:///{tmp_path / 'views.sqlite'}"
+    add_losing_day(seed_account(url))
+    seed_candles(url)
+    with serving(url) as base:
+        browser.get(f"{base}/ui/accounts/{ACCOUNT}")
+        WebDriverWait(browser, 30).until(
+            lambda d: (
+                d.execute_script("return document.getElementById('candles-box').dataset.ready")
+                == "true"
+            )
+        )
+        traces: list[dict[str, Any]] = browser.execute_script(
+            "return document.getElementById('candles').data.map(t => ({name: t.name,"
+            " type: t.type || 'scatter', n: t.x.length, y: t.y || null}))"
+        )
+        shot = tmp_path / "candles.png"
+        assert browser.save_screenshot(str(shot))
+    by_name = {t["name"]: t for t in traces}
+    assert by_name["EURUSD M1"]["type"] == "candlestick"
+    assert by_name["EURUSD M1"]["n"] == 161  # 08:55 to 11:35, one bar a minute
+    # trades 2 and 1, latest first (trade 4, on Thursday, is after the bars)
+    assert by_name["entries"]["y"] == [1.11, 1.1]
+    assert by_name["exits"]["y"] == [1.114, 1.11]
+    assert shot.stat().st_size > 10_000
