@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from agents.nats_link import NatsLink
 from agents.outbox import PRIORITY_ACCOUNT, PRIORITY_TICK, Outbox, OutgoingFact, StoredFact
 from agents.position_diff import PositionRecord, diff_positions, record_from_terminal
 from agents.publisher import FactPublisher
+from agents.reset_balance import WINDOW as RESET_WINDOW
+from agents.reset_balance import balance_at, last_reset
 from agents.server_clock import ServerClock
 from agents.session import TerminalSession, TerminalUnavailable
 from agents.state import AgentState
@@ -46,6 +49,7 @@ from agents.ticks import SymbolCursor
 from bus import subjects
 from bus.codec import encode
 from bus.schemas import TickReceived
+from bus.schemas.base import from_msc
 from config.models import AccountConfig
 
 log = logging.getLogger(__name__)
@@ -110,6 +114,7 @@ class Agent:
         self.executor = executor
         self.clock = clock
         self.server_clock = ServerClock(clock)
+        self._rebuilt_reset: datetime | None = None
         self._reconnects_seen = 0
         self.known: dict[int, PositionRecord] = self.state.positions()
         """Open positions by identifier."""
@@ -349,14 +354,36 @@ class Agent:
         values = snapshot_values(info)
         now = self.clock()
         due = now - self._last_snapshot_at >= self.snapshot_interval_s
-        if values == self._last_snapshot and not due:
+        reset = await self._rebuild_reset(values[0], now)
+        if values == self._last_snapshot and not due and reset is None:
             return
         time_ms = max(int(now * 1000), self._snapshot_ms + 1)
         self._snapshot_ms = time_ms
-        msg_id, snapshot = account_snapshot(self.account_id, info, values, time_ms)
+        msg_id, snapshot = account_snapshot(self.account_id, info, values, time_ms, reset)
         self._last_snapshot, self._last_snapshot_at = values, now
         subject = subjects.account_snapshot(self.account_id)
         self.publisher.submit(OutgoingFact(subject, msg_id, encode(snapshot), PRIORITY_ACCOUNT))
+
+    async def _rebuild_reset(self, balance: float, now: float) -> tuple[datetime, float] | None:
+        """The day's reset instant and the balance then, once per trading day (None: not now).
+
+        Needs the server's UTC offset to place deals in time; until a tick gave it, or while
+        the history cannot be read, it tries again at the next poll.
+        """
+        daily = self.account.risk.daily_loss
+        start = last_reset(from_msc(int(now * 1000)), daily.reset_time, daily.timezone)
+        if start == self._rebuilt_reset or self.server_clock.offset_ms is None:
+            return None
+        try:
+            deals = await self.session.call(
+                "history_deals_get", start - RESET_WINDOW, from_msc(int(now * 1000)) + RESET_WINDOW
+            )
+        except Exception as exc:  # noqa: BLE001 - no rebuild this poll: the engine estimates
+            log.info("%s: deal history for the daily reset not read: %s", self.account_id, exc)
+            return None
+        self._rebuilt_reset = start
+        since = int(start.timestamp() * 1000)
+        return start, balance_at(balance, deals or (), since, self.server_clock.to_utc)
 
     def outbox_drained_after(self, buffered: int) -> bool:
         """True once the outbox is empty and at least `buffered` facts left it."""

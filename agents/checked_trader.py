@@ -91,7 +91,9 @@ class CheckedTrader:
         )
         self.checked += 1
         try:
-            msg = await nc.request(subjects.RISK_CHECK, encode(check), timeout=CHECK_TIMEOUT_S)
+            msg = await nc.request(
+                subjects.risk_check(self.account_id), encode(check), timeout=CHECK_TIMEOUT_S
+            )
         except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
             log.info("risk check of %s not answered (%r): not sent",
                      request["client_order_id"], exc)  # fmt: skip

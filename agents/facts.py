@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
@@ -139,9 +140,17 @@ def snapshot_values(info: AccountInfo) -> tuple[float, ...]:
 
 
 def account_snapshot(
-    account_id: str, info: AccountInfo, values: tuple[float, ...], time_ms: int
+    account_id: str,
+    info: AccountInfo,
+    values: tuple[float, ...],
+    time_ms: int,
+    reset: tuple[datetime, float] | None = None,
 ) -> tuple[str, AccountSnapshot]:
-    """The snapshot (stamped with the agent's UTC clock) and its msg id."""
+    """The snapshot (stamped with the agent's UTC clock) and its msg id.
+
+    `reset` is the last daily reset instant and the balance then (agents/reset_balance.py),
+    sent with the first snapshot of a trading day.
+    """
     balance, equity, margin, margin_free, margin_level, profit = values
     snapshot = AccountSnapshot(
         account_id=account_id,
@@ -155,5 +164,7 @@ def account_snapshot(
         currency=str(info.currency),
         server=str(info.server),
         time=from_msc(time_ms),
+        reset_at=None if reset is None else reset[0],
+        reset_balance=None if reset is None else reset[1],
     )
     return fact_msg_id(account_id, "account", time_ms), snapshot

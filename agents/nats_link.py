@@ -55,12 +55,16 @@ class NatsLink:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect (retrying) until connected or stopped."""
+        settings = ConnectSettings(url=self.url, name=self.name, connect_timeout=2.0)
         while self.nc is None and not stop.is_set():
             try:
+                if settings.with_env_defaults().creds_file:
+                    # An mtq identity may neither inspect nor create streams (stream info
+                    # would list other accounts): `mtq up` provisions them, also after a
+                    # server restart.
+                    self._provision = False
                 nc = await connect(
-                    ConnectSettings(url=self.url, name=self.name, connect_timeout=2.0),
-                    disconnected_cb=self._on_down,
-                    reconnected_cb=self._on_up,
+                    settings, disconnected_cb=self._on_down, reconnected_cb=self._on_up
                 )
             except NatsUnavailable as exc:
                 self.last_error = str(exc)

@@ -182,14 +182,14 @@ async def pretrade(nc: Client, js: JetStreamContext, acct: str, count: int) -> d
     latencies = []
     for _ in range(count):
         started = time.perf_counter()
-        reply = await nc.request(subjects.RISK_CHECK, request, timeout=5)
+        reply = await nc.request(subjects.risk_check(acct), request, timeout=5)
         latencies.append((time.perf_counter() - started) * 1000)
     answer = msgspec.json.decode(reply.data, type=RiskCheckReply)
     started = time.perf_counter()
     in_flight = 50
     for _ in range(count // in_flight):
         await asyncio.gather(
-            *[nc.request(subjects.RISK_CHECK, request, timeout=10) for _ in range(in_flight)]
+            *[nc.request(subjects.risk_check(acct), request, timeout=10) for _ in range(in_flight)]
         )
     concurrent_rate = (count // in_flight * in_flight) / (time.perf_counter() - started)
     return {

@@ -1,4 +1,8 @@
-"""Encode wire messages and decode them by subject family, one decoder each, built once."""
+"""Encode wire messages and decode them by subject family, one decoder each, built once.
+
+A fact is also held to `bus.sanity`'s limits (finite money, lots in range, a time between
+2000 and 2100), so every consumer refuses the same facts with the same reason.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Any, Final
 
 import msgspec
 
-from bus import subjects
+from bus import sanity, subjects
 from bus.schemas import (
     AccountSnapshot,
     AgentHeartbeat,
@@ -50,7 +54,9 @@ def _decode(decoder: msgspec.json.Decoder[Any], subject: str, data: bytes) -> An
     try:
         return decoder.decode(data)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
-        raise DecodeError(subject, str(exc)) from None
+        field = sanity.non_finite_field(data)
+        reason = f"{field} is not a finite number (NaN or Infinity)" if field else str(exc)
+        raise DecodeError(subject, reason) from None
 
 
 def _check_account(subject: str, message: Any, account_id: str) -> None:
@@ -77,6 +83,10 @@ def decode_fact_of(account_id: str, family: str, subject: str, data: bytes) -> F
         raise DecodeError(subject, f"unknown fact family {family!r}")
     message: Fact = _decode(decoder, subject, data)
     _check_account(subject, message, account_id)
+    try:
+        sanity.check_fact(message)
+    except sanity.InsaneFact as exc:
+        raise DecodeError(subject, str(exc)) from None
     return message
 
 

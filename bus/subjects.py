@@ -19,8 +19,12 @@ SERVICE_RISK: Final = "mtq-risk"
 SERVICE_QUERY: Final = "mtq-query"
 SERVICE_AGENTS: Final = "mtq-agents"
 
-RISK_CHECK: Final = "mtq.risk.check"
-RISK_CONTROL: Final = "mtq.risk.control"
+RISK_CHECK_PREFIX: Final = "mtq.risk.check"
+RISK_CONTROL_PREFIX: Final = "mtq.risk.control"
+RISK_CHECK_ANY: Final = f"{RISK_CHECK_PREFIX}.*"
+"""What the engine serves: `mtq.risk.check.<account>`, the account bound by the subject."""
+RISK_CONTROL_ANY: Final = f"{RISK_CONTROL_PREFIX}.*"
+"""What the engine serves: `mtq.risk.control.<identity>`, the actor bound by the subject."""
 RISK_SHOW: Final = "mtq.risk.show"
 QUERY_PREFIX: Final = "mtq.query"
 QUERY_ENDPOINTS: Final = (
@@ -39,6 +43,8 @@ ORDER_KINDS: Final = ("executed", "rejected")
 COMMAND_KINDS: Final = ("close_position", "close_all", "set_trading_state")
 
 DLQ_PREFIX: Final = "dlq"
+WEBHOOK_DLQ_PREFIX: Final = f"{DLQ_PREFIX}.api.webhook"
+"""Where the HTTP API dead-letters an alert no webhook took: `dlq.api.webhook.<account>`."""
 RISK_PREFIX: Final = "risk"
 """Prefix of the risk engine's event store: `risk.events.<aggregate id>.<version>.<Type>`."""
 
@@ -119,6 +125,26 @@ def risk_events(aggregate_id: str, version: int, event_type: str) -> str:
     return f"{RISK_PREFIX}.events.{aggregate}.{version}.{event_type}"
 
 
+# --- the risk service -----------------------------------------------------------------
+
+
+def risk_check(account_id: str) -> str:
+    """`mtq.risk.check.<account>`: a pre-trade check of that account only (agents may
+    publish only their own; the engine refuses a body naming another account)."""
+    return f"{RISK_CHECK_PREFIX}.{account(account_id)}"
+
+
+def risk_control(identity: str) -> str:
+    """`mtq.risk.control.<identity>`: a control request whose recorded actor is `identity`
+    (each identity may publish only its own)."""
+    return f"{RISK_CONTROL_PREFIX}.{check_token(identity, 'identity')}"
+
+
+def last_token(subject: str) -> str:
+    """The last token of a subject (the bound account or identity of a risk request)."""
+    return subject.rsplit(".", 1)[-1]
+
+
 # --- read-model queries --------------------------------------------------------------
 
 
@@ -137,6 +163,10 @@ def dlq(original_subject: str) -> str:
     if not original_subject or " " in original_subject:
         raise SubjectError(f"invalid subject {original_subject!r} for the dead-letter queue")
     return f"{DLQ_PREFIX}.{original_subject}"
+
+
+def webhook_dlq(account_id: str) -> str:
+    return f"{WEBHOOK_DLQ_PREFIX}.{account(account_id)}"
 
 
 def parse_fact_subject(subject: str) -> tuple[str, str, str | None]:
@@ -160,6 +190,13 @@ FACTS_SUBJECTS: Final = (
 RISK_SUBJECTS: Final = ("risk.>",)
 CMD_SUBJECTS: Final = ("cmd.*.>",)
 DLQ_SUBJECTS: Final = ("dlq.>",)
+ACCOUNT_SNAPSHOTS: Final = "mt5.*.account"
+"""Every account snapshot in MT5 (what the engine re-reads on start)."""
+
+
+def direct_get(stream: str) -> str:
+    """JetStream's direct get of `stream` taking a JSON request (batches, `up_to_seq`)."""
+    return f"$JS.API.DIRECT.GET.{check_token(stream, 'stream')}"
 
 
 # --- exports (issue 18) ------------------------------------------------------------

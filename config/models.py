@@ -202,8 +202,12 @@ ALERT_KINDS: Final = (
     "DrawdownWarning",
     "DrawdownBreached",
     "LiquidationPending",
+    "LiquidationCancelled",
     "LiquidationOrdered",
+    "PositionCloseOrdered",
     "TradingStateChanged",
+    "FeedStale",
+    "FeedRestored",
     "AgentUnhealthy",
 )
 """What the HTTP API alerts on (webhook `events` name these, or `*` for all)."""
@@ -282,6 +286,8 @@ class ApiConfig(_Frozen):
 
     tokens: tuple[ApiTokenConfig, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
+    max_body_bytes: PositiveInt = 1024 * 1024
+    """Largest request body the API takes; a larger one answers 413 before it is read."""
 
     @field_validator("tokens")
     @classmethod

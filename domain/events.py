@@ -19,9 +19,10 @@ from domain.trading_state import TradingState
 if TYPE_CHECKING:
     from domain.account import AccountRisk
 
-AnchorSource = Literal["recorded", "reconstructed", "estimated"]
+AnchorSource = Literal["recorded", "reconstructed", "estimated", "rebased"]
 """Where a day's anchor comes from: the last values recorded at or before the reset, the
-agent's rebuild from deal history, or (first day only) the first snapshot seen."""
+agent's rebuild from deal history, (first day only) the first snapshot seen, or an
+operator's `reset --rebase` (DayRebased)."""
 MAX_BREACH_HISTORY = 20
 """Breaches kept in state for `summary()`; all are in the log anyway."""
 
@@ -64,6 +65,7 @@ class AccountStateRecorded(RiskEvent):
         aggregate._margin_free = self.margin_free
         aggregate._currency = self.currency
         aggregate._observed_at = self.timestamp
+        aggregate._observed_seq = self.seq
 
 
 class TradingDayStarted(RiskEvent):
@@ -82,6 +84,49 @@ class TradingDayStarted(RiskEvent):
         aggregate._start_day(self)
 
 
+class DayRebased(RiskEvent):
+    """An operator's `reset --rebase`: the day's anchor is now the balance, by `actor`.
+
+    It departs from the firm's daily floor on purpose, and says who did it and why.
+    """
+
+    anchor: Decimal
+    balance: Decimal
+    equity: Decimal
+    previous_anchor: Decimal | None
+    daily_floor: Decimal | None
+    actor: str
+    reason: str
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._rebase_day(self)
+
+
+class FeedStale(RiskEvent):
+    """No snapshot since `last_snapshot` while positions are open; `holds` what the action holds."""
+
+    last_snapshot: datetime | None
+    stale_after_seconds: float
+    positions: int
+    action: str
+    holds: TradingState | None
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._feed_stale = True
+        if self.holds is not None:
+            aggregate._holds["feed"] = self.holds
+
+
+class FeedRestored(RiskEvent):
+    """A snapshot again after `FeedStale`; the feed's hold (if any) is released."""
+
+    stale_since: datetime | None
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._feed_stale = False
+        aggregate._holds.pop("feed", None)
+
+
 class EndOfDayBalanceRecorded(RiskEvent):
     """The closing balance of `day`; `high` is the highest so far (trailing_eod)."""
 
@@ -96,12 +141,27 @@ class EndOfDayBalanceRecorded(RiskEvent):
 
 
 class PeakEquityRaised(RiskEvent):
+    """The trailing peak rose to `peak`; `run` is the confirming run it keeps counting on."""
+
     peak: Decimal
     max_floor: Decimal | None
+    run: tuple[Decimal, ...] = ()
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._high = self.peak
+        aggregate._peak_run = tuple(self.run)
         aggregate._refloor()
+
+
+class PeakConfirmationCounted(RiskEvent):
+    """Consecutive snapshots above the trailing `peak` so far (empty `run`: the run ended)."""
+
+    run: tuple[Decimal, ...]
+    value: Decimal
+    peak: Decimal
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        aggregate._peak_run = tuple(self.run)
 
 
 class BreachConfirmationCounted(RiskEvent):
@@ -185,12 +245,21 @@ class LiquidationPending(RiskEvent):
 
 
 class LiquidationCancelled(RiskEvent):
+    """Recovered in the grace; `grace_used` is the day's grace spent so far (seconds).
+
+    A breach later that day waits only the grace left: the timer resumes, it never restarts.
+    """
+
     rule: str
     value: Decimal
     floor: Decimal | None
+    grace_used: float = 0.0
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._pending = None
+        used = dict(getattr(aggregate, "_grace_used", {}))
+        used[self.rule] = self.grace_used
+        aggregate._grace_used = used
 
 
 class LiquidationOrdered(RiskEvent):

@@ -80,12 +80,18 @@ class OrderRequest:
 
 @dataclass(frozen=True, slots=True)
 class MarketEvidence:
-    """The last tick of the symbol as the engine found it; all None: no tick found."""
+    """The last tick of the symbol as the engine found it; all None: no tick found.
+
+    `previous_*` is the tick before it, read only when the symbol has `max_gap_pips`.
+    """
 
     symbol: str
     bid: Decimal | None = None
     ask: Decimal | None = None
     tick_time: datetime | None = None
+    previous_bid: Decimal | None = None
+    previous_ask: Decimal | None = None
+    previous_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,8 +47,13 @@ def check_order(
     market: MarketEvidence | None,
     now: datetime,
     equity: Decimal | None,
+    liquidation_pending: str | None = None,
 ) -> PreTradeAnswer:
-    """Approve or deny `request` against `rules`, the open `positions` and the market."""
+    """Approve or deny `request` against `rules`, the open `positions` and the market.
+
+    While a liquidation is pending (`liquidation_pending`: its reason) nothing that adds
+    exposure is approved, whatever the trading state.
+    """
     net = net_volume(positions, request.symbol)
     limits: dict[str, Any] = {"trading_state": state, "net_volume": str(net)}
     if reduces_exposure(net, request):
@@ -58,6 +63,8 @@ def check_order(
     reasons: list[str] = []
     if state != "ACTIVE":
         reasons.append(f"trading_state {state}")
+    if liquidation_pending is not None:
+        reasons.append(f"liquidation pending: {liquidation_pending}")
     if request.volume <= ZERO:
         reasons.append(f"volume {request.volume} <= 0")
     spec = rules.symbol(request.symbol)
@@ -155,6 +162,8 @@ def _market_reasons(spec: SymbolSpec, market: MarketEvidence | None, now: dateti
         if spread > spec.max_spread_pips:
             shown = spread.quantize(Decimal("0.01"))
             reasons.append(f"spread {shown} pips > max_spread_pips {spec.max_spread_pips}")
+    if spec.max_gap_pips is not None:
+        reasons.extend(_gap_reasons(spec, spec.max_gap_pips, market))
     if spec.stale_feed_seconds is not None:
         if not has_tick:
             reasons.append(
@@ -169,3 +178,20 @@ def _market_reasons(spec: SymbolSpec, market: MarketEvidence | None, now: dateti
                     f"tick_age {age:.1f}s > stale_feed_seconds {spec.stale_feed_seconds:g}"
                 )
     return reasons
+
+
+def _gap_reasons(spec: SymbolSpec, limit: Decimal, market: MarketEvidence | None) -> list[str]:
+    """The jump from the previous tick to the last one, on bid or ask, against `limit`."""
+    limit = limit.normalize()
+    if market is None or market.bid is None or market.ask is None:
+        return []  # no tick at all: the spread and stale-feed checks speak for it
+    if market.previous_bid is None or market.previous_ask is None:
+        return [f"no previous tick of {spec.name} to judge max_gap_pips {limit:f}"]
+    gap = max(abs(market.bid - market.previous_bid), abs(market.ask - market.previous_ask))
+    pips = gap / spec.pip
+    if pips <= limit:
+        return []
+    shown = pips.quantize(Decimal("0.01"))
+    return [
+        f"gap {shown} pips > max_gap_pips {limit:f} (bid {market.previous_bid} -> {market.bid})"
+    ]

@@ -7,7 +7,6 @@ and lists the decisions that would have differed. Both use the engine's own `Dec
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +15,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from domain import AccountRisk, FactRef, RiskError, RiskRules
+from domain import AccountRisk, FactRef, RiskRules
 from engine.decider import EPOCH, Decider
-from engine.inputs import is_input, redo_input
+from engine.inputs import is_input, recorded_input
+from engine.messages import FactIn
 from engine.reader import RawFact
 
 Progress = Callable[[int], None]
@@ -114,7 +114,7 @@ class Replay:
 
     def feed(self, raw: RawFact) -> None:
         self.apply_inputs(before_seq=raw.seq)
-        self.decider.decide(raw.seq, raw.subject, raw.data)
+        self.decider.handle(FactIn(raw.seq, raw.subject, raw.data))
 
     def apply_inputs(self, before_seq: int | None = None) -> None:
         while self._next < len(self._inputs):
@@ -127,8 +127,9 @@ class Replay:
                 "LimitsChanged",
             ):
                 continue
-            with contextlib.suppress(RiskError):  # whatif: another config's state may refuse
-                redo_input(self.decider, entry.event)
+            message = recorded_input(entry.event)
+            if message is not None:  # whatif: another config's state may refuse it (Rejected)
+                self.decider.handle(message)
 
     def collect(self) -> list[tuple[AccountRisk, Sequence[Any]]]:
         touched = self.decider.touched_accounts()

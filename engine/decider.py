@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, assert_never
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact_of
 from bus.schemas import Fact
-from domain import AccountRisk, FactRef, RiskError, RiskRules, account_risk_id
-from engine.facts import apply_fact, fact_time
+from domain import AccountRisk, FactRef, PreTradeAnswer, RiskError, RiskRules, account_risk_id
+from engine.facts import apply_fact, fact_time, recall_fact
+from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn, Message
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-NOT_DECIDED = frozenset({"health", "tick"})
-"""Fact families risk never decides on: skipped before decoding."""
+NOT_DECIDED = frozenset({"tick"})
+"""Fact families risk never decides on: skipped before decoding (heartbeats only tell the
+time, for the stale-feed rule)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,19 @@ class Rejected:
     reason: str
 
 
-Outcome = Applied | Skipped | Rejected
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A pre-trade check answered (and recorded as OrderApproved or OrderDenied)."""
+
+    account_id: str
+    answer: PreTradeAnswer
+    version: int
+    """The account's version after the decision (its id is `<aggregate id>/<version>`)."""
+    new_commands: tuple[str, ...] = ()
+    events: tuple[Any, ...] = ()
+
+
+Outcome = Applied | Answered | Skipped | Rejected
 
 SKIPPED = Skipped()
 
@@ -52,6 +66,44 @@ class Decider:
     """The latest time of a decided fact: when config changes are recorded."""
     _touched: dict[str, AccountRisk] = field(default_factory=dict)
     _pending: int = 0
+
+    def handle(self, message: Message) -> Outcome:
+        """The one entry point: decide a fact, a check, a control or a config.
+
+        Nothing raises: a bad input is `Rejected` with the reason, recording nothing.
+        """
+        match message:
+            case FactIn(seq=seq, subject=subject, data=data):
+                return self.decide(seq, subject, data)
+            case ConfigIn(account_id=account_id, rules=rules, at=at):
+                return Applied(account_id, ()) if self.configure(account_id, rules, at) else SKIPPED
+            case CheckIn() | ControlIn():
+                return self._request(message)
+            case _:
+                assert_never(message)
+
+    def _request(self, message: CheckIn | ControlIn) -> Outcome:
+        account = self.accounts.get(message.account_id)
+        if account is None:
+            return Rejected("unknown_account", f"account {message.account_id!r} is not registered")
+        before = len(account.pending_events)
+        commands_before = tuple(account.outstanding_commands)
+        answer: PreTradeAnswer | None = None
+        try:
+            match message:
+                case CheckIn(order=order, market=market, at=at):
+                    answer = account.check_order(order, market, at)
+                case ControlIn(action=action, reason=reason, actor=actor, at=at, rebase=rebase):
+                    account.control(action, reason, actor, at, rebase=rebase)
+        except RiskError as exc:
+            return Rejected(type(exc).__name__, str(exc))
+        events = tuple(account.pending_events[before:])
+        if events:
+            self.touch(account)
+        new = self.new_commands(account, commands_before)
+        if answer is not None:
+            return Answered(message.account_id, answer, account.version, new, events)
+        return Applied(message.account_id, new, events) if events else SKIPPED
 
     def decide(self, seq: int, subject: str, data: bytes) -> Outcome:
         """Decide one MT5 fact; bad facts are rejected with the reason, never raised."""
@@ -90,6 +142,13 @@ class Decider:
             return account_id, account, decode_fact_of(account_id, family, subject, data)
         except DecodeError as exc:
             return Rejected("decode", exc.reason)
+
+    def recall(self, seq: int, subject: str, data: bytes) -> None:
+        """Re-observe a fact decided before a restart (it records nothing)."""
+        found = self._route(subject, data)
+        if isinstance(found, tuple):
+            _, account, fact = found
+            recall_fact(account, fact, seq)
 
     def new_commands(self, account: AccountRisk, before: tuple[str, ...]) -> tuple[str, ...]:
         """Commands `account` ordered since its outstanding ids were `before`."""

@@ -12,12 +12,14 @@ from typing import Any, assert_never
 
 from nats.js.client import JetStreamContext
 
+from bus import subjects
 from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
-from engine.decider import Applied, Decider, Rejected, Skipped
+from engine.decider import Answered, Applied, Decider, Outcome, Rejected, Skipped
+from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
-from engine.reader import FactReader, RawFact
+from engine.reader import FactReader, RawFact, read_facts
 from engine.store import RiskStore
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ class RiskEngine:
         tracking = await asyncio.to_thread(self.store.tracking)
         accounts = await asyncio.to_thread(self._load_accounts)
         self.decider = Decider(accounts=accounts, last_seq=tracking)
+        await self._recall_snapshots(tracking)
         if accounts:
             self.decider.last_time = max(a.modified_on for a in accounts.values())
         self._snapshot_versions = {a: acc.version for a, acc in accounts.items()}
@@ -129,11 +132,26 @@ class RiskEngine:
                 loaded[account_id] = account
         return loaded
 
+    async def _recall_snapshots(self, tracking: int) -> None:
+        """Re-observe the snapshots decided after each account's last recorded one."""
+        js = self._get_js()
+        accounts = self.decider.accounts.values()
+        if js is None or not accounts or not tracking:
+            return
+        start = min(a.observed_seq for a in accounts) + 1
+        if start > tracking:
+            return
+        facts = read_facts(
+            js, from_seq=start, until_seq=tracking, filters=(subjects.ACCOUNT_SNAPSHOTS,)
+        )
+        async for raw in facts:
+            self.decider.recall(raw.seq, raw.subject, raw.data)
+
     async def _apply_config(self) -> list[str]:
         at = FactRef(self.decider.last_seq, self.decider.last_time)
         changed = []
         for account_id, rules in sorted(self.rules.items()):
-            if self.decider.configure(account_id, rules, at):
+            if isinstance(self.decider.handle(ConfigIn(account_id, rules, at)), Applied):
                 changed.append(account_id)
             if self.decider.pending_count >= MAX_GROUP_EVENTS:
                 await self._flush()
@@ -191,14 +209,14 @@ class RiskEngine:
 
     def _decide(self, raw: RawFact) -> None:
         self.stats.facts += 1
-        outcome = self.decider.decide(raw.seq, raw.subject, raw.data)
+        outcome = self.decider.handle(FactIn(raw.seq, raw.subject, raw.data))
         match outcome:
             case Applied(account_id=account_id, new_commands=new_commands, events=events):
                 self.stats.decided += 1
                 account = self.decider.accounts[account_id]
                 report_notable(account_id, events)
                 self._send(account, new_commands)
-            case Skipped():
+            case Skipped() | Answered():  # only a check is answered, never a fact
                 self.stats.skipped += 1
             case Rejected(kind=kind):
                 self.stats.rejected += 1
@@ -252,13 +270,20 @@ class RiskEngine:
         """Where a request is decided: after the last fact decided, at the receive time."""
         return FactRef(self.decider.last_seq, self._clock())
 
-    async def commit_request(self, account: AccountRisk, before: tuple[str, ...]) -> None:
-        """Record what a request decided on `account` and wait until it is committed.
-
-        `before` are the account's outstanding command ids before the request.
-        """
-        self.decider.touch(account)
-        self._send(account, self.decider.new_commands(account, before))
-        group = await self._flush()
-        if group is not None:
-            await group.done
+    async def request(self, message: CheckIn | ControlIn) -> Outcome:
+        """Decide a pre-trade check or a control, send what it ordered, wait for the commit."""
+        outcome = self.decider.handle(message)
+        match outcome:
+            case (
+                Applied(account_id=account_id, new_commands=new)
+                | Answered(account_id=account_id, new_commands=new)
+            ):
+                self._send(self.decider.accounts[account_id], new)
+                group = await self._flush()
+                if group is not None:
+                    await group.done
+            case Skipped() | Rejected():
+                pass
+            case _:
+                assert_never(outcome)
+        return outcome

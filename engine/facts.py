@@ -104,8 +104,19 @@ def apply_fact(account: AccountRisk, fact: Fact, seq: int) -> bool:
         case OrderRejected():
             ref = FactRef(seq, fact.time)
             account.observe_order_result(fact.command_id, False, fact.comment, ref)
-        case TickReceived() | AgentHeartbeat() | AgentLifecycleChanged():
+        case AgentHeartbeat():
+            account.observe_clock(FactRef(seq, fact.time))
+        case TickReceived() | AgentLifecycleChanged():
             return False
         case _:
             assert_never(fact)
     return True
+
+
+def recall_fact(account: AccountRisk, fact: Fact, seq: int) -> None:
+    """Restore what deciding `fact` kept in memory only (see `AccountRisk.recall_snapshot`)."""
+    match fact:
+        case AccountSnapshot():
+            account.recall_snapshot(account_state(fact), FactRef(seq, fact.time))
+        case _:
+            pass

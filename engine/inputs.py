@@ -12,40 +12,42 @@ from decimal import Decimal
 from typing import Any, Final
 
 from domain import FactRef, InvalidControl, MarketEvidence, OrderRequest, RiskRules
+from domain import events as ev
 from domain.trading_state import CONTROL_ACTIONS, ControlAction
-from engine.decider import Decider
+from engine.messages import CheckIn, ConfigIn, ControlIn, Message
 
 RISK_ACTOR: Final = "risk"
-INPUT_TYPES: Final = frozenset(
-    {"AccountRegistered", "LimitsChanged", "OrderApproved", "OrderDenied", "TradingStateChanged"}
-)
 
 
 def is_input(event: Any) -> bool:
-    name = type(event).__name__
-    if name == "TradingStateChanged":
-        return bool(event.actor != RISK_ACTOR)
-    return name in INPUT_TYPES
+    """Whether `event` records a decision on an input other than a fact."""
+    match event:
+        case ev.TradingStateChanged():
+            return bool(event.actor != RISK_ACTOR)
+        case (
+            ev.AccountRegistered() | ev.LimitsChanged() | ev.OrderApproved() | ev.OrderDenied()
+            | ev.DayRebased()
+        ):  # fmt: skip
+            return True
+        case _:
+            return False
 
 
-def redo_input(decider: Decider, event: Any) -> None:
-    """Make the decision `event` records again, from what it recorded."""
+def recorded_input(event: Any) -> Message | None:
+    """The message `event` was decided on, to decide it again (None: not an input)."""
     at = FactRef(event.seq, event.timestamp)
-    name = type(event).__name__
-    if name in ("AccountRegistered", "LimitsChanged"):
-        decider.configure(event.account_id, RiskRules.from_dict(event.rules), at)
-        return
-    account = decider.accounts.get(event.account_id)
-    if account is None:
-        return
-    if name in ("OrderApproved", "OrderDenied"):
-        account.check_order(_request(event.request), _market(event.market), at)
-    elif name == "TradingStateChanged":
-        action, reason = _control_of(event.reason)
-        account.control(action, reason, event.actor, at)
-    else:
-        return
-    decider.touch(account)
+    match event:
+        case ev.AccountRegistered() | ev.LimitsChanged():
+            return ConfigIn(event.account_id, RiskRules.from_dict(event.rules), at)
+        case ev.OrderApproved() | ev.OrderDenied():
+            return CheckIn(event.account_id, _request(event.request), _market(event.market), at)
+        case ev.TradingStateChanged() if event.actor != RISK_ACTOR:
+            action, reason = _control_of(event.reason)
+            return ControlIn(event.account_id, action, reason, event.actor, at)
+        case ev.DayRebased():  # the reset that follows it is recorded on its own
+            return ControlIn(event.account_id, "reset", event.reason, event.actor, at, rebase=True)
+        case _:
+            return None
 
 
 def _control_of(recorded_reason: str) -> tuple[ControlAction, str]:
@@ -71,10 +73,20 @@ def _request(data: dict[str, Any]) -> OrderRequest:
 def _market(data: dict[str, Any] | None) -> MarketEvidence | None:
     if data is None:
         return None
-    tick_time = data.get("tick_time")
     return MarketEvidence(
         symbol=data["symbol"],
-        bid=None if data.get("bid") is None else Decimal(str(data["bid"])),
-        ask=None if data.get("ask") is None else Decimal(str(data["ask"])),
-        tick_time=datetime.fromisoformat(tick_time) if isinstance(tick_time, str) else tick_time,
+        bid=_decimal(data.get("bid")),
+        ask=_decimal(data.get("ask")),
+        tick_time=_time(data.get("tick_time")),
+        previous_bid=_decimal(data.get("previous_bid")),
+        previous_ask=_decimal(data.get("previous_ask")),
+        previous_time=_time(data.get("previous_time")),
     )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value

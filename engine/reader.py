@@ -139,6 +139,19 @@ class FactReader:
             pending_msgs_limit=-1, pending_bytes_limit=-1,
         )  # fmt: skip
 
+    async def exhausted(self) -> bool:
+        """Nothing is buffered and the server has nothing more on the filters."""
+        sub = self._sub
+        if self._buffer or not isinstance(sub, JetStreamContext.PushSubscription):
+            return False
+        try:
+            info = await sub.consumer_info()
+        except Exception:  # noqa: BLE001 - consumer being re-created: not known
+            return False
+        delivered = info.delivered.stream_seq if info.delivered is not None else 0
+        in_flight = delivered > self._delivered_seq
+        return info.num_pending == 0 and not in_flight and not self._buffer
+
     async def close(self) -> None:
         sub, self._sub = self._sub, None
         self._room.set()
@@ -153,13 +166,16 @@ async def read_facts(
     until_seq: int,
     filters: tuple[str, ...] = RISK_FACT_SUBJECTS,
     progress: Callable[[int], None] | None = None,
+    from_seq: int = 1,
 ) -> AsyncIterator[RawFact]:
-    """Every fact on `filters` from the start of MT5 up to `until_seq`, in order."""
-    reader = FactReader(lambda: js, 1, filters=filters)
+    """Every fact on `filters` from `from_seq` (the start of MT5) up to `until_seq`, in order."""
+    reader = FactReader(lambda: js, from_seq, filters=filters)
     idle = 0
     try:
         while reader.next_seq <= until_seq and idle < 3:
-            batch = await reader.fetch(1.0)
+            batch = await reader.fetch(0.2 if idle == 0 else 1.0)
+            if not batch and await reader.exhausted():
+                return
             idle = 0 if batch else idle + 1
             for raw in batch:
                 if raw.seq > until_seq:

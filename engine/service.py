@@ -1,21 +1,31 @@
-"""The `mtq-risk` NATS micro service: pre-trade checks, trading-state control, show."""
+"""The `mtq-risk` NATS micro service: pre-trade checks, trading-state control, show.
+
+Who asks is bound by the subject, which nats-server lets only that identity publish on:
+`mtq.risk.check.<account>` checks that account only (a body naming another is refused
+before anything is recorded), and `mtq.risk.control.<identity>` records `<identity>` as the
+actor. The `api` identity alone names someone else: the HTTP token that authorised the
+request, recorded as `api:<token name>`. An actor the caller writes in the body is kept
+only as a note in the recorded reason.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from decimal import Decimal
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
 
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 from nats.micro import add_service
+from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
 
 from bus import subjects
-from bus.codec import decode_fact
+from bus.codec import DecodeError, decode_fact
 from bus.micro import ErrorCodes, Handler, ServiceRequestError, endpoint
 from bus.schemas import TickReceived
-from bus.schemas.base import from_msc
+from bus.schemas.base import Message, from_msc
 from bus.schemas.risk import (
     RiskCheckReply,
     RiskCheckRequest,
@@ -24,14 +34,52 @@ from bus.schemas.risk import (
     RiskShowReply,
     RiskShowRequest,
 )
+from bus.security.identities import HTTP_API
 from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError
+from engine.decider import Answered, Applied, Rejected
 from engine.engine import RiskEngine
 from engine.facts import price
+from engine.messages import CheckIn, ControlIn
 
 log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
 SERVICE: Final = subjects.SERVICE_RISK
+DEFAULT_ACTOR: Final = RiskControlRequest(account_id="x", action="pause", reason="").actor
+"""The schema's default `actor`: a caller that wrote none leaves no note."""
+
+R = TypeVar("R")
+
+
+def bound_actor(identity: str, claimed: str) -> tuple[str, str]:
+    """(recorded actor, note) of a control request from `identity` that says `claimed`.
+
+    The actor is the identity; for `api` it is `api:<token name>`, the token name being
+    the `actor` the API sends. Whatever else the caller claims is only a note.
+    """
+    if identity == HTTP_API:
+        if not claimed or claimed == DEFAULT_ACTOR:
+            raise ServiceRequestError(
+                400, "a control request of the api identity must name its token in `actor`"
+            )
+        return f"{HTTP_API}:{claimed}", ""
+    note = "" if claimed in ("", DEFAULT_ACTOR, identity) else claimed
+    return identity, note
+
+
+def reason_with_note(reason: str, note: str) -> str:
+    """The recorded reason, with the caller's own actor claim beside it (never as the actor)."""
+    return f"{reason} (actor named by the caller: {note})" if note else reason
+
+
+def check_bound_account(bound: str, account_id: str) -> None:
+    """400 unless the body's account is the one the subject names."""
+    if account_id != bound:
+        raise ServiceRequestError(
+            400,
+            f"account_id {account_id!r} does not match the account of the subject "
+            f"{subjects.risk_check(bound)}: a check may only be about the subject's account",
+        )
 
 
 class RiskService:
@@ -50,9 +98,12 @@ class RiskService:
             raise ServiceRequestError(404, f"unknown account {account_id!r}; known: {known}")
         return account
 
-    async def check(self, request: RiskCheckRequest) -> RiskCheckReply:
+    async def check(self, request: RiskCheckRequest, bound_account: str) -> RiskCheckReply:
+        check_bound_account(bound_account, request.account_id)
         account = self._account(request.account_id)
-        market = await self.market_evidence(request.account_id, request.symbol)
+        spec = account.rules.symbol(request.symbol)
+        with_previous = spec is not None and spec.max_gap_pips is not None
+        market = await self.market_evidence(request.account_id, request.symbol, with_previous)
         order = OrderRequest(
             symbol=request.symbol,
             side=request.side,
@@ -62,44 +113,57 @@ class RiskService:
             tp=price(request.tp),
             client_order_id=request.client_order_id,
         )
-        before = tuple(account.outstanding_commands)
-        answer = account.check_order(order, market, self.engine.request_ref())
-        version = account.version
-        await self.engine.commit_request(account, before)
-        return RiskCheckReply(
-            account_id=request.account_id,
-            client_order_id=request.client_order_id,
-            approved=answer.approved,
-            reasons=tuple(answer.reasons),
-            limits=dict(answer.limits),
-            trading_state=account.trading_state,
-            decision=f"{account.id}/{version}",
-        )
+        check = CheckIn(request.account_id, order, market, self.engine.request_ref())
+        outcome = await self.engine.request(check)
+        match outcome:
+            case Answered(answer=answer, version=version):
+                return RiskCheckReply(
+                    account_id=request.account_id,
+                    client_order_id=request.client_order_id,
+                    approved=answer.approved,
+                    reasons=tuple(answer.reasons),
+                    limits=dict(answer.limits),
+                    trading_state=account.trading_state,
+                    decision=f"{account.id}/{version}",
+                )
+            case Rejected(reason=reason):
+                raise ServiceRequestError(400, reason)
+            case _:
+                raise ServiceRequestError(500, f"a check was not answered: {outcome!r}")
 
-    async def control(self, request: RiskControlRequest) -> RiskControlReply:
+    async def control(self, request: RiskControlRequest, identity: str) -> RiskControlReply:
+        actor, note = bound_actor(identity, request.actor)
         account = self._account(request.account_id)
-        before_version = account.version
-        before = tuple(account.outstanding_commands)
-        try:
-            account.control(request.action, request.reason, request.actor,
-                            self.engine.request_ref())  # fmt: skip
-        except RiskError as exc:
-            raise ServiceRequestError(409, str(exc)) from None
-        new = self.engine.decider.new_commands(account, before)
-        await self.engine.commit_request(account, before)
+        reason = reason_with_note(request.reason, note)
+        control = ControlIn(request.account_id, request.action, reason, actor,
+                            self.engine.request_ref(), request.rebase)  # fmt: skip
+        outcome = await self.engine.request(control)
+        match outcome:
+            case Rejected(reason=refusal):
+                raise ServiceRequestError(409, refusal)
+            case Applied(new_commands=new):
+                changed, command_id = True, (new[0] if new else "")
+            case _:
+                changed, command_id = False, ""
         return RiskControlReply(
             account_id=request.account_id,
             trading_state=account.trading_state,
-            changed=account.version != before_version,
-            command_id=new[0] if new else "",
+            changed=changed,
+            command_id=command_id,
         )
 
     async def show(self, request: RiskShowRequest) -> RiskShowReply:
         account = self._account(request.account_id)
         return RiskShowReply(account_id=request.account_id, summary=account.summary())
 
-    async def market_evidence(self, account_id: str, symbol: str) -> MarketEvidence:
-        """The last tick of the symbol, as recorded evidence (None fields: no tick)."""
+    async def market_evidence(
+        self, account_id: str, symbol: str, with_previous: bool = False
+    ) -> MarketEvidence:
+        """The last tick of the symbol (and the one before), as recorded evidence.
+
+        None fields: no tick. The previous tick is the symbol's last one before the last,
+        read from the ticks stream (direct get of the last message up to a sequence).
+        """
         subject = subjects.tick(account_id, symbol)
         try:
             msg = await self.nc.jetstream().get_last_msg(
@@ -107,18 +171,67 @@ class RiskService:
             )
         except NotFoundError:
             return MarketEvidence(symbol=symbol, bid=None, ask=None, tick_time=None)
-        tick = decode_fact(subject, msg.data or b"")
-        assert isinstance(tick, TickReceived)
+        tick = _tick(subject, msg.data)
+        if tick is None:
+            return MarketEvidence(symbol=symbol, bid=None, ask=None, tick_time=None)
+        previous = await self._tick_before(subject, msg.seq or 0) if with_previous else None
         return MarketEvidence(
             symbol=symbol,
-            bid=Decimal(repr(tick.bid)),
-            ask=Decimal(repr(tick.ask)),
+            bid=price(tick.bid),
+            ask=price(tick.ask),
             tick_time=from_msc(tick.time_msc),
+            previous_bid=None if previous is None else price(previous.bid),
+            previous_ask=None if previous is None else price(previous.ask),
+            previous_time=None if previous is None else from_msc(previous.time_msc),
         )
+
+    async def _tick_before(self, subject: str, seq: int) -> TickReceived | None:
+        if seq <= 1:
+            return None
+        request = json.dumps({"multi_last": [subject], "up_to_seq": seq - 1}).encode()
+        try:
+            reply = await self.nc.request(
+                subjects.direct_get(subjects.STREAM_TICKS), request, timeout=2
+            )
+        except TimeoutError:
+            return None
+        if (reply.headers or {}).get("Status") or not reply.data:
+            return None  # 204/404: no tick before it
+        return _tick(subject, reply.data)
+
+
+def _tick(subject: str, data: bytes | None) -> TickReceived | None:
+    """The stored tick, or None when it is not one a terminal sends (bus/sanity.py)."""
+    try:
+        tick = decode_fact(subject, data or b"")
+    except DecodeError as exc:
+        log.warning("ignoring the stored tick on %s as market evidence: %s", subject, exc.reason)
+        return None
+    return tick if isinstance(tick, TickReceived) else None
+
+
+def bound_endpoint(
+    kind: type[R],
+    answer: Callable[[R, str], Awaitable[Message]],
+    *,
+    errors: ErrorCodes,
+) -> Handler:
+    """`endpoint`, with the subject's last token (the bound account or identity) passed on."""
+
+    async def handle(request: Request) -> None:
+        bound = subjects.last_token(request.subject)
+
+        async def answer_bound(decoded: R) -> Message:
+            return await answer(decoded, bound)
+
+        await endpoint(kind, answer_bound, service=SERVICE, errors=errors)(request)
+
+    return handle
 
 
 async def add_risk_service(nc: Client, service: RiskService) -> Service:
-    """Register `mtq-risk` with `mtq.risk.check`, `mtq.risk.control` and `mtq.risk.show`."""
+    """Register `mtq-risk`: `mtq.risk.check.<account>`, `mtq.risk.control.<identity>` and
+    `mtq.risk.show`."""
     micro = await add_service(
         nc,
         ServiceConfig(
@@ -129,10 +242,10 @@ async def add_risk_service(nc: Client, service: RiskService) -> Service:
     )
     errors: ErrorCodes = {RiskError: 400}
     endpoints: list[tuple[str, str, Handler]] = [
-        ("check", subjects.RISK_CHECK, endpoint(RiskCheckRequest, service.check,
-                                                service=SERVICE, errors=errors)),
-        ("control", subjects.RISK_CONTROL, endpoint(RiskControlRequest, service.control,
-                                                    service=SERVICE, errors=errors)),
+        ("check", subjects.RISK_CHECK_ANY, bound_endpoint(RiskCheckRequest, service.check,
+                                                          errors=errors)),
+        ("control", subjects.RISK_CONTROL_ANY, bound_endpoint(RiskControlRequest,
+                                                              service.control, errors=errors)),
         ("show", subjects.RISK_SHOW, endpoint(RiskShowRequest, service.show,
                                               service=SERVICE, errors=errors)),
     ]  # fmt: skip

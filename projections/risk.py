@@ -14,6 +14,9 @@ LOGGED: Final = frozenset(
         "AccountRegistered",
         "LimitsChanged",
         "TradingDayStarted",
+        "DayRebased",
+        "FeedStale",
+        "FeedRestored",
         "DrawdownWarning",
         "DrawdownRecovered",
         "DrawdownBreached",
@@ -110,8 +113,11 @@ def _max_reference(risk: dict[str, Any]) -> float | None:
 def _relimit(risk: dict[str, Any], status: dict[str, Any]) -> None:
     day = risk.get("day") or {}
     rules = risk.get("rules")
+    daily = _limit("daily", _num(day.get("anchor")), _num(day.get("daily_floor")), rules)
+    if daily is not None:
+        daily["anchor_source"] = day.get("anchor_source", "recorded")
     risk["limits"] = {
-        "daily": _limit("daily", _num(day.get("anchor")), _num(day.get("daily_floor")), rules),
+        "daily": daily,
         "max": _limit("max", _max_reference(risk), _num(day.get("max_floor")), rules),
     }
     status["limits"] = risk["limits"]
@@ -161,7 +167,22 @@ def _day(data: dict[str, Any], time: str, risk: dict[str, Any], status: dict[str
         "daily_floor": data["daily_floor"],
         "max_floor": data["max_floor"],
         "high": high if high is not None else data["initial_capital"],
+        "anchor_source": data.get("anchor_source", "recorded"),
     }
+    risk["rule_state"]["daily"] = {"warned": False, "breached": False}
+    _relimit(risk, status)
+
+
+def _rebased(data: dict[str, Any], time: str, risk: dict[str, Any], status: dict[str, Any]) -> None:
+    day = dict(risk.get("day") or {})
+    day.update(
+        anchor=data["anchor"],
+        anchor_balance=data["balance"],
+        anchor_equity=data["equity"],
+        daily_floor=data["daily_floor"],
+        anchor_source="rebased",
+    )
+    risk["day"] = day
     risk["rule_state"]["daily"] = {"warned": False, "breached": False}
     _relimit(risk, status)
 
@@ -225,6 +246,7 @@ _HANDLERS: Final = {
     "AccountRegistered": _rules,
     "LimitsChanged": _rules,
     "TradingDayStarted": _day,
+    "DayRebased": _rebased,
     "PeakEquityRaised": _floor,
     "EndOfDayBalanceRecorded": _floor,
     "AccountStateRecorded": _recorded,

@@ -143,6 +143,7 @@ def refresh_drawdown(status: dict[str, Any]) -> None:
             "equity": equity,
             "percent_used": used,
             "headroom": None if equity is None else round(equity - floor, 2),
+            "anchor_source": limit.get("anchor_source"),
         }
 
 

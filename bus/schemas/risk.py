@@ -44,6 +44,8 @@ class RiskControlRequest(Message, frozen=True, kw_only=True):
     action: ControlAction
     reason: str
     actor: str = "operator"
+    rebase: bool = False
+    """With `reset` while equity is beyond the daily floor: anchor the day at the balance."""
 
 
 class RiskControlReply(Message, frozen=True, kw_only=True):

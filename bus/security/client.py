@@ -17,6 +17,8 @@ from bus.security.identities import inbox_prefix
 from bus.security.tokens import BadCredentials, Credentials, read_creds
 
 DEFAULT_INBOX_PREFIX: Final = "_INBOX"
+ANONYMOUS: Final = "anonymous"
+"""Who a client without credentials is (an insecure server authenticates nobody)."""
 
 
 class BadTlsFiles(ValueError):
@@ -91,6 +93,14 @@ class ClientAuth:
     def credentials(self) -> Credentials | None:
         """The parsed creds file (checked once per process); `BadCredentials` if unusable."""
         return _read(self.creds_file) if self.creds_file else None
+
+    def identity(self) -> str:
+        """Who the server knows this client as: the credentials' user name, the user, else
+        `anonymous`; the token of its `mtq.risk.control.<identity>` subject."""
+        creds = self.credentials()
+        if creds is not None and creds.name:
+            return creds.name
+        return self.user or ANONYMOUS
 
     def inbox_prefix(self) -> str:
         """The identity's own inbox prefix (its permissions allow no other)."""

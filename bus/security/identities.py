@@ -5,6 +5,11 @@ mtq. JetStream is driven through subjects too: creating a consumer, fetching fro
 acking, direct gets all are publishes to `$JS.API.…`/`$JS.ACK.…`, so an identity that may
 not publish `$JS.API.STREAM.DELETE.MT5` cannot delete that stream.
 
+Requests to the risk service carry who asks in the subject: an agent may publish only
+`mtq.risk.check.<its account>`, and a control request only `mtq.risk.control.<identity>`
+(the api's `mtq.risk.control.api`), so the engine binds the account and the recorded actor
+to what the server authenticated (engine/service.py).
+
 Replies: each identity subscribes only to its own inbox prefix `_INBOX.<identity>.>` (the
 clients set it from the name in their credentials), so nobody reads another's replies
 (an agent's fetched commands arrive on its inbox). Services answer requests through the
@@ -25,6 +30,9 @@ SUPERVISOR: Final = "supervisor"
 ENGINE: Final = "engine"
 PROJECTOR: Final = "projector"
 HTTP_API: Final = "api"
+AGENT_MAX_PAYLOAD: Final = 64 * 1024
+"""Largest message an agent may publish (bytes): a fact is a few hundred bytes, a heartbeat
+with many symbols a few KiB; the server refuses (and disconnects) beyond it."""
 KV_STREAM: Final = f"KV_{subjects.KV_STATUS}"
 _MTQ_STREAMS: Final = (
     subjects.STREAM_TICKS,
@@ -48,6 +56,8 @@ class Identity:
     sub: tuple[str, ...] = ()
     responds: bool = False
     unrestricted: bool = False
+    max_payload: int = -1
+    """Largest message it may publish, in bytes (-1: the server's limit)."""
 
     @property
     def inbox_prefix(self) -> str:
@@ -55,7 +65,12 @@ class Identity:
 
     def claims(self) -> dict[str, Any]:
         """The `nats` part of this identity's user JWT."""
-        claims: dict[str, Any] = {"subs": -1, "data": -1, "payload": -1, "type": "user"}
+        claims: dict[str, Any] = {
+            "subs": -1,
+            "data": -1,
+            "payload": self.max_payload,
+            "type": "user",
+        }
         if self.unrestricted:
             return claims
         claims["pub"] = {"allow": sorted(self.pub)}
@@ -97,7 +112,11 @@ def _read(stream: str) -> tuple[str, ...]:
 
 def agent(account_id: str) -> Identity:
     """Publish its own facts; consume only its own durable on its own commands; ask
-    `mtq.risk.check` (the simulator's integrated strategy)."""
+    `mtq.risk.check.<its account>` (the simulator's integrated strategy).
+
+    No stream info: its subjects filter would list every account's subjects. The agent
+    learns that its streams exist from the acks of its publishes and its durable's info.
+    """
     name = agent_name(account_id)
     acct = subjects.account(account_id)
     cmd = subjects.STREAM_CMD
@@ -112,11 +131,10 @@ def agent(account_id: str) -> Identity:
             f"$JS.ACK.{cmd}.{name}.>",
             subjects.dlq(subjects.commands_for(acct)),  # a command it cannot decode
             # An integrated strategy checks its orders first (the reply comes to its inbox).
-            subjects.RISK_CHECK,
-            # The agent checks on connect that the streams exist (metadata only).
-            *_stream_info(),
+            subjects.risk_check(acct),
         ),
         sub=(f"{inbox_prefix(name)}.>",),
+        max_payload=AGENT_MAX_PAYLOAD,
     )
 
 
@@ -161,22 +179,44 @@ def engine() -> Identity:
     )
 
 
-def reader(name: str, *, requests: Iterable[str] = ()) -> Identity:
-    """Projector or HTTP API: read MT5, RISK and ticks, write the status KV, `mtq-query`."""
+def _views(*extra: str) -> tuple[str, ...]:
+    """Publish rights to read MT5, RISK and the status KV (stream info, consumers, gets)."""
+    return (
+        *_stream_info(),
+        *_read(subjects.STREAM_FACTS),
+        *_read(subjects.STREAM_RISK),
+        *_read(KV_STREAM),
+        *extra,
+    )
+
+
+def projector() -> Identity:
+    """Read MT5, RISK and MT5_TICKS (candles), the only writer of the status KV, the
+    `mtq-query` service."""
     return Identity(
-        name=name,
-        pub=(
-            f"$KV.{subjects.KV_STATUS}.>",
-            f"{subjects.DLQ_PREFIX}.>",
-            *_stream_info(),
-            *_read(subjects.STREAM_FACTS),
-            *_read(subjects.STREAM_RISK),
-            *_read(subjects.STREAM_TICKS),  # the projector's candles (issue 18)
-            *_read(KV_STREAM),
-            *requests,
-        ),
-        sub=(f"{subjects.QUERY_PREFIX}.>", "$SRV.>", f"{inbox_prefix(name)}.>"),
+        name=PROJECTOR,
+        pub=_views(f"$KV.{subjects.KV_STATUS}.>", *_read(subjects.STREAM_TICKS)),
+        sub=(f"{subjects.QUERY_PREFIX}.>", "$SRV.>", f"{inbox_prefix(PROJECTOR)}.>"),
         responds=True,
+    )
+
+
+def http_api() -> Identity:
+    """Read MT5, RISK and the status KV (never write it); ask `mtq-risk` (checks of any
+    account, control as `api` naming the token, show), `mtq-agents` and `mtq-query`;
+    dead-letter only its own undeliverable webhooks (`dlq.api.webhook.<account>`). It
+    serves nothing over NATS, so it answers no requests."""
+    return Identity(
+        name=HTTP_API,
+        pub=_views(
+            subjects.RISK_CHECK_ANY,
+            subjects.risk_control(HTTP_API),
+            subjects.RISK_SHOW,
+            f"{subjects.AGENTS_PREFIX}.*",
+            f"{subjects.QUERY_PREFIX}.*",
+            f"{subjects.WEBHOOK_DLQ_PREFIX}.*",
+        ),
+        sub=(f"{inbox_prefix(HTTP_API)}.>",),
     )
 
 
@@ -191,15 +231,7 @@ def all_identities(account_ids: Iterable[str]) -> list[Identity]:
         admin(),
         supervisor(),
         engine(),
-        reader(PROJECTOR),
-        reader(
-            HTTP_API,
-            requests=(
-                "mtq.risk.*",
-                f"{subjects.AGENTS_PREFIX}.*",
-                f"{subjects.QUERY_PREFIX}.*",
-                "$SRV.>",
-            ),
-        ),
+        projector(),
+        http_api(),
         *(agent(a) for a in dict.fromkeys(account_ids)),
     ]

@@ -29,12 +29,25 @@ app = typer.Typer(no_args_is_help=True, help="Trading-state control and risk sta
 
 Account = Annotated[str, typer.Argument(help="Account id.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why (recorded with the decision).")]
-Actor = Annotated[str, typer.Option("--actor", help="Who (recorded with the decision).")]
+Actor = Annotated[
+    str,
+    typer.Option(
+        "--actor",
+        help="Who, in your words: a note in the recorded reason. The recorded actor is the "
+        "NATS identity you connect as (`admin` with mtq up's credentials).",
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")]
 
 
-async def _request(url: str, subject: str, request: Message) -> bytes:
-    nc = await connect(settings_from_env(url, name="mtq-risk-cli"))
+async def _request(url: str, subject: str | None, request: Message) -> bytes:
+    """Ask `subject`; None: this identity's own control subject."""
+    settings = settings_from_env(url, name="mtq-risk-cli")
+    try:
+        subject = subject or subjects.risk_control(settings.auth.identity())
+    except subjects.SubjectError as exc:
+        runtime.fail(f"cannot send a control request as this identity: {exc}")
+    nc = await connect(settings)
     try:
         reply = await nc.request(subject, encode(request), timeout=10)
     except NoRespondersError:
@@ -51,9 +64,13 @@ async def _request(url: str, subject: str, request: Message) -> bytes:
     return reply.data
 
 
-def _control(action: ControlAction, account: str, reason: str, actor: str, url: str) -> None:
-    request = RiskControlRequest(account_id=account, action=action, reason=reason, actor=actor)
-    data = runtime.run(lambda: _request(url, subjects.RISK_CONTROL, request))
+def _control(  # noqa: PLR0917 - the request's fields
+    action: ControlAction, account: str, reason: str, actor: str, url: str, rebase: bool = False
+) -> None:
+    request = RiskControlRequest(
+        account_id=account, action=action, reason=reason, actor=actor, rebase=rebase
+    )
+    data = runtime.run(lambda: _request(url, None, request))
     reply = msgspec.json.decode(data, type=RiskControlReply)
     change = "now" if reply.changed else "already"
     runtime.console.print(f"{account}: {change} {reply.trading_state}", highlight=False)
@@ -63,7 +80,7 @@ def _make(action: ControlAction, doc: str) -> None:
     def command(
         account: Account,
         reason: Reason,
-        actor: Actor = "operator",
+        actor: Actor = "",
         nats_url: NatsUrlOption = None,
         data: DataOption = Path("data"),
     ) -> None:
@@ -76,7 +93,26 @@ def _make(action: ControlAction, doc: str) -> None:
 _make("pause", "REDUCING: only orders that reduce exposure pass, until `resume`.")
 _make("resume", "Back to ACTIVE after an operator's pause.")
 _make("halt", "HALTED: no new exposure until an explicit `reset` (exits always pass).")
-_make("reset", "Back to ACTIVE from REDUCING or HALTED (after a breach too); actor recorded.")
+
+
+@app.command("reset")
+def reset_command(  # noqa: PLR0917 - typer options
+    account: Account,
+    reason: Reason,
+    actor: Actor = "",
+    rebase: Annotated[
+        bool,
+        typer.Option(
+            "--rebase",
+            help="Equity is still beyond the daily floor: anchor the day at the balance "
+            "(recorded as DayRebased with actor and reason). The max floor never moves.",
+        ),
+    ] = False,
+    nats_url: NatsUrlOption = None,
+    data: DataOption = Path("data"),
+) -> None:
+    """Back to ACTIVE from REDUCING or HALTED; refused while equity is beyond a floor."""
+    _control("reset", account, reason, actor, runtime.nats_url(nats_url, data), rebase)
 
 
 @app.command("show")

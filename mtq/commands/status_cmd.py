@@ -186,6 +186,8 @@ def status_cells(row: dict[str, Any]) -> list[str]:
         notes.append(
             f"{trading['state']} by {trading.get('actor') or '?'}: {trading.get('reason')}"
         )
+    if ((row.get("drawdown") or {}).get("daily") or {}).get("anchor_source") == "estimated":
+        notes.append("daily anchor estimated (no balance at the reset known)")
     if row.get("next_restart_at"):
         notes.append(f"next restart {row['next_restart_at']}")
     if not row.get("enabled", True):

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mtq.http.alerts import AlertRecord, AlertStore, decision_alert, unhealthy_alert
+from mtq.http.alerts import (
+    AlertRecord,
+    AlertStore,
+    RepeatFilter,
+    decision_alert,
+    unhealthy_alert,
+)
 from mtq.http.live import LiveHub
 from mtq.http.metrics import ApiMetrics
 from mtq.http.webhooks import Deliverer
@@ -28,6 +34,7 @@ class Alerter:
         self.deliverer = deliverer
         self.hub = hub
         self.metrics = metrics
+        self.repeats = RepeatFilter()
         self.say = say
         self._saved_at = 0.0
 
@@ -48,6 +55,8 @@ class Alerter:
             },
         )
         summary = decision_alert(kind, data)
+        if summary is not None and not self.repeats.admits(kind, body, at):
+            summary = None  # the same cause alerted less than a minute ago
         if summary is not None:
             self.raise_alert(f"risk:{seq}", account_id, kind, summary, data, at)
         now = time.monotonic()

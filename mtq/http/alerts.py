@@ -81,6 +81,31 @@ def _ordered(d: Mapping[str, Any]) -> str:
     return f"liquidation ordered: {d.get('reason')} ({len(tickets)} position(s) to close)"
 
 
+def _cancelled(d: Mapping[str, Any]) -> str:
+    return (
+        f"liquidation cancelled ({d.get('rule')}): equity {_fmt(d.get('value'))} recovered "
+        f"above floor {_fmt(d.get('floor'))}; {_fmt(d.get('grace_used'))} s of grace used today"
+    )
+
+
+def _close(d: Mapping[str, Any]) -> str:
+    return (
+        f"position {d.get('identifier')} (ticket {d.get('ticket')}, {_fmt(d.get('volume'))} lots)"
+        f" ordered closed: {d.get('reason')}"
+    )
+
+
+def _stale(d: Mapping[str, Any]) -> str:
+    return (
+        f"account data stale: no snapshot since {d.get('last_snapshot')} with "
+        f"{d.get('positions')} position(s) open; action {d.get('action')}"
+    )
+
+
+def _restored(d: Mapping[str, Any]) -> str:
+    return f"account data restored (stale since {d.get('stale_since')})"
+
+
 def _state(d: Mapping[str, Any]) -> str:
     return (
         f"trading {d.get('previous')} -> {d.get('state')}: {d.get('reason')} (by {d.get('actor')})"
@@ -91,9 +116,47 @@ SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "DrawdownWarning": _warning,
     "DrawdownBreached": _breach,
     "LiquidationPending": _pending,
+    "LiquidationCancelled": _cancelled,
     "LiquidationOrdered": _ordered,
+    "PositionCloseOrdered": _close,
     "TradingStateChanged": _state,
+    "FeedStale": _stale,
+    "FeedRestored": _restored,
 }
+REPEAT_AFTER_S: Final = 60.0
+"""An alert of one cause (account, kind, rule or state or reason) is raised at most once in
+this many seconds of decision time; a liquidation order is always raised."""
+ALWAYS_RAISED: Final = frozenset({"LiquidationOrdered"})
+
+
+def alert_cause(kind: str, data: Mapping[str, Any]) -> tuple[str, str, str]:
+    """What makes two alerts the same: account, kind and the rule, state or reason."""
+    detail = data.get("rule") or data.get("state") or data.get("reason") or ""
+    return str(data.get("account_id", "")), kind, str(detail)
+
+
+class RepeatFilter:
+    """Drops an alert whose cause was raised less than REPEAT_AFTER_S ago (decision time)."""
+
+    def __init__(self, window_s: float = REPEAT_AFTER_S) -> None:
+        self.window_s = window_s
+        self._last: dict[tuple[str, str, str], datetime] = {}
+        self.dropped = 0
+
+    def admits(self, kind: str, data: Mapping[str, Any], at: str) -> bool:
+        if kind in ALWAYS_RAISED:
+            return True
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            return True
+        cause = alert_cause(kind, data)
+        last = self._last.get(cause)
+        if last is not None and abs((when - last).total_seconds()) < self.window_s:
+            self.dropped += 1
+            return False
+        self._last[cause] = when
+        return True
 
 
 def decision_alert(kind: str, data: Mapping[str, Any]) -> str | None:

@@ -3,13 +3,16 @@
 On start it opens the views and keeps their status snapshot fresh, connects to NATS (and
 keeps trying in the background if NATS is not there yet), follows decisions and status
 for live updates and alerts, and resumes unfinished webhook deliveries. Errors answer
-`{"code", "message", "detail"}`; a 422 names the field (`query.limit: ...`).
+`{"code", "message", "detail"}`; a 422 names the field (`query.limit: ...`); a body over
+`max_body_bytes` is a 413, answered before it is read (a Content-Length over the cap) or as
+soon as the bytes received pass it (a chunked body).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -171,6 +174,67 @@ class Timing:
             )
 
 
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over `max_bytes`, never read whole.
+
+    A declared Content-Length over the cap is refused before the body is read; a chunked
+    body as soon as the bytes received pass it: the 413 goes out at once, the app sees the
+    client gone, and whatever it answers then is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send, f"{int(declared)} bytes")
+            return
+        received = 0
+        started = refused = False
+
+        async def counting() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes and not started:
+                    refused = True
+                    await self._refuse(send, "more bytes than that")
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counting, sending)
+
+    async def _refuse(self, send: Send, what: str) -> None:
+        message = (
+            f"request body too large: {what}; this API takes at most {self.max_bytes} bytes "
+            "(config `api.max_body_bytes`)"
+        )
+        # Connection: close, so the server does not read the rest of the body to reuse it.
+        body = json.dumps({"code": 413, "message": message, "detail": None}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def _error(code: int, message: str, detail: Any = None, headers: Any = None) -> JSONResponse:
     return JSONResponse({"code": code, "message": message, "detail": detail}, code, headers=headers)
 
@@ -227,5 +291,6 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_docs.router)
+    app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
     app.add_middleware(Timing, metrics=state.metrics)
     return app

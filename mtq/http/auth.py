@@ -2,7 +2,8 @@
 
 Control endpoints always need a token; with none configured they answer 403 saying how to
 configure one. Reads are open when the API listens on loopback only, and need a token when
-it is bound elsewhere. The token's name is the actor recorded for risk control.
+it is bound elsewhere. The token's name is recorded for risk control as `api:<name>` (the
+API's NATS identity is the one allowed to name a token).
 """
 
 from __future__ import annotations
@@ -102,14 +103,14 @@ class Tokens:
 
 BEARER: Final = HTTPBearer(
     auto_error=False,
-    description="a token from `api.tokens` (config, SHA-256) or MTQ_API_TOKENS; its name is "
-    "the recorded actor",
+    description="a token from `api.tokens` (config, SHA-256) or MTQ_API_TOKENS; risk control "
+    "records `api:<its name>` as the actor",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 def control_actor(request: Request, _: Credentials) -> str:
-    """Dependency of control endpoints: the token's name."""
+    """Dependency of control endpoints: the token's name (recorded as `api:<name>`)."""
     tokens: Tokens = request.app.state.tokens
     return tokens.check(request)
 

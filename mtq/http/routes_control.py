@@ -1,5 +1,7 @@
 """Control endpoints: workers through `mtq-agents`, trading state and pre-trade checks through
-`mtq-risk`. Every one needs a bearer token; the token's name is the recorded actor.
+`mtq-risk`. Every one needs a bearer token; `api:<token name>` is the recorded actor (the
+API asks on `mtq.risk.control.api`, which only its NATS identity may publish, naming the
+token; the engine records `api:` and the name).
 
 The worker paths are kept exactly as existing scripts call them (`/api/workers/...`).
 Starting a running worker or stopping a stopped one answers 409; a worker started answers
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
 from bus import subjects
+from bus.security.identities import HTTP_API
 from mtq.http.auth import control_actor
 from mtq.http.models import (
     CheckReply,
@@ -152,6 +155,14 @@ class ControlBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why; recorded with the actor")
 
 
+class ResetBody(ControlBody):
+    rebase: bool = Field(
+        False,
+        description="equity is still beyond the daily floor: anchor the day at the balance "
+        "(recorded as DayRebased with the actor and reason); the max floor never moves",
+    )
+
+
 class CheckBody(BaseModel):
     symbol: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     side: Literal["buy", "sell"]
@@ -162,15 +173,22 @@ class CheckBody(BaseModel):
     client_order_id: str = Field("", max_length=100)
 
 
-async def _control(
-    api: ApiState, account_id: str, action: str, reason: str, actor: str
+async def _control(  # noqa: PLR0917 - the request's parts
+    api: ApiState, account_id: str, action: str, reason: str, actor: str, rebase: bool = False
 ) -> dict[str, Any]:
-    body = {"account_id": account_id, "action": action, "reason": reason, "actor": actor}
-    reply = await api.risk.request(subjects.RISK_CONTROL, body)
+    body: dict[str, Any] = {
+        "account_id": account_id,
+        "action": action,
+        "reason": reason,
+        "actor": actor,
+    }
+    if rebase:
+        body["rebase"] = True
+    reply = await api.risk.request(subjects.risk_control(HTTP_API), body)
     verb = "changed" if reply.get("changed") else "unchanged"
     return {
         "message": f"{action}: trading state {reply.get('trading_state')} ({verb})",
-        "actor": actor,
+        "actor": f"{HTTP_API}:{actor}",
         **reply,
     }
 
@@ -201,10 +219,11 @@ async def halt(
 
 @router.post("/accounts/{account_id}/reset", response_model=ControlReply, tags=["risk control"])
 async def reset(
-    api: State, actor: Actor, account_id: AccountPath, body: ControlBody
+    api: State, actor: Actor, account_id: AccountPath, body: ResetBody
 ) -> dict[str, Any]:
-    """Reopen a halted account; the actor is recorded."""
-    return await _control(api, account_id, "reset", body.reason, actor)
+    """Reopen a halted account; the actor is recorded. 409 while equity is beyond a floor,
+    unless `rebase` anchors the day at the balance."""
+    return await _control(api, account_id, "reset", body.reason, actor, body.rebase)
 
 
 @router.post(
@@ -215,5 +234,5 @@ async def check_order(
 ) -> dict[str, Any]:
     """The pre-trade check: may this order be sent? Approved orders are recorded."""
     request = {"account_id": account_id, **body.model_dump()}
-    reply: dict[str, Any] = await api.risk.request(subjects.RISK_CHECK, request)
+    reply: dict[str, Any] = await api.risk.request(subjects.risk_check(account_id), request)
     return reply

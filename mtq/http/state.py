@@ -44,6 +44,8 @@ class ApiSettings:
     request_timeout_s: float = 5.0
     ready_max_lag: int = 1000
     refresh_interval_s: float = 0.1
+    max_body_bytes: int = 1024 * 1024
+    """Larger request bodies answer 413 unread (`api.max_body_bytes`)."""
 
     @classmethod
     def from_config(cls, config: MtqConfig, db_url: str, **given: Any) -> ApiSettings:
@@ -54,6 +56,7 @@ class ApiSettings:
             tokens=config.api.tokens,
             tokens_env=environ.get(ENV_TOKENS),
             webhooks=config.api.webhooks,
+            max_body_bytes=config.api.max_body_bytes,
             environ=environ,
             **given,
         )

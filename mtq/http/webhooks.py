@@ -23,6 +23,7 @@ from typing import Final
 
 import httpx
 
+from bus import subjects
 from config.models import WebhookConfig
 from mtq.http.alerts import AlertRecord, AlertStore
 
@@ -156,7 +157,7 @@ class Deliverer:
             "Mtq-Original-Subject": f"alert.{alert.kind}",
         }
         try:
-            await self.publish_dead(f"dlq.api.webhook.{alert.account_id}", body, headers)
+            await self.publish_dead(subjects.webhook_dlq(alert.account_id), body, headers)
         except Exception as exc:  # noqa: BLE001 - the record in the store stays either way
             log.warning("webhook dead letter not published: %r", exc)
 

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from bus import subjects
+from bus.security.client import ClientAuth
 from tests.e2e.cli import mtq, spawn_mtq
 from tests.e2e.up_support import connect_admin, read_all, start_up
+from tests.integration.engine_support import read_decisions
 from tests.support import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.slow]
@@ -77,13 +79,32 @@ def test_up_when_account_breaches_daily_loss_then_liquidated_halted_and_audit_id
         assert "only reset reopens it" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
 
-        reset = mtq("risk", "reset", "brk-1", "--reason", "reviewed", "--actor", "alice",
+        below = mtq("risk", "reset", "brk-1", "--reason", "reviewed", "--actor", "alice",
                     "--data", str(data))  # fmt: skip
+        assert below.returncode == 2, below.stdout + below.stderr
+        assert "cannot reset" in below.stderr
+        assert "beyond the daily floor" in below.stderr
+        assert len(below.stderr.strip().splitlines()) == 1
+        reset = mtq("risk", "reset", "brk-1", "--rebase", "--reason", "reviewed", "--actor",
+                    "alice", "--data", str(data))  # fmt: skip
         assert reset.returncode == 0, reset.stderr
         assert "now ACTIVE" in reset.stdout
         after = _show(data, "brk-1")
-        assert after["trading_state"] == "ACTIVE"
-        assert after["state_actor"] == "alice"
+        assert after["day"]["anchor_source"] == "rebased"
+
+        def halted_again() -> dict[str, Any]:  # the broker still reports equity 8% down
+            again = _show(data, "brk-1")
+            assert (again["trading_state"], again["state_actor"]) == ("HALTED", "risk")
+            return again
+
+        eventually_sync(halted_again, timeout=60, message="brk-1 breached its rebased floor")
+        admin = ClientAuth(creds_file=str(data / "auth" / "creds" / "admin.creds"))
+        recorded = [d for d in read_decisions(up.url(), admin) if d.account_id == "brk-1"]
+        (rebased,) = [d.body for d in recorded if d.type == "DayRebased"]
+        (reopened,) = [d.body for d in recorded if d.type == "TradingStateChanged"
+                       and d.body["reason"].startswith("reset:")]  # fmt: skip
+        assert rebased["actor"] == reopened["actor"] == "admin"  # its identity, not --actor
+        assert reopened["reason"] == "reset: reviewed (actor named by the caller: alice)"
 
         unknown = mtq("risk", "pause", "nobody", "--reason", "x", "--data", str(data))
         assert unknown.returncode == 2

@@ -36,7 +36,9 @@ async def test_tail_when_json_then_facts_commands_validated_and_bad_ones_marked(
 ) -> None:
     url = fresh_nats_server.url
     proc, out = await _tail(url, "*.acc-1.>", "--json", "--count", "4")
-    tick = TickReceived(account_id="acc-1", symbol="EURUSD", bid=1.1, ask=1.2, time_msc=7)
+    tick = TickReceived(
+        account_id="acc-1", symbol="EURUSD", bid=1.1, ask=1.2, time_msc=1_772_442_000_007
+    )
     close = ClosePosition(command_id="c-1", account_id="acc-1", ticket=5)
     nc = await nats.connect(url)
     try:
@@ -70,7 +72,9 @@ async def test_tail_when_plain_then_one_line_per_message(
     proc, out = await _tail(url, "mt5.acc-2.>", "--count", "2")
     nc = await nats.connect(url)
     try:
-        tick = TickReceived(account_id="acc-2", symbol="EURUSD", bid=1.1, ask=1.2, time_msc=7)
+        tick = TickReceived(
+            account_id="acc-2", symbol="EURUSD", bid=1.1, ask=1.2, time_msc=1_772_442_000_007
+        )
         await nc.publish("mt5.acc-2.tick.EURUSD", codec.encode(tick))
         await nc.publish("mt5.acc-2.tick.EURUSD", b"garbage")
         await nc.flush()

@@ -20,12 +20,14 @@ from bus import subjects
 from bus.codec import encode, fact_msg_id
 from bus.schemas import (
     AccountSnapshot,
+    AgentHeartbeat,
     OrderExecuted,
     PositionClosed,
     PositionOpened,
     TickReceived,
 )
 from bus.schemas.base import Message
+from bus.security.client import ClientAuth
 from config import MtqConfig, load_config
 from engine.bootstrap import EngineProcess, build_engine
 from engine.store import open_store
@@ -70,7 +72,12 @@ class FactFeed:
         return int(ack.seq)
 
     async def snapshot(
-        self, account_id: str, balance: float, equity: float, at: datetime | None = None
+        self,
+        account_id: str,
+        balance: float,
+        equity: float,
+        at: datetime | None = None,
+        currency: str = "USD",
     ) -> int:
         at = at or self.now
         fact = AccountSnapshot(
@@ -82,7 +89,7 @@ class FactFeed:
             margin_free=equity,
             margin_level=0.0,
             profit=round(equity - balance, 2),
-            currency="USD",
+            currency=currency,
             server="sim",
             time=at,
         )
@@ -156,6 +163,18 @@ class FactFeed:
         )
         return await self.publish(subjects.order(account_id, "executed"), fact, command_id)
 
+    async def heartbeat(self, account_id: str, at: datetime) -> int:
+        fact = AgentHeartbeat(
+            account_id=account_id,
+            agent_id=f"agent-{account_id}",
+            pid=1,
+            terminal_connected=True,
+            breaker_state="closed",
+            terminal_latency_ms=1.0,
+            time=at,
+        )
+        return await self.publish(subjects.health(account_id), fact, f"hb-{at.isoformat()}")
+
     async def tick(
         self, account_id: str, symbol: str, bid: float, ask: float, at: datetime
     ) -> None:
@@ -182,9 +201,9 @@ class Decision:
     raw: bytes = field(repr=False, default=b"")
 
 
-def read_decisions(url: str) -> list[Decision]:
-    """Every event in RISK, in stream order."""
-    store = open_store(url)
+def read_decisions(url: str, auth: ClientAuth | None = None) -> list[Decision]:
+    """Every event in RISK, in stream order (as `auth` on a secured server)."""
+    store = open_store(url, auth=auth)
     out: list[Decision] = []
     start = 1
     while True:

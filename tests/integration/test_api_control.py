@@ -20,6 +20,7 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
 
+from bus import subjects
 from bus.embedded import EmbeddedNatsServer
 from bus.topology import ensure_topology
 from config.models import ApiTokenConfig
@@ -90,7 +91,7 @@ class FakeServices:
 
     async def control(self, request: Request) -> None:
         body = json.loads(request.data)
-        self.requests.append(("risk.control", body))
+        self.requests.append((request.subject, body))
         if body["account_id"] not in WORKERS:
             await self._error(request, 404, f"unknown account {body['account_id']!r}")
             return
@@ -108,7 +109,7 @@ class FakeServices:
 
     async def check(self, request: Request) -> None:
         body = json.loads(request.data)
-        self.requests.append(("risk.check", body))
+        self.requests.append((request.subject, body))
         reply = {
             "account_id": body["account_id"],
             "approved": body["volume"] <= 1,
@@ -126,8 +127,10 @@ class FakeServices:
         for name in ("start", "stop", "restart", "list", "validate"):
             await group.add_endpoint(name=name, handler=self.agents(name))
         risk = await add_service(nc, ServiceConfig(name="mtq-risk", version="1.0.0"))
-        await risk.add_endpoint(name="control", subject="mtq.risk.control", handler=self.control)
-        await risk.add_endpoint(name="check", subject="mtq.risk.check", handler=self.check)
+        await risk.add_endpoint(
+            name="control", subject=subjects.RISK_CONTROL_ANY, handler=self.control
+        )
+        await risk.add_endpoint(name="check", subject=subjects.RISK_CHECK_ANY, handler=self.check)
         self.services = [agents, risk]
 
     async def stop(self) -> None:
@@ -275,9 +278,9 @@ async def test_control_when_tokens_from_env_then_name_is_actor(
             api, "POST", "/accounts/acc-a/pause", token="tok-bob", body={"reason": "news"}
         )
         assert r.status_code == 200, r.text
-        assert r.json()["actor"] == "bob"
+        assert r.json()["actor"] == "api:bob"
     assert (
-        "risk.control",
+        "mtq.risk.control.api",
         {"account_id": "acc-a", "action": "pause", "reason": "news", "actor": "bob"},
     ) in fakes.requests
 
@@ -294,12 +297,24 @@ async def test_risk_control_when_allowed_then_recorded_with_the_token_name(
         "trading_state": "REDUCING",
         "changed": True,
         "command_id": "c-9",
-        "actor": "alice",
+        "actor": "api:alice",
     }
     assert fakes.requests[-1] == (
-        "risk.control",
+        "mtq.risk.control.api",
         {"account_id": "acc-a", "action": action, "reason": "drill", "actor": "alice"},
     )
+
+
+async def test_reset_when_rebase_then_the_flag_reaches_the_engine(
+    api: RunningApi, fakes: FakeServices
+) -> None:
+    r = await call(api, "POST", "/accounts/acc-a/reset", body={"reason": "new day", "rebase": True})
+    assert r.status_code == 200, r.text
+    assert fakes.requests[-1] == (
+        "mtq.risk.control.api",
+        {"account_id": "acc-a", "action": "reset", "reason": "new day", "actor": "alice",
+         "rebase": True},
+    )  # fmt: skip
 
 
 async def test_risk_control_when_state_refuses_then_409(api: RunningApi) -> None:
@@ -334,6 +349,7 @@ async def test_order_check_when_asked_then_the_engine_answer(
     assert r.status_code == 200, r.text
     assert r.json()["approved"] is True
     assert r.json()["client_order_id"] == "s1-1"
+    assert fakes.requests[-1][0] == "mtq.risk.check.acc-a"
     assert fakes.requests[-1][1]["account_id"] == "acc-a"
     big = await call(api, "POST", "/accounts/acc-a/orders/check", body=order | {"volume": 5})
     assert big.json()["approved"] is False

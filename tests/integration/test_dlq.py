@@ -43,7 +43,9 @@ async def test_consumer_when_message_malformed_then_dlq_with_reason_and_consumer
 
     callback = safe_handler(js, codec.decode_fact, handle, consumer="test-dlq")
     sub = await js.subscribe(f"mt5.{account}.tick.*", cb=callback, manual_ack=True)
-    good = TickReceived(account_id=account, symbol="EURUSD", bid=1.0, ask=1.1, time_msc=1)
+    good = TickReceived(
+        account_id=account, symbol="EURUSD", bid=1.0, ask=1.1, time_msc=1_772_442_000_001
+    )
     await js.publish(f"mt5.{account}.tick.EURUSD", b"\x00garbage{")
     await js.publish(f"mt5.{account}.tick.EURUSD", codec.encode(good))
     await eventually(lambda: handled == [good], message="good tick handled after bad one")
@@ -80,7 +82,9 @@ async def test_consumer_when_handler_keeps_failing_then_retried_then_dead_letter
         js, codec.decode_fact, handle, consumer="test-retry", max_deliver=3, retry_delay=0.05
     )
     sub = await js.subscribe(f"mt5.{account}.tick.*", cb=callback, manual_ack=True)
-    tick = TickReceived(account_id=account, symbol="EURUSD", bid=1.0, ask=1.1, time_msc=1)
+    tick = TickReceived(
+        account_id=account, symbol="EURUSD", bid=1.0, ask=1.1, time_msc=1_772_442_000_001
+    )
     await js.publish(f"mt5.{account}.tick.EURUSD", codec.encode(tick))
     await eventually(lambda: _dlq_messages(nc, account), message="dead-lettered")
     await eventually(lambda: attempts >= 3, message="three attempts")

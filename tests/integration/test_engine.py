@@ -114,7 +114,7 @@ async def _commands(
 
 async def _check(nc: Client, **fields: object) -> RiskCheckReply:
     request = RiskCheckRequest(**fields)  # type: ignore[arg-type]
-    reply = await nc.request(subjects.RISK_CHECK, encode(request), timeout=5)
+    reply = await nc.request(subjects.risk_check(request.account_id), encode(request), timeout=5)
     assert not (reply.headers or {}).get("Nats-Service-Error-Code"), reply.headers
     return msgspec.json.decode(reply.data, type=RiskCheckReply)
 
@@ -232,13 +232,13 @@ async def test_control_when_paused_then_only_reducing_orders_pass_and_actor_reco
         request = RiskControlRequest(
             account_id="ftmo-1", action="pause", reason="news", actor="alice"
         )
-        reply = await nc.request(subjects.RISK_CONTROL, encode(request), timeout=5)
+        reply = await nc.request(subjects.risk_control("alice"), encode(request), timeout=5)
         control = msgspec.json.decode(reply.data, type=RiskControlReply)
         assert control.trading_state == "REDUCING"
         assert control.changed
         changed = [d for d in read_decisions(url) if d.type == "TradingStateChanged"]
-        assert changed[-1].body["actor"] == "alice"
-        assert "news" in changed[-1].body["reason"]
+        assert changed[-1].body["actor"] == "alice"  # the subject's identity
+        assert changed[-1].body["reason"] == "pause: news"  # the body says alice too: no note
         more = await _check(
             nc,
             account_id="ftmo-1",
@@ -261,7 +261,7 @@ async def test_control_when_paused_then_only_reducing_orders_pass_and_actor_reco
         )
         assert reduce.approved, reduce.reasons
         bad = RiskControlRequest(account_id="nobody", action="halt", reason="x", actor="a")
-        reply = await nc.request(subjects.RISK_CONTROL, encode(bad), timeout=5)
+        reply = await nc.request(subjects.risk_control("a"), encode(bad), timeout=5)
         assert (reply.headers or {}).get("Nats-Service-Error-Code") == "404"
         commands = await eventually(lambda: _commands(nc, "ftmo-1"))
         assert any(
@@ -281,7 +281,7 @@ async def test_bad_facts_when_decided_then_dead_lettered_with_reason_and_no_deci
         before = len(read_decisions(url))
         await feed.snapshot("stranger", 1000, 1000)  # unknown account
         await feed.opened("ftmo-1", 31, price=1.09)  # duplicate open (new msg id below)
-        await feed.snapshot("ftmo-1", 100_000, -5)  # negative equity
+        await feed.snapshot("ftmo-1", -5, 100_000)  # negative balance
         await feed.snapshot("ftmo-1", 100_000, 100_000, at=feed.now.replace(year=2025))
         await js.publish(subjects.account_snapshot("ftmo-1"), b'{"type":"AccountSnapshot"}')
         last = await feed.snapshot("ftmo-1", 100_000, 1e15)  # absurd

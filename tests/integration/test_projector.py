@@ -128,7 +128,7 @@ async def test_projector_when_trading_day_runs_then_every_view_answers(
         await feed.tick("acc-1", "EURUSD", 1.0850, 1.0851, datetime.now(UTC))
         check = RiskCheckRequest(account_id="acc-1", symbol="EURUSD", side="buy", volume=0.1,
                                  price=1.0851, client_order_id="c-1")  # fmt: skip
-        reply = await nc.request(subjects.RISK_CHECK, encode(check), timeout=5)
+        reply = await nc.request(subjects.risk_check("acc-1"), encode(check), timeout=5)
         assert msgspec.json.decode(reply.data, type=RiskCheckReply).approved
         at = feed.advance(1)
         await feed.publish(subjects.position("acc-1", "opened"),

@@ -103,7 +103,7 @@ async def test_replay_at_when_asked_for_t_then_equals_what_the_projector_showed_
             check = RiskCheckRequest(account_id="acc-1", symbol="EURUSD", side="buy",
                                      volume=0.1, price=1.0851, sl=1.0821,
                                      client_order_id="c-1")  # fmt: skip
-            reply = await nc.request(subjects.RISK_CHECK, encode(check), timeout=5)
+            reply = await nc.request(subjects.risk_check("acc-1"), encode(check), timeout=5)
             assert msgspec.json.decode(reply.data, type=RiskCheckReply).approved
             feed.now = datetime.now(UTC)
             at = feed.advance(0.1)

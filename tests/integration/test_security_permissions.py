@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -16,30 +15,20 @@ from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.connection import ConnectSettings, NatsUnavailable, connect
-from bus.embedded import EmbeddedNatsServer
 from bus.security.authdir import AuthDir
 from bus.security.client import ClientAuth
 from bus.topology import ensure_topology
+from tests.integration.secured_support import DENIED_WAIT_S, Secured, login, secured_server
 
 pytestmark = pytest.mark.nats
 
 A, B = "acc-a", "acc-b"
-DENIED_WAIT_S = 0.6
-
-
-@dataclass
-class Secured:
-    server: EmbeddedNatsServer
-    auth: AuthDir
 
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    base = tmp_path_factory.mktemp("secured")
-    auth = AuthDir(base / "auth").generate([A, B])
-    server = EmbeddedNatsServer(data_dir=base / "nats", auth_conf=auth.server_conf)
-    with server:
-        yield Secured(server, auth)
+    with secured_server(tmp_path_factory.mktemp("secured"), [A, B]) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -52,40 +41,6 @@ async def admin(secured: Secured) -> AsyncIterator[Client]:
         yield nc
     finally:
         await nc.close()
-
-
-class As:
-    """A client of one identity that records the server's permission errors."""
-
-    def __init__(self, nc: Client, errors: list[str]) -> None:
-        self.nc = nc
-        self.errors = errors
-
-    async def outcome(self, op: Callable[[Client], Awaitable[object]]) -> str:
-        self.errors.clear()
-        failure = ""
-        try:
-            await asyncio.wait_for(op(self.nc), DENIED_WAIT_S)
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
-            failure = repr(exc)
-        await self.nc.flush()
-        await asyncio.sleep(0.05)
-        if any("permissions violation" in e for e in self.errors):
-            return "denied"
-        return "allowed" if not failure else f"failed: {failure}"
-
-
-async def login(secured: Secured, identity: str) -> As:
-    errors: list[str] = []
-
-    async def error_cb(exc: Exception) -> None:
-        errors.append(str(exc).lower())
-
-    nc = await connect(
-        ConnectSettings(url=secured.server.url, creds_file=str(secured.auth.creds(identity))),
-        error_cb=error_cb,
-    )
-    return As(nc, errors)
 
 
 def js_publish(subject: str) -> Callable[[Client], Awaitable[object]]:
@@ -166,8 +121,16 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
     (AGENT_A, "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
     (AGENT_A, "read RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "denied"),
     (AGENT_A, "write the status KV", js_publish("$KV.mtq_status.acc-a"), "denied"),
-    (AGENT_A, "call the risk service", api("mtq.risk.control"), "denied"),
-    (AGENT_A, "request mtq.risk.check", request("mtq.risk.check"), "allowed"),
+    (AGENT_A, "control as itself", request(f"mtq.risk.control.{AGENT_A}"), "denied"),
+    (AGENT_A, "control as the api", request("mtq.risk.control.api"), "denied"),
+    (AGENT_A, "check its own account", request(f"mtq.risk.check.{A}"), "allowed"),
+    (AGENT_A, "check B's account", request(f"mtq.risk.check.{B}"), "denied"),
+    (AGENT_A, "check without an account", request("mtq.risk.check"), "denied"),
+    (AGENT_A, "show its account's limits", request("mtq.risk.show"), "denied"),
+    (AGENT_A, "list MT5's subjects", stream_api("INFO", "MT5"), "denied"),
+    (AGENT_A, "list the ticks' subjects", stream_api("INFO", "MT5_TICKS"), "denied"),
+    (AGENT_A, "dead-letter its own command", js_publish(f"dlq.cmd.{A}.close_all"), "allowed"),
+    (AGENT_A, "dead-letter B's command", js_publish(f"dlq.cmd.{B}.close_all"), "denied"),
     ("engine", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
     ("engine", "send a command", js_publish(f"cmd.{A}.close_all"), "allowed"),
     ("engine", "write RISK", js_publish("risk.events.x.1.Noted"), "allowed"),
@@ -181,7 +144,7 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
         ),
         "allowed",
     ),
-    ("engine", "serve mtq-risk", subscribe("mtq.risk.check"), "allowed"),
+    ("engine", "serve mtq-risk", subscribe("mtq.risk.check.*"), "allowed"),
     ("engine", "delete a stream", stream_api("DELETE", "RISK"), "denied"),
     ("engine", "purge a stream", stream_api("PURGE", "MT5"), "denied"),
     ("engine", "create a stream", stream_api("CREATE", "EVIL"), "denied"),
@@ -193,6 +156,8 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
     ("supervisor", "serve mtq-agents", subscribe("mtq.agents.list"), "allowed"),
     ("supervisor", "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
     ("projector", "write the status KV", js_publish(f"$KV.mtq_status.{A}"), "allowed"),
+    ("projector", "forge a dead letter", js_publish(f"dlq.mt5.{A}.account"), "denied"),
+    ("projector", "control an account", request("mtq.risk.control.projector"), "denied"),
     ("projector", "read RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "allowed"),
     ("projector", "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
     (
@@ -207,9 +172,20 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
     ("projector", "publish a tick", js_publish(f"mt5.{A}.tick.EURUSD"), "denied"),
     ("projector", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
     ("projector", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
-    ("api", "listen on a query subject", subscribe("mtq.query.status"), "allowed"),
+    ("api", "listen on a query subject", subscribe("mtq.query.status"), "denied"),
+    ("projector", "listen on a query subject", subscribe("mtq.query.status"), "allowed"),
     ("api", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
     ("api", "delete a stream", stream_api("DELETE", "MT5"), "denied"),
+    ("api", "write the status KV", js_publish(f"$KV.mtq_status.{A}"), "denied"),
+    ("api", "forge a dead letter", js_publish(f"dlq.mt5.{A}.account"), "denied"),
+    ("api", "dead-letter a webhook", js_publish(f"dlq.api.webhook.{A}"), "allowed"),
+    ("api", "check any account", request(f"mtq.risk.check.{B}"), "allowed"),
+    ("api", "control as the api", request("mtq.risk.control.api"), "allowed"),
+    ("api", "control as admin", request("mtq.risk.control.admin"), "denied"),
+    ("api", "show an account", request("mtq.risk.show"), "allowed"),
+    ("engine", "dead-letter a fact", js_publish(f"dlq.mt5.{A}.account"), "allowed"),
+    ("engine", "serve control", subscribe("mtq.risk.control.*"), "allowed"),
+    ("supervisor", "forge a dead letter", js_publish(f"dlq.mt5.{A}.account"), "denied"),
     ("admin", "read stream info", stream_api("INFO", "MT5"), "allowed"),
     ("admin", "publish anything", js_publish(f"mt5.{B}.account"), "allowed"),
 ]
@@ -320,3 +296,44 @@ async def test_agent_when_its_own_create_subject_carries_another_filter_then_ser
     except NotFoundError:
         return
     assert existing.config.filter_subject != f"cmd.{B}.>"
+
+
+@pytest.mark.parametrize(
+    ("identity", "subject"),
+    [
+        ("api", f"dlq.mt5.{A}.order.rejected"),
+        ("projector", f"dlq.mt5.{A}.order.rejected"),
+        ("supervisor", f"dlq.mt5.{A}.order.rejected"),
+        (AGENT_A, f"dlq.mt5.{A}.order.rejected"),
+        (AGENT_A, f"dlq.cmd.{B}.close_all"),
+    ],
+)
+async def test_forged_dead_letter_when_not_a_dead_lettering_identity_then_nothing_stored(
+    secured: Secured, admin: Client, identity: str, subject: str
+) -> None:
+    client = await login(secured, identity)
+    try:
+        assert await client.outcome(js_publish(subject)) == "denied"
+    finally:
+        await client.close()
+    with pytest.raises(NotFoundError):
+        await admin.jetstream().get_last_msg(subjects.STREAM_DLQ, subject)
+
+
+async def test_api_when_it_writes_the_status_kv_then_refused_and_the_view_unchanged(
+    secured: Secured, admin: Client
+) -> None:
+    kv = await admin.jetstream().key_value(subjects.KV_STATUS)
+    await kv.put(A, b'{"by": "projector"}')
+    client = await login(secured, "api")
+    try:
+        api_kv = await client.nc.jetstream().key_value(subjects.KV_STATUS)  # reading is fine
+        assert (await api_kv.get(A)).value == b'{"by": "projector"}'
+
+        async def forge(nc: Client) -> object:
+            return await api_kv.put(A, b'{"by": "api"}')
+
+        assert await client.outcome(forge) == "denied"
+    finally:
+        await client.close()
+    assert (await kv.get(A)).value == b'{"by": "projector"}'

@@ -18,10 +18,11 @@ from bus.schemas import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+NOW_MSC = int(NOW.timestamp() * 1000)
 
 
 def test_encode_when_fact_then_plain_json_with_type_tag() -> None:
-    tick = TickReceived(account_id="a1", symbol="EURUSD", bid=1.1, ask=1.2, time_msc=5)
+    tick = TickReceived(account_id="a1", symbol="EURUSD", bid=1.1, ask=1.2, time_msc=NOW_MSC)
     data = codec.encode(tick)
     as_dict = msgspec.json.decode(data)
     assert as_dict["type"] == "TickReceived"
@@ -58,10 +59,10 @@ def test_decode_fact_when_family_union_then_dispatches_on_type() -> None:
         volume=0.1,
         price_open=1.1,
         price_current=1.2,
-        time_msc=1,
+        time_msc=NOW_MSC,
         close_price=1.2,
         deal_reason="sl",
-        close_time_msc=2,
+        close_time_msc=NOW_MSC + 1,
     )
     decoded = codec.decode_fact("mt5.a1.position.closed", codec.encode(closed))
     assert isinstance(decoded, PositionClosed)
@@ -71,7 +72,7 @@ def test_decode_fact_when_family_union_then_dispatches_on_type() -> None:
 def test_decode_fact_when_unknown_fields_then_ignored() -> None:
     data = (
         b'{"type":"TickReceived","account_id":"a1","symbol":"EURUSD","bid":1,'
-        b'"ask":2,"time_msc":3,"new_field":"from a newer agent"}'
+        b'"ask":2,"time_msc":1795000000000,"new_field":"from a newer agent"}'
     )
     tick = codec.decode_fact("mt5.a1.tick.EURUSD", data)
     assert isinstance(tick, TickReceived)

@@ -286,11 +286,12 @@ def test_halted_when_resume_or_pause_then_refused_and_reset_reopens_with_actor()
         with pytest.raises(InvalidControl):
             feed.control(action)
     assert feed.control("halt") == []  # no-op: already HALTED
+    with pytest.raises(InvalidControl, match=r"beyond the daily floor 95000\.00"):
+        feed.control("reset", actor="alice", reason="reviewed")
+    feed.snapshot("100000.00", "95500.00")  # back above the floor
     (changed,) = feed.control("reset", actor="alice", reason="reviewed")
     assert (changed.state, changed.previous, changed.actor) == ("ACTIVE", "HALTED", "alice")
     assert changed.holds == {}
-    # still below the floor, but the breach was acted on: no new action until it recovers
-    assert "DrawdownBreached" not in names(feed.snapshot("100000.00", "94000.00"))
 
 
 def test_reopen_when_next_day_then_active_again_at_first_snapshot_of_next_day() -> None:

@@ -147,7 +147,6 @@ BAD_SNAPSHOTS = [
     AccountState(Decimal("NaN"), D(100000)),
     AccountState(D(100000), Decimal("Infinity")),
     AccountState(D(-1), D(100000)),
-    AccountState(D(100000), D(-5)),
     AccountState(D(100000), D(100000) + D(100) * D(100000) + 1),
 ]
 

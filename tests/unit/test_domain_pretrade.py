@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from domain import MarketEvidence
 from domain.rules import DailyLossRule, PositionLimits
-from tests.unit.test_domain_support import D, Feed, names, quote, rules
+from tests.unit.test_domain_support import EURUSD, T0, D, Feed, names, quote, rules
 
 
 def ready(**changes: object) -> Feed:
@@ -174,3 +175,36 @@ def test_halted_when_reducing_order_even_with_stale_feed_then_approved() -> None
     assert answer.approved
     answer, _ = feed.check(side="buy", volume="1")
     assert answer.reasons == ("trading_state HALTED",)
+
+
+def _gapped(previous_bid: str, bid: str) -> MarketEvidence:
+    return MarketEvidence(
+        "EURUSD",
+        D(bid),
+        D(bid) + D("0.0001"),
+        T0,
+        previous_bid=D(previous_bid),
+        previous_ask=D(previous_bid) + D("0.0001"),
+        previous_time=T0,
+    )
+
+
+def test_max_gap_pips_when_last_tick_jumped_then_denied_with_both_ticks() -> None:
+    spec = replace(EURUSD, max_gap_pips=D(20))
+    feed = Feed(rules(symbols=(spec,)))
+    feed.snapshot("100000")
+    answer, events = feed.check(market=_gapped("1.10000", "1.10250"))
+    assert not answer.approved
+    assert "gap 25.00 pips > max_gap_pips 20 (bid 1.10000 -> 1.10250)" in answer.reasons
+    assert events[-1].market["previous_bid"] == D("1.10000")
+    calm, _ = feed.check(market=_gapped("1.10000", "1.10200"), client_order_id="c-2")
+    assert calm.approved, calm.reasons
+    alone, _ = feed.check(market=quote("EURUSD", T0), client_order_id="c-3")
+    assert "no previous tick of EURUSD to judge max_gap_pips 20" in alone.reasons
+
+
+def test_market_evidence_when_no_gap_rule_then_recorded_as_before() -> None:
+    feed = Feed(rules())
+    feed.snapshot("100000")
+    _, events = feed.check()
+    assert set(events[-1].market) == {"symbol", "bid", "ask", "tick_time"}

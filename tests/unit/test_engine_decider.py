@@ -63,8 +63,9 @@ def test_decider_when_breach_then_applied_with_commands_and_events() -> None:
 
 def test_decider_when_fact_not_for_risk_then_skipped_before_decoding() -> None:
     decider = decider_with("a-1")
-    heartbeat = subjects.health("a-1")
-    assert isinstance(decider.decide(1, heartbeat, b"not even json"), Skipped)
+    assert isinstance(decider.decide(1, subjects.tick("a-1", "EURUSD"), b"not json"), Skipped)
+    heartbeat = subjects.health("a-1")  # heartbeats tell the time (stale feed): decoded
+    assert isinstance(decider.decide(1, heartbeat, b"not even json"), Rejected)
     beat = AgentHeartbeat(account_id="a-1", agent_id="x", pid=1, terminal_connected=True,
                           breaker_state="closed", terminal_latency_ms=1.0, time=T0)  # fmt: skip
     assert isinstance(decider.decide(2, heartbeat, encode(beat)), Skipped)
@@ -77,7 +78,7 @@ def test_decider_when_fact_not_for_risk_then_skipped_before_decoding() -> None:
         ("mt5.nobody.account", snapshot("nobody", 1.0, T0)[1], "unknown_account"),
         ("mt5.a-1.account", b'{"type": "AccountSnapshot"}', "decode"),
         ("mt5.a-1.account", snapshot("a-2", 1.0, T0)[1], "decode"),  # account mismatch
-        ("mt5.a-1.account", snapshot("a-1", -5.0, T0)[1], "InvalidFact"),
+        ("mt5.a-1.account", snapshot("a-1", 1e15, T0)[1], "InvalidFact"),
         ("nope", b"{}", "subject"),
     ],
 )

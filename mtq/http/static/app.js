@@ -91,7 +91,10 @@ const mtq = (() => {
     b.title = "loss " + money(dd.value) + " of " + money(dd.budget) + "; floor " + money(dd.floor);
     wrap.style.display = "flex";
     wrap.appendChild(b);
-    wrap.appendChild(el("span", used.toFixed(1) + "% used · floor " + money(dd.floor), "bar-label"));
+    const estimated = dd.anchor_source === "estimated" ? " (estimated)" : "";
+    wrap.appendChild(el("span", used.toFixed(1) + "% used · floor " + money(dd.floor) + estimated,
+                        "bar-label"));
+    if (estimated) b.title += "; the day's anchor is estimated: no balance at the reset known";
     return wrap;
   }
 

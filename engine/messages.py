@@ -1,0 +1,48 @@
+"""What the decider takes: one typed message per kind of input (`Decider.handle`).
+
+A fact from `MT5`; a pre-trade check or an operator's control as the `mtq-risk` service
+received them; a config the engine applies; and a decision recorded on such an input, which
+the audit hands back to be decided again (engine/inputs.py turns it into the others).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain import FactRef, MarketEvidence, OrderRequest, RiskRules
+from domain.trading_state import ControlAction
+
+
+@dataclass(frozen=True, slots=True)
+class FactIn:
+    seq: int
+    subject: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    account_id: str
+    order: OrderRequest
+    market: MarketEvidence | None
+    at: FactRef
+
+
+@dataclass(frozen=True, slots=True)
+class ControlIn:
+    account_id: str
+    action: ControlAction
+    reason: str
+    actor: str
+    at: FactRef
+    rebase: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIn:
+    account_id: str
+    rules: RiskRules
+    at: FactRef
+
+
+Message = FactIn | CheckIn | ControlIn | ConfigIn
