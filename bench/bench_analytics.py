@@ -27,9 +27,9 @@ from bench.context import BenchContext
 from bus import subjects
 from bus.codec import encode
 from bus.embedded import EmbeddedNatsServer
+from bus.reader import FactReader
 from bus.schemas import TickReceived
 from bus.topology import ensure_topology
-from engine.reader import FactReader
 from projections import analytics, analytics_reads, equity_days, exports, trade_days
 from projections.candle_projector import CandleProjector
 from projections.db import Database, open_database

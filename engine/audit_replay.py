@@ -15,11 +15,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from bus.reader import RawFact
 from domain import AccountRisk, FactRef, RiskRules
 from engine.decider import EPOCH, Decider
 from engine.inputs import is_input, recorded_input
 from engine.messages import FactIn
-from engine.reader import RawFact
 
 Progress = Callable[[int], None]
 

@@ -9,9 +9,9 @@ from typing import Any
 from nats.aio.client import Client
 
 from bus import subjects
+from bus.reader import RISK_FACT_SUBJECTS, read_facts
 from domain import RiskRules
 from engine.audit_replay import Recorded, VerifyResult, WhatIfResult, verify, whatif
-from engine.reader import RISK_FACT_SUBJECTS, read_facts
 from engine.store import RiskStore
 
 PAGE = 1000

@@ -23,8 +23,8 @@ from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
+from bus.reader import FactReader, RawFact
 from bus.schemas import TickReceived
-from engine.reader import FactReader, RawFact
 from projections.candles import CandleBook, load_candle
 from projections.db import Database
 

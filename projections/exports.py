@@ -20,8 +20,8 @@ from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
+from bus.reader import FactReader
 from domain.account import account_risk_id
-from engine.reader import FactReader
 from projections.analytics import Trade
 from projections.analytics_reads import msc, trade_doc
 from projections.db import Database

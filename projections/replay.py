@@ -24,10 +24,10 @@ from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
+from bus.reader import FactReader, RawFact
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.base import from_msc
 from bus.schemas.query import PositionsQuery, RiskQuery, StatusQuery
-from engine.reader import FactReader, RawFact
 from projections import queries
 from projections.db import open_database
 from projections.projector import RISK_FILTERS
