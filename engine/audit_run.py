@@ -34,7 +34,7 @@ def read_recorded(store: RiskStore) -> Recorded:
 def account_filters(accounts: set[str] | None) -> tuple[str, ...]:
     if not accounts:
         return RISK_FACT_SUBJECTS
-    return tuple(f"mt5.{subjects.account(a)}.>" for a in sorted(accounts))
+    return tuple(subjects.account_facts(a) for a in sorted(accounts))
 
 
 async def run_verify(

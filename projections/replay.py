@@ -140,7 +140,7 @@ def fact_time(fact: Any) -> datetime:
 async def log_size(js: JetStreamContext, account_id: str) -> tuple[int, int]:
     """The account's facts in MT5 and every decision in RISK now (for a progress total)."""
     acct = subjects.account(account_id)
-    info = await js.stream_info(subjects.STREAM_FACTS, subjects_filter=f"mt5.{acct}.>")
+    info = await js.stream_info(subjects.STREAM_FACTS, subjects_filter=subjects.account_facts(acct))
     facts = sum((info.state.subjects or {}).values())
     try:
         last = await js.get_last_msg(subjects.STREAM_RISK, RISK_FILTERS[0])
@@ -168,7 +168,7 @@ async def read_account_log(
 
     if facts_total:
         acct = subjects.account(account_id)
-        async for batch in _batches(js, subjects.STREAM_FACTS, (f"mt5.{acct}.>",)):
+        async for batch in _batches(js, subjects.STREAM_FACTS, (subjects.account_facts(acct),)):
             log.facts.extend(batch)
             step(len(batch))
     if risk_last:
