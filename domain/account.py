@@ -4,7 +4,8 @@ Command methods check first (`_check_*`, raising a `RiskError` before anything i
 then record decisions (domain/events.py says how each evolves the state). Each rule is a
 module: domain/loss_rules.py (daily and max loss), domain/position_rules.py (positions and
 limits), domain/feed_rule.py (stale feed), domain/schedule_rule.py (time rules); pre-trade
-is domain/pretrade.py and the trading states domain/trading_state.py. domain/account_base.py holds what they share.
+is domain/pretrade.py and the trading states domain/trading_state.py. domain/account_base.py
+holds what they share.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def _flat_by_on(
 
 @lru_cache(maxsize=512)
 def _weekend_on(rule: WeekendClose, day: date) -> FlatInstant | None:
-    if day.weekday() != 4:  # noqa: PLR2004 - Friday
+    if WEEKDAYS[day.weekday()] != "fri":
         return None
     due = day_start(day, rule.friday_close, rule.timezone)
     reopens = day_start(day + timedelta(days=3), "00:00", rule.timezone)
