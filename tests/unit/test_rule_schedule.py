@@ -82,9 +82,7 @@ def test_flat_by_when_heartbeats_cross_it_then_warned_once_flattened_reducing_an
     assert rebuild(feed.log) == feed.account
 
 
-def test_flat_by_when_first_fact_is_a_snapshot_past_the_instant_then_flattened_without_warning() -> (
-    None
-):
+def test_flat_by_when_first_fact_is_a_late_snapshot_then_flattened_without_warning() -> None:
     feed = _open_feed(flat_by(), "2026-03-02T14:00:00")
     events = feed.snapshot("100000.00", at=Z("2026-03-02T21:30:00"))
     assert names(events)[:3] == ["ScheduleFlattened", "LiquidationOrdered", "TradingStateChanged"]
