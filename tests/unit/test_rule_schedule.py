@@ -3,13 +3,17 @@ instant in its zone with DST, decided from the facts' times only."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from config import load_config, validate_files
 from domain import FactRef
 from domain.rules import AllowedHours, DailyLossRule, FeedRule, FlatBy, Schedule, WeekendClose
 from domain.schedule import closed_reasons, flat_instants
+from engine.rules import rules_for
 from tests.unit.test_domain_support import Feed, names, rebuild, rules
 
 CHICAGO = "America/Chicago"
@@ -246,3 +250,81 @@ def test_schedule_when_none_then_rules_dict_unchanged_and_nothing_recorded() -> 
     feed = Feed(replace(plain, feed=QUIET))
     feed.snapshot("100000.00")
     assert tick(feed, "2026-03-02T21:10:00") == []
+
+
+def _config(tmp_path: Path, risk: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(
+        "accounts:\n  - id: acc-1\n    symbols: [{name: EURUSD}]\n    risk:\n"
+        + textwrap.indent(textwrap.dedent(risk), "      ")
+    )
+    return path
+
+
+def test_schedule_config_when_invalid_then_each_error_names_key_line_and_rule(
+    tmp_path: Path,
+) -> None:
+    path = _config(
+        tmp_path,
+        """\
+        schedule:
+          flat_by: {time: "25:10", timezone: America/Chicgo, days: [mon, fun]}
+          allowed_hours: {start: "08:00", end: "08:00", timezone: UTC}
+          holidays: [2026-13-01]
+        """,
+    )
+    found = {(e.path, e.rule, e.line) for e in validate_files(path).errors}
+    schedule = "accounts[0].risk.schedule"
+    assert found == {
+        (f"{schedule}.flat_by.time", "time_of_day", 6),
+        (f"{schedule}.flat_by.timezone", "timezone", 6),
+        (f"{schedule}.flat_by.days[1]", "choice", 6),
+        (f"{schedule}.allowed_hours", "value_error", 7),
+        (f"{schedule}.holidays[0]", "type", 8),
+    }
+
+
+def test_schedule_config_when_holidays_without_a_zone_or_flat_at_reset_then_refused(
+    tmp_path: Path,
+) -> None:
+    lonely = _config(tmp_path, "schedule: {holidays: [2026-12-25]}\n")
+    (error,) = validate_files(lonely).errors
+    assert "holidays need flat_by or allowed_hours" in error.message
+    at_reset = _config(
+        tmp_path,
+        """\
+        daily_loss: {reset_time: "17:00", timezone: America/Chicago}
+        schedule: {flat_by: {time: "17:00", timezone: America/Chicago}}
+        """,
+    )
+    (error,) = validate_files(at_reset).errors
+    assert "is the daily reset" in error.message
+
+
+def test_schedule_config_when_valid_then_mapped_to_the_domain(tmp_path: Path) -> None:
+    path = _config(
+        tmp_path,
+        """\
+        schedule:
+          flat_by: {time: "15:10", timezone: America/Chicago, warn_before_minutes: 5}
+          allowed_hours: {start: "08:00", end: "20:00", timezone: Europe/Prague}
+          no_weekend_holding: {friday_close: "22:00"}
+          holidays: [2026-12-31, 2026-12-25]
+        """,
+    )
+    schedule = rules_for(load_config(path).account("acc-1")).schedule
+    assert schedule == Schedule(
+        flat_by=FlatBy("15:10", CHICAGO, ("mon", "tue", "wed", "thu", "fri"), 5),
+        allowed_hours=AllowedHours("08:00", "20:00", PRAGUE),
+        no_weekend_holding=WeekendClose("22:00", "UTC", 10),
+        holidays=("2026-12-25", "2026-12-31"),
+    )
+
+
+def test_topstep_preset_when_loaded_then_flat_by_15_10_chicago_monday_to_friday(
+    tmp_path: Path,
+) -> None:
+    path = _config(tmp_path, "preset: topstep-50k\n")
+    topstep = rules_for(load_config(path).account("acc-1"))
+    assert topstep.schedule.flat_by == FlatBy("15:10", CHICAGO, ("mon", "tue", "wed", "thu", "fri"))
+    assert topstep.daily_loss.reset_time == "17:00"
