@@ -449,9 +449,8 @@ class ScheduleReleased(RiskEvent):
 
 
 class TradingWindowChanged(RiskEvent):
-    """Why the schedule refuses opening changed at this fact (`closed` None: open again).
-
-    Recorded so the engine's clock, which pre-trade reads, passes every boundary."""
+    """Why the schedule refuses opening changed at this fact (`closed` None: open again),
+    for alerts and views; pre-trade computes it afresh at its own time."""
 
     closed: str | None
     previous: str | None
