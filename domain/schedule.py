@@ -61,7 +61,6 @@ def window_label(rule: AllowedHours) -> str:
     return f"allowed_hours {rule.start}-{rule.end} {rule.timezone}"
 
 
-@lru_cache(maxsize=512)
 def _flat_by_on(
     rule: FlatBy, holidays: tuple[str, ...], reset: tuple[str, str], day: date
 ) -> FlatInstant | None:
@@ -73,7 +72,6 @@ def _flat_by_on(
     return FlatInstant("flat_by", flat_by_label(rule), warn_from, due, reopens)
 
 
-@lru_cache(maxsize=512)
 def _weekend_on(rule: WeekendClose, day: date) -> FlatInstant | None:
     if WEEKDAYS[day.weekday()] != "fri":
         return None
@@ -86,23 +84,31 @@ def _weekend_on(rule: WeekendClose, day: date) -> FlatInstant | None:
 def flat_instants(rules: RiskRules, at: datetime) -> list[FlatInstant]:
     """The flatten instants whose warning or closed period contains `at`, by due time."""
     schedule = rules.schedule
-    found: list[FlatInstant] = []
-    if schedule.flat_by is not None:
-        rule = schedule.flat_by
-        reset = (rules.daily_loss.reset_time, rules.daily_loss.timezone)
-        today = _local_date(at, rule.timezone)
-        for back in range(-1, _LOOK_BACK + 1):
-            instant = _flat_by_on(rule, schedule.holidays, reset, today - timedelta(days=back))
-            if instant is not None and instant.warn_from <= at < instant.reopens:
-                found.append(instant)
-    if schedule.no_weekend_holding is not None:
-        weekend = schedule.no_weekend_holding
-        today = _local_date(at, weekend.timezone)
-        for back in range(-1, _LOOK_BACK + 1):
-            instant = _weekend_on(weekend, today - timedelta(days=back))
-            if instant is not None and instant.warn_from <= at < instant.reopens:
-                found.append(instant)
-    return sorted(found, key=lambda i: i.due)
+    flat, weekend = schedule.flat_by, schedule.no_weekend_holding
+    near = _instants_near(
+        schedule,
+        (rules.daily_loss.reset_time, rules.daily_loss.timezone),
+        None if flat is None else _local_date(at, flat.timezone),
+        None if weekend is None else _local_date(at, weekend.timezone),
+    )
+    return [i for i in near if i.warn_from <= at < i.reopens]
+
+
+@lru_cache(maxsize=256)
+def _instants_near(
+    schedule: Schedule, reset: tuple[str, str], flat_today: date | None, weekend_today: date | None
+) -> tuple[FlatInstant, ...]:
+    """Every flatten instant from `_LOOK_BACK` local days before to the day after (once a day)."""
+    found: list[FlatInstant | None] = []
+    for back in range(-1, _LOOK_BACK + 1):
+        if schedule.flat_by is not None and flat_today is not None:
+            day = flat_today - timedelta(days=back)
+            found.append(_flat_by_on(schedule.flat_by, schedule.holidays, reset, day))
+        if schedule.no_weekend_holding is not None and weekend_today is not None:
+            found.append(
+                _weekend_on(schedule.no_weekend_holding, weekend_today - timedelta(days=back))
+            )
+    return tuple(sorted((i for i in found if i is not None), key=lambda i: i.due))
 
 
 def _holiday_reasons(schedule: Schedule, at: datetime) -> list[str]:
@@ -131,7 +137,7 @@ def held_reasons(rules: RiskRules, at: datetime) -> list[str]:
 
 def _outside(window: AllowedHours, at: datetime) -> bool:
     local = at.astimezone(_zone(window.timezone))
-    clock = local.strftime("%H:%M")
+    clock = f"{local.hour:02d}:{local.minute:02d}"
     if window.start < window.end:
         inside = window.start <= clock < window.end
         day = local.date()
