@@ -1,6 +1,7 @@
 """Time rules over a real nats-server (issue 19): a Topstep-style flat_by decided from the
 agent's heartbeat times, across an engine restart: the warning once, then the flatten, the
-CloseAll and pre-trade denying new exposure by the rule's name."""
+CloseAll and pre-trade denying new exposure by the rule's name; `audit verify` replays it
+to the same bytes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from bus import subjects
 from bus.codec import encode
 from bus.embedded import EmbeddedNatsServer
 from bus.schemas.risk import RiskCheckReply, RiskCheckRequest
+from engine.audit_run import run_verify
+from engine.store import open_store
 from tests.integration.engine_support import (
     T0,
     FactFeed,
@@ -104,6 +107,9 @@ async def test_flat_by_when_heartbeats_cross_it_across_a_restart_then_warned_the
         denied = await _check(nc, "buy", 0.1)
         reducing = await _check(nc, "sell", 0.1)
         assert process.engine.decider.accounts["top-1"].trading_state == "REDUCING"
+        reopened = await feed.heartbeat("top-1", _at("23:00:00"))  # 17:00 CST: the next day
+        await settled(process, reopened)
+        assert process.engine.decider.accounts["top-1"].trading_state == "ACTIVE"
     decisions = read_decisions(url)
     (warning,) = [d.body for d in decisions if d.type == "ScheduleWarning"]
     assert (warning["seq"], warning["rule"], warning["due"]) == (
@@ -127,3 +133,8 @@ async def test_flat_by_when_heartbeats_cross_it_across_a_restart_then_warned_the
     assert reducing.approved, reducing.reasons
     checks = [d.type for d in decisions if d.type.startswith("Order")]
     assert checks == ["OrderDenied", "OrderApproved"]
+    released = [d.type for d in decisions if d.body["seq"] == reopened]
+    assert released == ["TradingWindowChanged", "ScheduleReleased", "TradingStateChanged"]
+    replayed = await run_verify(nc, open_store(url))  # the recorded facts decide the same bytes
+    assert replayed.identical, replayed.summary()
+    assert replayed.decisions == len(decisions)
