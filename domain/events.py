@@ -403,10 +403,12 @@ class OrderDenied(RiskEvent):
     trading_state: str
 
 
-def _schedule_state(aggregate: AccountRisk) -> dict[str, Any]:
+def _schedule_state(aggregate: AccountRisk, event: RiskEvent) -> dict[str, Any]:
+    """The time rules' state: instants warned and flattened, the window, the last time."""
     state: dict[str, Any] = aggregate.__dict__.setdefault(
-        "_schedule", {"warned": {}, "flattened": {}, "closed": None}
+        "_schedule", {"warned": {}, "flattened": {}, "closed": None, "at": None}
     )
+    state["at"] = event.timestamp
     return state
 
 
@@ -419,7 +421,7 @@ class ScheduleWarning(RiskEvent):
     warn_before_minutes: int
 
     def apply(self, aggregate: AccountRisk) -> None:
-        _schedule_state(aggregate)["warned"][self.rule] = self.due
+        _schedule_state(aggregate, self)["warned"][self.rule] = self.due
 
 
 class ScheduleFlattened(RiskEvent):
@@ -433,7 +435,7 @@ class ScheduleFlattened(RiskEvent):
     positions: int
 
     def apply(self, aggregate: AccountRisk) -> None:
-        state = _schedule_state(aggregate)
+        state = _schedule_state(aggregate, self)
         state["warned"][self.rule] = self.due
         state["flattened"][self.rule] = self.due
         aggregate._holds[SCHEDULE_HOLD] = "REDUCING"
@@ -445,6 +447,7 @@ class ScheduleReleased(RiskEvent):
     reason: str
 
     def apply(self, aggregate: AccountRisk) -> None:
+        _schedule_state(aggregate, self)
         aggregate._holds.pop(SCHEDULE_HOLD, None)
 
 
@@ -456,4 +459,4 @@ class TradingWindowChanged(RiskEvent):
     previous: str | None
 
     def apply(self, aggregate: AccountRisk) -> None:
-        _schedule_state(aggregate)["closed"] = self.closed
+        _schedule_state(aggregate, self)["closed"] = self.closed

@@ -25,6 +25,7 @@ class ScheduleRules(FeedRules):
             "warned": {},
             "flattened": {},
             "closed": None,
+            "at": None,
         }
         return done
 
@@ -34,6 +35,8 @@ class ScheduleRules(FeedRules):
         if rules.schedule == NO_SCHEDULE and "_schedule" not in self.__dict__:
             return
         done = self._schedule_done()
+        if done["at"] is not None and at.time < done["at"]:
+            return  # a late fact: time never runs back past the schedule's last decision
         for instant in flat_instants(rules, at.time):
             flattened = done["flattened"].get(instant.rule)
             if flattened is not None and flattened >= instant.due:

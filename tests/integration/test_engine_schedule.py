@@ -92,14 +92,16 @@ async def test_flat_by_when_heartbeats_cross_it_across_a_restart_then_warned_the
 ) -> None:
     url, nc, feed = server
     config = load(write_config(tmp_path, TOPSTEP_STYLE))
-    async with running_engine(url, config) as process:
+    async with running_engine(url, config, snapshot_every=1) as process:  # restarts from one
         await feed.snapshot("top-1", 50_000, 50_000, at=_at("14:00:00"))
         await feed.opened("top-1", 7, symbol="XAUUSD", price=2350.0, at=_at("14:00:01"))
         await feed.heartbeat("top-1", _at("20:59:59"))
         warned = await feed.heartbeat("top-1", _at("21:00:00"))
         await settled(process, warned)
     # pre-trade is decided at its receive time: this engine's clock reads 21:10:30Z
-    async with running_engine(url, config, clock=lambda: _at("21:10:30")) as process:
+    async with running_engine(
+        url, config, clock=lambda: _at("21:10:30"), snapshot_every=1
+    ) as process:
         await feed.heartbeat("top-1", _at("21:05:00"))
         flat = await feed.heartbeat("top-1", _at("21:10:00"))
         await settled(process, flat)

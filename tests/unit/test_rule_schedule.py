@@ -102,6 +102,13 @@ def test_flat_by_when_flat_already_then_held_reducing_without_a_liquidation() ->
     assert feed.account.holds == {"schedule": "REDUCING"}
 
 
+def test_flat_by_when_a_late_heartbeat_arrives_after_the_flatten_then_it_releases_nothing() -> None:
+    feed = _open_feed(flat_by(), "2026-03-02T14:00:00")
+    tick(feed, "2026-03-02T21:10:00")
+    assert tick(feed, "2026-03-02T20:00:00") == []  # before the instant, but decided after it
+    assert feed.account.holds == {"schedule": "REDUCING"}
+
+
 def test_flat_by_when_not_a_listed_day_then_nothing() -> None:
     feed = _open_feed(flat_by(), "2026-03-07T14:00:00")  # Saturday
     assert tick(feed, "2026-03-07T21:10:00") == []
