@@ -413,12 +413,14 @@ def _schedule_state(aggregate: AccountRisk, event: RiskEvent) -> dict[str, Any]:
 
 
 class ScheduleWarning(RiskEvent):
-    """`rule` (flat_by, no_weekend_holding) flattens the account at `due`: an alert."""
+    """`rule` (flat_by, no_weekend_holding) flattens the account at `due`: an alert
+    (`positions`: how many are open now, 0 when there is nothing to close)."""
 
     rule: str
     label: str
     due: datetime
     warn_before_minutes: int
+    positions: int
 
     def apply(self, aggregate: AccountRisk) -> None:
         _schedule_state(aggregate, self)["warned"][self.rule] = self.due

@@ -52,6 +52,7 @@ class ScheduleRules(FeedRules):
                     due=instant.due,
                     warn_before_minutes=int((instant.due - instant.warn_from).total_seconds())
                     // 60,
+                    positions=len(self._positions),
                 )
         closed = "; ".join(closed_reasons(rules, at.time)) or None
         if closed != done["closed"]:

@@ -53,10 +53,11 @@ def test_flat_by_when_heartbeats_cross_it_then_warned_once_flattened_reducing_an
     assert tick(feed, "2026-03-02T20:59:59") == []
     (warning,) = tick(feed, "2026-03-02T21:00:00")
     assert type(warning).__name__ == "ScheduleWarning"
-    assert (warning.rule, warning.due, warning.warn_before_minutes) == (
+    assert (warning.rule, warning.due, warning.warn_before_minutes, warning.positions) == (
         "flat_by",
         Z("2026-03-02T21:10:00"),
         10,
+        1,
     )
     assert tick(feed, "2026-03-02T21:09:59") == []  # once
     events = tick(feed, "2026-03-02T21:10:00")
