@@ -51,9 +51,10 @@ from domain.trading_state import (
 
 NAMESPACE: Final = UUID("6f1c1c3e-4d0e-5b8a-9a57-0b7d1e4c2a10")
 """Namespace of `account_risk_id`; never change it (ids in the store derive from it)."""
-_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at"})
+_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at", "_floors"})
 """Never persisted: `_latest_at`, the latest snapshot time accepted, is rebuilt on start by
-`recall_snapshot` from the facts after the last recorded snapshot."""
+`recall_snapshot` from the facts after the last recorded snapshot; `_floors` (the typed
+`thresholds`) is derived from the rules, anchors and peak whenever it is missing."""
 _NOT_COMPARED: Final = _TRANSIENT | {"_pending_events"}
 
 
@@ -125,7 +126,6 @@ class AccountRisk(LossRules, PositionRules, ScheduleRules):
         self._observed_seq: int = 0
         self._high: Decimal | None = None
         self._peak_run: tuple[Decimal, ...] = ()
-        self._thresholds: dict[str, dict[str, Decimal]] = {}
         self._equity_step: Decimal = CENT
         self._rule_state: dict[str, dict[str, Any]] = {
             rule: {"warned": False, "breached": False, "count": 0} for rule in RULES

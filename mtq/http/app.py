@@ -28,11 +28,14 @@ from bus import subjects
 from bus.connection import connect, settings_from_env
 from mtq.http import (
     routes_analytics,
+    routes_bars,
     routes_control,
     routes_docs,
+    routes_export,
     routes_ops,
     routes_reads,
     routes_ui,
+    ws,
 )
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
@@ -281,6 +284,9 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(routes_reads.router)
     app.include_router(routes_analytics.router)
+    app.include_router(routes_export.router)
+    app.include_router(ws.router)
+    app.include_router(routes_bars.router)
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)

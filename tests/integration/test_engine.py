@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -48,28 +47,14 @@ FTMO = """\
 """
 
 
-@pytest.fixture
-async def server(
-    fresh_nats_server: EmbeddedNatsServer,
-) -> AsyncIterator[tuple[str, Client, FactFeed]]:
-    nc, js = await connect_js(fresh_nats_server.url)
-    from bus.topology import ensure_topology
-
-    await ensure_topology(js)
-    try:
-        yield fresh_nats_server.url, nc, FactFeed(js)
-    finally:
-        await nc.close()
-
-
 def types_of(url: str, account_id: str) -> list[str]:
     return [d.type for d in read_decisions(url) if d.account_id == account_id]
 
 
 async def test_engine_when_daily_loss_breached_then_liquidates_and_halts(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, FTMO))
     async with running_engine(url, config) as process:
         await feed.snapshot("ftmo-1", 100_000, 100_000)
@@ -120,9 +105,9 @@ async def _check(nc: Client, **fields: object) -> RiskCheckReply:
 
 
 async def test_pretrade_when_orders_break_limits_then_denied_with_reasons_and_recorded(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, FTMO))
     async with running_engine(url, config) as process:
         last = await feed.snapshot("strict-2", 25_000, 25_000)
@@ -218,9 +203,9 @@ async def test_pretrade_when_orders_break_limits_then_denied_with_reasons_and_re
 
 
 async def test_control_when_paused_then_only_reducing_orders_pass_and_actor_recorded(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, FTMO))
     async with running_engine(url, config) as process:
         await feed.snapshot("ftmo-1", 100_000, 100_000)
@@ -270,9 +255,9 @@ async def test_control_when_paused_then_only_reducing_orders_pass_and_actor_reco
 
 
 async def test_bad_facts_when_decided_then_dead_lettered_with_reason_and_no_decision(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, FTMO))
     js = nc.jetstream()
     async with running_engine(url, config) as process:
@@ -307,9 +292,9 @@ async def _dlq(nc: Client, count: int) -> list[tuple[str, dict[str, Any], dict[s
 
 
 async def test_restart_when_engine_stops_then_no_decision_doubled_and_commands_resent(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, FTMO))
     async with running_engine(url, config, snapshot_every=2) as process:
         await feed.snapshot("ftmo-1", 100_000, 100_000)
@@ -338,9 +323,9 @@ async def test_restart_when_engine_stops_then_no_decision_doubled_and_commands_r
 
 
 async def test_second_engine_when_both_write_then_one_is_fenced_and_nothing_doubled(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, _, feed = server
+    url, _, feed = engine_bus
     config = load(write_config(tmp_path, FTMO))
     from engine.bootstrap import build_engine
 

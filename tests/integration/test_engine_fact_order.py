@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,9 @@ import pytest
 from nats.aio.client import Client
 
 from bus import subjects
-from bus.embedded import EmbeddedNatsServer
 from tests.integration.engine_support import (
     T0,
     FactFeed,
-    connect_js,
     load,
     read_decisions,
     running_engine,
@@ -37,20 +34,6 @@ ACCOUNT = """\
 """
 
 
-@pytest.fixture
-async def server(
-    fresh_nats_server: EmbeddedNatsServer,
-) -> AsyncIterator[tuple[str, Client, FactFeed]]:
-    nc, js = await connect_js(fresh_nats_server.url)
-    from bus.topology import ensure_topology
-
-    await ensure_topology(js)
-    try:
-        yield fresh_nats_server.url, nc, FactFeed(js)
-    finally:
-        await nc.close()
-
-
 async def _dead(nc: Client, count: int) -> list[tuple[str, dict[str, Any], dict[str, str]]] | None:
     found = await stream_messages(nc.jetstream(), subjects.STREAM_DLQ)
     return found if len(found) >= count else None
@@ -62,10 +45,10 @@ def _at(clock: str) -> Any:
 
 
 async def test_snapshot_earlier_than_last_observed_when_engine_restarted_then_dead_lettered(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
     """The issue's example: 10:00:50 after 10:01:40 decides nothing, even after a restart."""
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, ACCOUNT))
     async with running_engine(url, config) as process:
         await feed.snapshot("ftmo-1", 100_000, 100_000, at=_at("10:00:00"))
@@ -94,9 +77,9 @@ async def test_snapshot_earlier_than_last_observed_when_engine_restarted_then_de
 
 
 async def test_snapshot_in_another_currency_when_decided_then_dead_lettered_naming_both(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, ACCOUNT))
     async with running_engine(url, config) as process:
         await settled(process, await feed.snapshot("ftmo-1", 100_000, 100_000))
@@ -115,9 +98,9 @@ async def test_snapshot_in_another_currency_when_decided_then_dead_lettered_nami
 
 
 async def test_heartbeats_when_no_snapshot_for_30s_with_positions_then_feed_stale_recorded(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, _, feed = server
+    url, _, feed = engine_bus
     config = load(write_config(tmp_path, ACCOUNT))
     async with running_engine(url, config) as process:
         await feed.snapshot("ftmo-1", 100_000, 100_000, at=_at("10:00:00"))

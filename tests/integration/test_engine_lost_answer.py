@@ -4,7 +4,6 @@ RISK, finds its own decisions there, and goes on: nothing doubled, not fenced (i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +11,8 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from nats.aio.client import Client
 
-from bus.embedded import EmbeddedNatsServer
 from tests.integration.engine_support import (
     FactFeed,
-    connect_js,
     load,
     read_decisions,
     running_engine,
@@ -33,24 +30,10 @@ ACCOUNT = """\
 """
 
 
-@pytest.fixture
-async def server(
-    fresh_nats_server: EmbeddedNatsServer,
-) -> AsyncIterator[tuple[str, Client, FactFeed]]:
-    nc, js = await connect_js(fresh_nats_server.url)
-    from bus.topology import ensure_topology
-
-    await ensure_topology(js)
-    try:
-        yield fresh_nats_server.url, nc, FactFeed(js)
-    finally:
-        await nc.close()
-
-
 async def test_commit_when_written_but_answer_lost_then_retried_found_and_not_doubled(
-    server: tuple[str, Client, FactFeed], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url, _, feed = server
+    url, _, feed = engine_bus
     async with running_engine(url, load(write_config(tmp_path, ACCOUNT))) as process:
         await settled(process, await feed.snapshot("lost-1", 100_000, 100_000))
         recorder = process.engine.store.recorder

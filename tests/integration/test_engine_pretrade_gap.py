@@ -3,7 +3,6 @@ stream and both ticks are recorded with the decision (issue 16 bug 11)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,13 +12,11 @@ from nats.aio.client import Client
 
 from bus import subjects
 from bus.codec import encode
-from bus.embedded import EmbeddedNatsServer
 from bus.schemas.risk import RiskCheckReply, RiskCheckRequest
 from engine.audit_run import run_verify
 from engine.store import open_store
 from tests.integration.engine_support import (
     FactFeed,
-    connect_js,
     load,
     read_decisions,
     running_engine,
@@ -40,20 +37,6 @@ accounts:
 """
 
 
-@pytest.fixture
-async def server(
-    fresh_nats_server: EmbeddedNatsServer,
-) -> AsyncIterator[tuple[str, Client, FactFeed]]:
-    nc, js = await connect_js(fresh_nats_server.url)
-    from bus.topology import ensure_topology
-
-    await ensure_topology(js)
-    try:
-        yield fresh_nats_server.url, nc, FactFeed(js)
-    finally:
-        await nc.close()
-
-
 async def _check(nc: Client, symbol: str, order_id: str) -> RiskCheckReply:
     request = RiskCheckRequest(
         account_id="gap-1",
@@ -69,9 +52,9 @@ async def _check(nc: Client, symbol: str, order_id: str) -> RiskCheckReply:
 
 
 async def test_pretrade_when_last_tick_gapped_then_denied_and_both_ticks_recorded(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     path = tmp_path / "gap.yaml"
     path.write_text(CONFIG)
     async with running_engine(url, load(path)) as process:
