@@ -5,7 +5,6 @@ to the same bytes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,12 @@ from nats.aio.client import Client
 
 from bus import subjects
 from bus.codec import encode
-from bus.embedded import EmbeddedNatsServer
 from bus.schemas.risk import RiskCheckReply, RiskCheckRequest
 from engine.audit_run import run_verify
 from engine.store import open_store
 from tests.integration.engine_support import (
     T0,
     FactFeed,
-    connect_js,
     load,
     read_decisions,
     running_engine,
@@ -44,20 +41,6 @@ TOPSTEP_STYLE = """\
       schedule:
         flat_by: {time: "15:10", timezone: America/Chicago, days: [mon, tue, wed, thu, fri]}
 """
-
-
-@pytest.fixture
-async def server(
-    fresh_nats_server: EmbeddedNatsServer,
-) -> AsyncIterator[tuple[str, Client, FactFeed]]:
-    nc, js = await connect_js(fresh_nats_server.url)
-    from bus.topology import ensure_topology
-
-    await ensure_topology(js)
-    try:
-        yield fresh_nats_server.url, nc, FactFeed(js)
-    finally:
-        await nc.close()
 
 
 def _at(clock: str) -> datetime:
@@ -88,9 +71,9 @@ async def _check(nc: Client, side: str, volume: float) -> RiskCheckReply:
 
 
 async def test_flat_by_when_heartbeats_cross_it_across_a_restart_then_warned_then_flattened(
-    server: tuple[str, Client, FactFeed], tmp_path: Path
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = server
+    url, nc, feed = engine_bus
     config = load(write_config(tmp_path, TOPSTEP_STYLE))
     async with running_engine(url, config, snapshot_every=1) as process:  # restarts from one
         await feed.snapshot("top-1", 50_000, 50_000, at=_at("14:00:00"))
@@ -108,10 +91,11 @@ async def test_flat_by_when_heartbeats_cross_it_across_a_restart_then_warned_the
         close_all = await eventually(lambda: _close_all(nc), message="CloseAll in CMD")
         denied = await _check(nc, "buy", 0.1)
         reducing = await _check(nc, "sell", 0.1)
-        assert process.engine.decider.accounts["top-1"].trading_state == "REDUCING"
+        held = process.engine.decider.accounts["top-1"].trading_state
         reopened = await feed.heartbeat("top-1", _at("23:00:00"))  # 17:00 CST: the next day
         await settled(process, reopened)
-        assert process.engine.decider.accounts["top-1"].trading_state == "ACTIVE"
+        reopened_state = process.engine.decider.accounts["top-1"].trading_state
+    assert (held, reopened_state) == ("REDUCING", "ACTIVE")
     decisions = read_decisions(url)
     (warning,) = [d.body for d in decisions if d.type == "ScheduleWarning"]
     assert (warning["seq"], warning["rule"], warning["due"]) == (
