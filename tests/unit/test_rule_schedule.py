@@ -110,6 +110,16 @@ def test_flat_by_when_a_late_heartbeat_arrives_after_the_flatten_then_it_release
     assert feed.account.holds == {"schedule": "REDUCING"}
 
 
+def test_pretrade_when_past_flat_by_before_any_fact_then_denied_at_its_own_time() -> None:
+    feed = _open_feed(flat_by(), "2026-03-02T14:00:00")
+    feed.time = Z("2026-03-02T21:09:59")  # a check's time is its receive time, not a fact's
+    assert feed.check()[0].approved
+    feed.time = Z("2026-03-02T21:10:00")
+    answer, _ = feed.check()
+    assert feed.account.trading_state == "ACTIVE"  # no fact has crossed the instant yet
+    assert answer.reasons == ("past flat_by 15:10 America/Chicago until 2026-03-02T23:00:00+00:00",)
+
+
 def test_flat_by_when_not_a_listed_day_then_nothing() -> None:
     feed = _open_feed(flat_by(), "2026-03-07T14:00:00")  # Saturday
     assert tick(feed, "2026-03-07T21:10:00") == []
