@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from config import load_config, validate_files
-from domain import FactRef
-from domain.rules import AllowedHours, DailyLossRule, FeedRule, FlatBy, Schedule, WeekendClose
+from domain import FactRef, OrderRequest
+from domain.pretrade import check_order
+from domain.rules import (
+    WEEKDAYS,
+    AllowedHours,
+    DailyLossRule,
+    FeedRule,
+    FlatBy,
+    Schedule,
+    WeekendClose,
+)
 from domain.schedule import closed_reasons, flat_instants
 from engine.rules import rules_for
-from tests.unit.test_domain_support import Feed, names, rebuild, rules
+from tests.unit.test_domain_support import D, Feed, names, rebuild, rules
 
 CHICAGO = "America/Chicago"
 PRAGUE = "Europe/Prague"
@@ -346,3 +359,30 @@ def test_topstep_preset_when_loaded_then_flat_by_15_10_chicago_monday_to_friday(
     topstep = rules_for(load_config(path).account("acc-1"))
     assert topstep.schedule.flat_by == FlatBy("15:10", CHICAGO, ("mon", "tue", "wed", "thu", "fri"))
     assert topstep.daily_loss.reset_time == "17:00"
+
+
+ZONES = ("America/Chicago", "Europe/Prague", "America/New_York", "Australia/Sydney", "UTC")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+    day=st.dates(min_value=date(2026, 1, 5), max_value=date(2026, 12, 20)),
+)
+def test_flat_by_when_any_zone_time_and_day_then_closed_from_the_local_instant(
+    zone: str, hour: int, minute: int, day: date
+) -> None:
+    clock = f"{hour:02d}:{minute:02d}"
+    every_day = Schedule(flat_by=FlatBy(clock, zone, days=WEEKDAYS))
+    risk = replace(rules(), schedule=every_day, daily_loss=DailyLossRule(reset_time="00:00"))
+    assume((clock, zone) != ("00:00", "UTC"))
+    expected = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    dues = [i.due for i in flat_instants(risk, expected)]
+    assert expected in dues
+    reasons = closed_reasons(risk, expected)
+    assert any(r.startswith(f"past flat_by {clock} {zone}") for r in reasons)
+    request = OrderRequest("EURUSD", "buy", D("0.1"), D("1.1"), D(0), D(0), "c")
+    answer = check_order(risk, "ACTIVE", [], request, market=None, now=expected, equity=None)
+    assert not answer.approved
