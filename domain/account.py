@@ -3,8 +3,9 @@
 Command methods check first (`_check_*`, raising a `RiskError` before anything is recorded),
 then record decisions (domain/events.py says how each evolves the state). Each rule is a
 module: domain/loss_rules.py (daily and max loss), domain/position_rules.py (positions and
-limits), domain/feed_rule.py (stale feed); pre-trade is domain/pretrade.py and the trading
-states domain/trading_state.py. domain/account_base.py holds what they share.
+limits), domain/feed_rule.py (stale feed), domain/schedule_rule.py (time rules); pre-trade
+is domain/pretrade.py and the trading states domain/trading_state.py. domain/account_base.py
+holds what they share.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from domain.errors import (
     InvalidFact,
     LimitsUnchanged,
 )
-from domain.feed_rule import FeedRules
 from domain.inputs import (
     AccountState,
     FactRef,
@@ -39,6 +39,7 @@ from domain.money import CENT
 from domain.position_rules import PositionRules
 from domain.pretrade import check_order as pretrade_check
 from domain.rules import RiskRules
+from domain.schedule_rule import ScheduleRules
 from domain.summary import summarize
 from domain.trading_state import (
     CONTROL_ACTIONS,
@@ -62,7 +63,7 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(LossRules, PositionRules, FeedRules):
+class AccountRisk(LossRules, PositionRules, ScheduleRules):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent
@@ -205,6 +206,7 @@ class AccountRisk(LossRules, PositionRules, FeedRules):
         if getattr(self, "_feed_stale", False):
             self._restore_feed(last_seen, at)
         self._decide_loss(state, balance, equity, decided, at)
+        self._check_schedule(at)
 
     def observe_order_result(
         self, command_id: str, executed: bool, detail: str, at: FactRef

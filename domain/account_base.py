@@ -130,7 +130,9 @@ class AccountBase(Aggregate):
         """A CloseAll is ordered and not yet answered (a second one would close nothing more)."""
         return any(c["kind"] == "close_all" for c in self._commands.values())
 
-    def _liquidate(self, rule: str, reason: str, at: FactRef) -> None:
+    def _liquidate(
+        self, rule: str, reason: str, at: FactRef, hold: TradingState = "HALTED"
+    ) -> None:
         positions = sorted(self._positions.values(), key=lambda p: p["identifier"])
         self._record(
             ev.LiquidationOrdered,
@@ -141,7 +143,7 @@ class AccountBase(Aggregate):
             tickets=tuple(p["ticket"] for p in positions),
             reason=reason,
         )
-        self._hold("HALTED", reason, at)
+        self._hold(hold, reason, at)
 
     def _hold(self, state: TradingState, reason: str, at: FactRef) -> None:
         if SEVERITY[state] > SEVERITY[self._state]:
