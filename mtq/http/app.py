@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,6 +41,7 @@ from mtq.http.auth import Tokens
 from mtq.http.control import ServiceClient
 from mtq.http.live import LiveFeed, LiveHub
 from mtq.http.metrics import ApiMetrics
+from mtq.http.notify import Notifier
 from mtq.http.reads import ReadModels
 from mtq.http.state import ApiSettings, ApiState
 from mtq.http.webhooks import Deliverer
@@ -54,8 +56,11 @@ def build_state(settings: ApiSettings) -> ApiState:
     hub = LiveHub()
     store = AlertStore(settings.alerts_db)
     deliverer = Deliverer(settings.webhooks, store, environ=settings.environ)
-    alerter = Alerter(store, deliverer, hub, metrics, say=settings.say)
+    environ = os.environ if settings.environ is None else settings.environ
+    notifier = Notifier(settings.notify, store, environ=environ)
+    alerter = Alerter(store, deliverer, hub, metrics, say=settings.say, notifier=notifier)
     deliverer.on_outcome = alerter.on_delivery
+    notifier.on_outcome = alerter.on_notification
     timeout = settings.request_timeout_s
     return ApiState(
         settings=settings,
@@ -81,6 +86,8 @@ class Runtime:
         await self._refresh_once()
         self.tasks.append(asyncio.create_task(self._refresh_forever(), name="api-views"))
         self.api.alerter.deliverer.start()
+        if self.api.alerter.notifier is not None:
+            self.api.alerter.notifier.start()
         if self.api.settings.nats_url is not None:
             self.tasks.append(asyncio.create_task(self._nats(), name="api-nats"))
 
@@ -111,6 +118,8 @@ class Runtime:
                 await asyncio.sleep(2.0)
         api.agents.nc = api.risk.nc = api.nc
         api.alerter.deliverer.publish_dead = self._publish
+        if api.alerter.notifier is not None:
+            api.alerter.notifier.publish_dead = self._publish
         api.feed = LiveFeed(api.nc, api.alerter.on_decision, api.alerter.on_status)
         while True:
             try:
@@ -135,6 +144,8 @@ class Runtime:
         if api.feed is not None:
             await api.feed.stop()
         await api.alerter.deliverer.close()
+        if api.alerter.notifier is not None:
+            await api.alerter.notifier.close()
         if api.nc is not None:
             with contextlib.suppress(Exception):
                 await api.nc.drain()
