@@ -89,7 +89,8 @@ class Target:
     config: NotifyConfig
     service: apprise.Apprise
     shown_url: str
-    """The URL with its secrets masked: what the store and the logs show."""
+    """What the store and the logs show: the URL as configured when it has `${NAME}`
+    pieces, else apprise's private form (passwords and tokens masked)."""
 
 
 def build_targets(
@@ -109,9 +110,7 @@ def build_targets(
         service = apprise.Apprise()
         if not service.add(url):
             raise ConfigError(f"{where}: apprise does not know the URL {config.url!r}")
-        shown = service.urls(privacy=True)[0]
-        for piece in pieces:
-            shown = shown.replace(piece, MASK)
+        shown = config.url if pieces else service.urls(privacy=True)[0]
         name = PREFIX + (config.name or str(index + 1))
         targets[name] = Target(name, config, service, shown)
     return targets, frozenset(secrets)
@@ -197,7 +196,7 @@ class Notifier:
             sent = await self.send(target.service, title, body)
         except Exception as exc:  # noqa: BLE001 - a plugin may raise anything: retried
             return self.redact.clean(f"{type(exc).__name__}: {exc}")[:500]
-        return None if sent else f"{target.shown_url.split('://')[0]}: not sent (see the log)"
+        return None if sent else f"{target.name}: apprise could not send it (see the API log)"
 
     def _outcome(self, status: str, name: str, alert: AlertRecord) -> None:
         if self.on_outcome is not None:
