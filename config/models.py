@@ -291,9 +291,9 @@ class RateLimitsConfig(_Frozen):
     """Requests per token (or per client address without a valid token), as `N/period`."""
 
     enabled: bool = True
-    reads: str = "120/minute"
-    """GET requests (reads, the dashboard's pages and data)."""
-    control: str = "20/minute"
+    reads: str = "600/minute"
+    """GET requests: reads, the dashboard's pages and data (a page reads up to ~3/s)."""
+    control: str = "60/minute"
     """Every other method: worker and risk control, the pre-trade check."""
 
     @field_validator("reads", "control")

@@ -42,6 +42,7 @@ from mtq.http.control import ServiceClient
 from mtq.http.live import LiveFeed, LiveHub
 from mtq.http.metrics import ApiMetrics
 from mtq.http.notify import Notifier
+from mtq.http.ratelimit import RateLimit, RateLimiter
 from mtq.http.reads import ReadModels
 from mtq.http.state import ApiSettings, ApiState
 from mtq.http.webhooks import Deliverer
@@ -297,5 +298,8 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(routes_ui.router)
     app.include_router(routes_docs.router)
     app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
+    limits = state.settings.rate_limits
+    if limits is not None and limits.enabled:
+        app.add_middleware(RateLimit, limiter=RateLimiter(limits))
     app.add_middleware(Timing, metrics=state.metrics)
     return app

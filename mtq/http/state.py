@@ -38,7 +38,8 @@ class ApiSettings:
     webhooks: tuple[WebhookConfig, ...] = ()
     notify: tuple[NotifyConfig, ...] = ()
     """Apprise URLs alerts are sent to (`alerts.notify`)."""
-    rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
+    rate_limits: RateLimitsConfig | None = None
+    """Requests per token or client address (`api.rate_limits`); None: not limited."""
     environ: Mapping[str, str] | None = None
     alerts_db: Path | None = None
     """SQLite file of alerts and deliveries (None: in memory)."""
