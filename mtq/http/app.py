@@ -5,7 +5,9 @@ keeps trying in the background if NATS is not there yet), follows decisions and 
 for live updates and alerts, and resumes unfinished webhook deliveries. Errors answer
 `{"code", "message", "detail"}`; a 422 names the field (`query.limit: ...`); a body over
 `max_body_bytes` is a 413, answered before it is read (a Content-Length over the cap) or as
-soon as the bytes received pass it (a chunked body).
+soon as the bytes received pass it (a chunked body); a caller over its `api.rate_limits`
+budget gets a 429 with `Retry-After` (ratelimit.py). Alerts go to the webhooks and to the
+`alerts.notify` apprise URLs (notify.py).
 """
 
 from __future__ import annotations
