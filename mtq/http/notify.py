@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PREFIX: Final = "notify:"
 MASK: Final = "***"
+SENDERS: Final = 4
+"""Notifications sent at once (each blocks a thread while apprise talks to its service)."""
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
 Outcome = Callable[[str, str, AlertRecord], None]
 Send = Callable[[apprise.Apprise, str, str], Awaitable[bool]]
@@ -116,10 +120,6 @@ def build_targets(
     return targets, frozenset(secrets)
 
 
-async def _send(service: apprise.Apprise, title: str, body: str) -> bool:
-    return bool(await asyncio.to_thread(service.notify, body=body, title=title))
-
-
 class Notifier:
     """Sends each alert to every target whose `min_severity` it reaches, one task each."""
 
@@ -131,18 +131,27 @@ class Notifier:
         environ: Mapping[str, str],
         on_outcome: Outcome | None = None,
         publish_dead: Publish | None = None,
-        send: Send = _send,
+        send: Send | None = None,
     ) -> None:
         self.targets, secrets = build_targets(configs, environ)
         self.store = store
         self.on_outcome = on_outcome
         self.publish_dead = publish_dead
-        self.send = send
+        # apprise's plugins block (SMTP, HTTP) and space their own sends: threads of their own.
+        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="mtq-notify")
+        self.send = send or self._send
         self.redact = Redact(secrets)
         self._tasks: set[asyncio.Task[None]] = set()
         if self.targets:
             for logger in (logging.getLogger("apprise"), log):
                 logger.addFilter(self.redact)
+
+    async def _send(self, service: apprise.Apprise, title: str, body: str) -> bool:
+        loop = asyncio.get_running_loop()
+        sent = await loop.run_in_executor(
+            self._pool, functools.partial(service.notify, body=body, title=title)
+        )
+        return bool(sent)
 
     def start(self) -> None:
         """Resume the notifications an earlier run left unfinished."""
@@ -223,5 +232,6 @@ class Notifier:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for logger in (logging.getLogger("apprise"), log):
             logger.removeFilter(self.redact)

@@ -28,7 +28,9 @@ from bus.embedded import EmbeddedNatsServer
 from bus.topology import ensure_topology
 from config.models import NotifyConfig
 from mtq.http import ApiSettings
+from mtq.http.alerts import AlertStore
 from tests.integration.test_api_support import RunningApi, free_port, running_api, seed_views
+from tests.integration.test_webhooks_alerts import _counted
 from tests.support import eventually
 
 pytestmark = pytest.mark.nats
@@ -135,7 +137,9 @@ async def test_breach_when_decided_then_one_email_per_mailbox_naming_account_and
     box, port = mailbox
     monkeypatch.setenv("DESK_MAIL_URL", mail_url(port, WARN_BOX))
     said: list[str] = []
-    async with running_api(settings(tmp_path, fresh_nats_server.url, port, said)) as api:
+    api_settings = settings(tmp_path, fresh_nats_server.url, port, said)
+    before = (await client.jetstream().stream_info(subjects.STREAM_RISK)).state.last_seq
+    async with running_api(api_settings) as api:
         await eventually(lambda: api.state.feed is not None and api.state.feed.started, timeout=15)
         await decide(
             client,
@@ -183,6 +187,23 @@ async def test_breach_when_decided_then_one_email_per_mailbox_naming_account_and
         next(m for m in desk if "Warning" in str(m["Subject"]))
     )
     assert not any(WARN_BOX in line for line in said)
+
+    # A restarted API reading both decisions again sends nothing twice.
+    assert api_settings.alerts_db is not None
+    store = AlertStore(api_settings.alerts_db)
+    store.set_position("risk", before)
+    store.close()
+    async with running_api(api_settings) as again:
+        await eventually(
+            lambda: _counted(again, "mtq_api_decisions_seen") == 2,
+            timeout=15,
+            message="the restarted API read the two decisions again",
+        )
+        assert _counted(again, "mtq_alerts") == 0
+        notifier = again.state.alerter.notifier
+        assert notifier is not None
+        await notifier.idle()
+    assert len(box.mails) == 3, "an e-mail went out twice"
 
 
 async def test_smtp_down_when_alert_then_retried_and_dead_lettered(
