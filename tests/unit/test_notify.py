@@ -181,3 +181,19 @@ async def test_logs_when_apprise_logs_the_secret_then_masked(
     with caplog.at_level(logging.INFO, logger="apprise"):
         logging.getLogger("apprise").info("after close: %s", "plain")
     assert "after close: plain" in caplog.text
+
+
+def test_api_when_apprise_does_not_know_a_url_then_exits_naming_file_and_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mtq.commands.api_cmd import api_settings
+
+    path = tmp_path / "mtq.yaml"
+    path.write_text("accounts: []\nalerts:\n  notify:\n    - {url: 'tgramm://oops/1'}\n")
+    config, result = check_config(path)
+    assert config is not None, result.lines()
+    with pytest.raises(SystemExit) as exited:
+        api_settings(config, None, tmp_path, "127.0.0.1:0", "sqlite://", None)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path}: alerts.notify[0]: apprise does not know the URL 'tgramm://oops/1'" in err
