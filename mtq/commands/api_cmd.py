@@ -15,10 +15,12 @@ from bus.security.authdir import default_auth_dir
 from bus.security.client import ClientAuth
 from bus.security.identities import HTTP_API
 from config import MtqConfig
+from config.errors import ConfigError
 from mtq import runtime
 from mtq.configs import ConfigPaths, load_or_exit
 from mtq.http.alerts import DB_FILE_NAME as ALERTS_FILE
 from mtq.http.auth import ENV_TOKENS, TokenFormatError, tokens_from_env
+from mtq.http.notify import build_targets
 from mtq.http.server import ApiBindError, ApiServer
 from mtq.http.state import ApiSettings
 from mtq.options import DataOption, NatsUrlOption
@@ -71,6 +73,10 @@ def api_settings(  # noqa: PLR0917 - the parts of one settings object
         tokens_from_env(os.environ.get(ENV_TOKENS))
     except TokenFormatError as exc:
         runtime.fail(str(exc))
+    try:
+        build_targets(config.alerts.notify, os.environ)
+    except ConfigError as exc:
+        runtime.fail(f"{', '.join(config.source) or 'config'}: {exc}")
     return ApiSettings.from_config(
         config,
         database_url(db, data),
