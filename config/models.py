@@ -214,6 +214,8 @@ ALERT_KINDS: Final = (
     "TradingStateChanged",
     "FeedStale",
     "FeedRestored",
+    "ScheduleWarning",
+    "ScheduleFlattened",
     "AgentUnhealthy",
 )
 """What the HTTP API alerts on (webhook `events` name these, or `*` for all)."""

@@ -40,13 +40,14 @@ Send = Callable[[apprise.Apprise, str, str], Awaitable[bool]]
 def severity(kind: str, data: Mapping[str, Any]) -> Severity:
     """How loud an alert is: warnings, then breaches, liquidations and halts as critical."""
     match kind:
-        case "DrawdownWarning" | "FeedStale" | "AgentUnhealthy":
+        case "DrawdownWarning" | "FeedStale" | "AgentUnhealthy" | "ScheduleWarning":
             return "warning"
         case (
             "DrawdownBreached"
             | "LiquidationPending"
             | "LiquidationOrdered"
             | "PositionCloseOrdered"
+            | "ScheduleFlattened"
         ):
             return "critical"
         case "TradingStateChanged" if data.get("state") == "HALTED":
