@@ -24,12 +24,12 @@ from bench.engine_workload import account_id, facts, publish, write_config
 from bus import subjects
 from bus.codec import encode
 from bus.embedded import EmbeddedNatsServer
+from bus.reader import FactReader
 from bus.schemas import AccountSnapshot, TickReceived
 from bus.schemas.risk import RiskCheckReply, RiskCheckRequest
 from bus.topology import ensure_topology
 from config import load_config
 from engine.audit_run import run_verify
-from engine.reader import FactReader
 from mtq.bootstrap import EngineProcess, build_engine
 
 

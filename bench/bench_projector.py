@@ -26,6 +26,7 @@ from bench.postgres import postgres_env
 from bus import subjects
 from bus.codec import encode
 from bus.embedded import EmbeddedNatsServer
+from bus.reader import FactReader
 from bus.schemas import (
     AccountSnapshot,
     AgentHeartbeat,
@@ -34,7 +35,6 @@ from bus.schemas import (
     PositionOpened,
 )
 from bus.topology import ensure_topology
-from engine.reader import FactReader
 from mtq.bootstrap import build_projector, log_ends
 from projections.projector import MT5_FILTERS
 from projections.settings import AccountSettings

@@ -46,6 +46,8 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (query.EquityReply, "mtq.query.equity (reply)", "mtq-query"),
     (query.AnalyticsQuery, "mtq.query.analytics", "mtq-query"),
     (query.AnalyticsReply, "mtq.query.analytics (reply)", "mtq-query"),
+    (query.BarsQuery, "mtq.query.bars", "mtq-query"),
+    (query.BarsReply, "mtq.query.bars (reply)", "mtq-query"),
 )
 """Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services."""
 

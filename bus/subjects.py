@@ -27,7 +27,15 @@ RISK_CONTROL_ANY: Final = f"{RISK_CONTROL_PREFIX}.*"
 """What the engine serves: `mtq.risk.control.<identity>`, the actor bound by the subject."""
 RISK_SHOW: Final = "mtq.risk.show"
 QUERY_PREFIX: Final = "mtq.query"
-QUERY_ENDPOINTS: Final = ("status", "positions", "reconciliation", "risk", "equity", "analytics")
+QUERY_ENDPOINTS: Final = (
+    "status",
+    "positions",
+    "reconciliation",
+    "risk",
+    "equity",
+    "analytics",
+    "bars",
+)
 AGENTS_PREFIX: Final = "mtq.agents"
 
 POSITION_KINDS: Final = ("opened", "modified", "closed")
@@ -189,3 +197,16 @@ ACCOUNT_SNAPSHOTS: Final = "mt5.*.account"
 def direct_get(stream: str) -> str:
     """JetStream's direct get of `stream` taking a JSON request (batches, `up_to_seq`)."""
     return f"$JS.API.DIRECT.GET.{check_token(stream, 'stream')}"
+
+
+# --- exports (issue 18) ------------------------------------------------------------
+
+
+def account_facts(account_id: str) -> str:
+    """Every fact of one account in MT5: `mt5.<acct>.>`."""
+    return f"mt5.{account(account_id)}.>"
+
+
+def aggregate_events(aggregate_id: str) -> str:
+    """Every decision of one aggregate in RISK: `risk.events.<aggregate>.>`."""
+    return f"{RISK_PREFIX}.events.{check_token(aggregate_id, 'aggregate id')}.>"

@@ -23,6 +23,7 @@ from config.merge import (
 from config.models import (
     PRESET_CAPITAL_RULE,
     AccountConfig,
+    AlertsConfig,
     ApiConfig,
     MtqConfig,
     StreamsConfig,
@@ -37,6 +38,7 @@ TOP_LEVEL_KEYS: Final = (
     "supervisor",
     "streams",
     "api",
+    "alerts",
     "merge",
     "merge_function",
     "accounts",
@@ -82,6 +84,7 @@ class _Build:
     supervisor: dict[str, Any] = field(default_factory=dict)
     streams: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)
     strategy: str = "default"
     function_spec: tuple[SourceFile, str] | None = None
     accounts: list[tuple[SourceFile, int, Mapping[str, Any]]] = field(default_factory=list)
@@ -100,13 +103,21 @@ class _Build:
         supervisor = _quiet(SupervisorConfig, self.supervisor)
         streams = _quiet(StreamsConfig, self.streams)
         api = _quiet(ApiConfig, self.api)
+        alerts = _quiet(AlertsConfig, self.alerts)
         config = None
-        if not self.errors and supervisor is not None and streams is not None and api is not None:
+        if (
+            not self.errors
+            and supervisor is not None
+            and streams is not None
+            and api is not None
+            and alerts is not None
+        ):
             config = MtqConfig(
                 accounts=tuple(built),
                 supervisor=supervisor,
                 streams=streams,
                 api=api,
+                alerts=alerts,
                 source=self.paths,
             )
             if not config.enabled_accounts():
@@ -155,6 +166,7 @@ class _Build:
             ("supervisor", SupervisorConfig),
             ("streams", StreamsConfig),
             ("api", ApiConfig),
+            ("alerts", AlertsConfig),
         )
         for name, model in sections:
             section = self._section(src, data, name)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
+from limits import parse as parse_rate
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -23,8 +24,10 @@ from config.risk_models import (
 __all__ = [
     "ALERT_KINDS",
     "PRESET_CAPITAL_RULE",
+    "SEVERITIES",
     "AccountConfig",
     "AgentConfig",
+    "AlertsConfig",
     "ApiConfig",
     "ApiTokenConfig",
     "BreakerConfig",
@@ -33,11 +36,14 @@ __all__ = [
     "FaultConfig",
     "MaxLossConfig",
     "MtqConfig",
+    "NotifyConfig",
     "OutboxConfig",
+    "RateLimitsConfig",
     "ReconciliationConfig",
     "ReconnectConfig",
     "RiskActionsConfig",
     "RiskConfig",
+    "Severity",
     "SimulatorConfig",
     "SimulatorStrategyConfig",
     "StreamsConfig",
@@ -212,6 +218,8 @@ ALERT_KINDS: Final = (
     "TradingStateChanged",
     "FeedStale",
     "FeedRestored",
+    "ScheduleWarning",
+    "ScheduleFlattened",
     "AgentUnhealthy",
 )
 """What the HTTP API alerts on (webhook `events` name these, or `*` for all)."""
@@ -285,6 +293,28 @@ class WebhookConfig(_Frozen):
         return "*" in self.events or kind in self.events
 
 
+class RateLimitsConfig(_Frozen):
+    """Requests per token (or per client address without a valid token), as `N/period`."""
+
+    enabled: bool = True
+    reads: str = "600/minute"
+    """GET requests: reads, the dashboard's pages and data (a page reads up to ~3/s)."""
+    control: str = "60/minute"
+    """Every other method: worker and risk control, the pre-trade check."""
+
+    @field_validator("reads", "control")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "rate_limit",
+                f"rate limit {value!r}: write N/period, e.g. 120/minute, 10/second, 1000/hour",
+            ) from None
+        return value
+
+
 class ApiConfig(_Frozen):
     """The HTTP API's tokens and alert webhooks (more tokens may come from MTQ_API_TOKENS)."""
 
@@ -292,6 +322,7 @@ class ApiConfig(_Frozen):
     webhooks: tuple[WebhookConfig, ...] = ()
     max_body_bytes: PositiveInt = 1024 * 1024
     """Largest request body the API takes; a larger one answers 413 before it is read."""
+    rate_limits: RateLimitsConfig = RateLimitsConfig()
 
     @field_validator("tokens")
     @classmethod
@@ -303,6 +334,95 @@ class ApiConfig(_Frozen):
                 "duplicate_token", f"token names used more than once: {', '.join(dupes)}"
             )
         return tokens
+
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: Final[tuple[Severity, ...]] = ("info", "warning", "critical")
+_ENV_PIECE: Final = re.compile(r"\$\{([^}]*)\}")
+_ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def env_pieces(url: str) -> tuple[str, ...]:
+    """The names of the `${NAME}` pieces of a notification URL, in order."""
+    return tuple(m.group(1) for m in _ENV_PIECE.finditer(url))
+
+
+def expand_env(url: str, environ: Mapping[str, str]) -> str:
+    """The URL with each `${NAME}` replaced by the variable; ConfigError naming an unset one."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = environ.get(name)
+        if not found:
+            raise ConfigError(f"environment variable {name} is not set (alerts.notify url)")
+        return found
+
+    return _ENV_PIECE.sub(value, url)
+
+
+class NotifyConfig(_Frozen):
+    """An apprise URL alerts are sent to (Telegram, e-mail, Slack, ...), retried as webhooks.
+
+    Secrets stay in the environment: write `${NAME}` for the whole URL or a piece of it;
+    every variable must be set when the config is loaded, and the URL is expanded only
+    when the API builds its notifier (the config never holds the secret).
+    """
+
+    url: str
+    min_severity: Severity = "info"
+    """Alerts below this are not sent here (info < warning < critical)."""
+    name: str | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    backoff_initial_s: PositiveFloat = 1.0
+    backoff_factor: Annotated[float, Field(ge=1)] = 2.0
+    backoff_max_s: PositiveFloat = 60.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        names = env_pieces(value)
+        bad = [n for n in names if not _ENV_NAME.match(n)]
+        if bad:
+            raise PydanticCustomError(
+                "env_name", f"${{{bad[0]}}} is not an environment variable name"
+            )
+        unset = [n for n in names if not os.environ.get(n)]
+        if unset:
+            raise PydanticCustomError(
+                "env_unset",
+                f"environment variable {unset[0]} is not set (this notification URL needs it)",
+            )
+        if "://" not in value and value != f"${{{names[0] if names else ''}}}":
+            raise PydanticCustomError(
+                "url", "an apprise URL like mailtos://user:pass@host or tgram://TOKEN/CHAT"
+            )
+        return value
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before attempt `attempt + 1`: the webhooks' backoff."""
+        return float(
+            min(self.backoff_max_s, self.backoff_initial_s * self.backoff_factor ** (attempt - 1))
+        )
+
+    def wants(self, severity: Severity) -> bool:
+        return SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
+
+
+class AlertsConfig(_Frozen):
+    """Where alerts go besides the API's webhooks: `notify`, a list of apprise URLs."""
+
+    notify: tuple[NotifyConfig, ...] = ()
+
+    @field_validator("notify")
+    @classmethod
+    def _unique_names(cls, targets: tuple[NotifyConfig, ...]) -> tuple[NotifyConfig, ...]:
+        names = [t.name for t in targets if t.name is not None]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise PydanticCustomError(
+                "duplicate_notify", f"notification names used more than once: {', '.join(dupes)}"
+            )
+        return targets
 
 
 class AccountConfig(_Frozen):
@@ -391,6 +511,7 @@ class MtqConfig(_Frozen):
     supervisor: SupervisorConfig = SupervisorConfig()
     streams: StreamsConfig = StreamsConfig()
     api: ApiConfig = ApiConfig()
+    alerts: AlertsConfig = AlertsConfig()
     source: tuple[str, ...] = Field(default=(), exclude=True)
     """Files this configuration was loaded from (left out of dumps)."""
 

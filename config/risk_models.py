@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.fields import Fraction, Percent, PercentOrZero, SymbolName, TimeOfDay, TimeZoneName
 from config.fields import between as _between
@@ -18,6 +19,10 @@ MaxLossBasis = Literal["initial", "peak"]
 BreachWhen = Literal["below", "at_or_below"]
 Reopen = Literal["reset", "next_day"]
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Days = Annotated[tuple[Weekday, ...], Field(min_length=1)]
+WarnMinutes = Annotated[int, Field(ge=0, le=1440)]
 PresetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 RiskPercent = Annotated[float, _between(0.1, 10)]
 PortfolioRiskPercent = Annotated[float, _between(1, 20)]
@@ -75,6 +80,69 @@ class FeedConfig(_Frozen):
     action: Literal["alert", "reduce", "halt"] = "alert"
 
 
+def _unique_days(days: tuple[Weekday, ...], what: str) -> None:
+    if len(set(days)) != len(days):
+        raise ValueError(f"{what}.days lists a weekday twice: {', '.join(days)}")
+
+
+class FlatByConfig(_Frozen):
+    """Flat at local `time` on `days` (Topstep: 15:10 America/Chicago, Monday to Friday).
+
+    From `warn_before_minutes` before, an alert; at the instant positions are closed and the
+    account is REDUCING until the next trading day starts (`daily_loss.reset_time`)."""
+
+    time: TimeOfDay
+    timezone: TimeZoneName
+    days: Days = WEEKDAYS[:5]
+    warn_before_minutes: WarnMinutes = 10
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        _unique_days(self.days, "flat_by")
+        return self
+
+
+class AllowedHoursConfig(_Frozen):
+    """Opening only from `start` to `end` local time (`end` excluded; over midnight when
+    `start` is later than `end`) on `days`; reducing is always allowed."""
+
+    start: TimeOfDay
+    end: TimeOfDay
+    timezone: TimeZoneName
+    days: Days = WEEKDAYS
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.start == self.end:
+            raise ValueError(f"allowed_hours start and end are both {self.start}: an empty window")
+        _unique_days(self.days, "allowed_hours")
+        return self
+
+
+class WeekendConfig(_Frozen):
+    """Flat before Friday's local `friday_close` (the server's); closed until Monday 00:00."""
+
+    friday_close: TimeOfDay
+    timezone: TimeZoneName = "UTC"
+    warn_before_minutes: WarnMinutes = 10
+
+
+class ScheduleConfig(_Frozen):
+    """Time rules; nothing scheduled by default. `holidays`: dates closed all day in the
+    zones of flat_by and allowed_hours (no flat_by on them)."""
+
+    flat_by: FlatByConfig | None = None
+    allowed_hours: AllowedHoursConfig | None = None
+    no_weekend_holding: WeekendConfig | None = None
+    holidays: tuple[date, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.holidays and self.flat_by is None and self.allowed_hours is None:
+            raise ValueError("holidays need flat_by or allowed_hours (their zone dates them)")
+        return self
+
+
 class ReconciliationConfig(_Frozen):
     """Tolerances for matching intended trades with broker positions (docs/architecture.md §5)."""
 
@@ -108,6 +176,7 @@ class RiskConfig(_Frozen):
     recover_margin: Fraction = 0.1
     """Cancel a pending liquidation only above floor + this fraction of floor..warning."""
     feed: FeedConfig = FeedConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     liquidation_grace_seconds: Annotated[float, Field(ge=0)] = 0.0
     actions: RiskActionsConfig = RiskActionsConfig()
     initial_capital: Annotated[float, Field(gt=0)] | None = None
@@ -115,3 +184,13 @@ class RiskConfig(_Frozen):
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     preset: PresetName | None = None
     """The rule set from config/presets/ these settings were merged over, if any."""
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> Self:
+        flat, daily = self.schedule.flat_by, self.daily_loss
+        if flat is not None and (flat.time, flat.timezone) == (daily.reset_time, daily.timezone):
+            raise ValueError(
+                f"schedule.flat_by {flat.time} {flat.timezone} is the daily reset: it would "
+                "close the whole trading day"
+            )
+        return self

@@ -47,7 +47,13 @@ def format_path(path: KeyPath) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """Safe YAML whose dates stay strings: the models parse them, and a bad one is an issue."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def read_source(path: str | Path) -> tuple[SourceFile | None, list[Issue]]:

@@ -3,8 +3,9 @@
 Command methods check first (`_check_*`, raising a `RiskError` before anything is recorded),
 then record decisions (domain/events.py says how each evolves the state). Each rule is a
 module: domain/loss_rules.py (daily and max loss), domain/position_rules.py (positions and
-limits), domain/feed_rule.py (stale feed); pre-trade is domain/pretrade.py and the trading
-states domain/trading_state.py. domain/account_base.py holds what they share.
+limits), domain/feed_rule.py (stale feed), domain/schedule_rule.py (time rules); pre-trade
+is domain/pretrade.py and the trading states domain/trading_state.py. domain/account_base.py
+holds what they share.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from domain.errors import (
     InvalidFact,
     LimitsUnchanged,
 )
-from domain.feed_rule import FeedRules
 from domain.inputs import (
     AccountState,
     FactRef,
@@ -39,6 +39,7 @@ from domain.money import CENT
 from domain.position_rules import PositionRules
 from domain.pretrade import check_order as pretrade_check
 from domain.rules import RiskRules
+from domain.schedule_rule import ScheduleRules
 from domain.summary import summarize
 from domain.trading_state import (
     CONTROL_ACTIONS,
@@ -50,9 +51,10 @@ from domain.trading_state import (
 
 NAMESPACE: Final = UUID("6f1c1c3e-4d0e-5b8a-9a57-0b7d1e4c2a10")
 """Namespace of `account_risk_id`; never change it (ids in the store derive from it)."""
-_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at"})
+_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at", "_floors"})
 """Never persisted: `_latest_at`, the latest snapshot time accepted, is rebuilt on start by
-`recall_snapshot` from the facts after the last recorded snapshot."""
+`recall_snapshot` from the facts after the last recorded snapshot; `_floors` (the typed
+`thresholds`) is derived from the rules, anchors and peak whenever it is missing."""
 _NOT_COMPARED: Final = _TRANSIENT | {"_pending_events"}
 
 
@@ -61,7 +63,7 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(LossRules, PositionRules, FeedRules):
+class AccountRisk(LossRules, PositionRules, ScheduleRules):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent
@@ -124,7 +126,6 @@ class AccountRisk(LossRules, PositionRules, FeedRules):
         self._observed_seq: int = 0
         self._high: Decimal | None = None
         self._peak_run: tuple[Decimal, ...] = ()
-        self._thresholds: dict[str, dict[str, Decimal]] = {}
         self._equity_step: Decimal = CENT
         self._rule_state: dict[str, dict[str, Any]] = {
             rule: {"warned": False, "breached": False, "count": 0} for rule in RULES
@@ -205,6 +206,7 @@ class AccountRisk(LossRules, PositionRules, FeedRules):
         if getattr(self, "_feed_stale", False):
             self._restore_feed(last_seen, at)
         self._decide_loss(state, balance, equity, decided, at)
+        self._check_schedule(at)
 
     def observe_order_result(
         self, command_id: str, executed: bool, detail: str, at: FactRef

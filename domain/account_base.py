@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, Final
 from eventsourcing.domain import Aggregate
 
 from domain import events as ev
+from domain.drawdown import Threshold, daily_threshold, equity_quantum, max_threshold
 from domain.inputs import (
     FactRef,
 )
-from domain.rules import RiskRules
+from domain.money import CENT
+from domain.rules import DailyLossRule, MaxLossRule, RiskRules
 from domain.trading_state import (
     SEVERITY,
     TradingState,
@@ -55,7 +57,6 @@ class AccountBase(Aggregate):
         _observed_seq: int
         _high: Decimal | None
         _peak_run: tuple[Decimal, ...]
-        _thresholds: dict[str, dict[str, Decimal]]
         _equity_step: Decimal
         _rule_state: dict[str, dict[str, Any]]
         _positions: dict[str, dict[str, Any]]
@@ -80,6 +81,39 @@ class AccountBase(Aggregate):
         return observed
 
     @property
+    def thresholds(self) -> dict[str, Threshold]:
+        """Warning level and floor of each loss rule in force, derived from the rules and the
+        recorded anchors and peak (cached, never persisted)."""
+        found: dict[str, Threshold] | None = self.__dict__.get("_floors")
+        if found is None:
+            self._refloor()
+            found = self.__dict__["_floors"]
+        return found
+
+    def _limit(self, rule: str) -> DailyLossRule | MaxLossRule:
+        """The loss rule named `rule` (`daily` or `max`, as decisions name them)."""
+        rules = self.rules
+        return rules.daily_loss if rule == "daily" else rules.max_loss
+
+    def _refloor(self) -> None:
+        """Recompute warning levels and floors from the rules and the recorded anchors."""
+        self.__dict__.pop("_thresholds", None)  # the untyped copy older snapshots persisted
+        rules = self.rules
+        floors: dict[str, Threshold] = {}
+        self.__dict__["_floors"] = floors
+        initial = self._initial
+        if initial is None:
+            return
+        fraction = rules.warning_fraction
+        daily = rules.daily_loss
+        if daily.enabled and self._anchor is not None:
+            floors["daily"] = daily_threshold(daily, initial, self._anchor, fraction)
+        if rules.max_loss.enabled:
+            floors["max"] = max_threshold(rules.max_loss, initial, self._high or initial, fraction)
+        reads_equity = daily.enabled and daily.anchor != "balance"
+        self._equity_step = CENT if reads_equity else equity_quantum(initial)
+
+    @property
     def rules(self) -> RiskRules:
         """The rules in force, rebuilt from the recorded dict (cached, never persisted)."""
         cached: RiskRules | None = self.__dict__.get("_rules_cache")
@@ -89,14 +123,16 @@ class AccountBase(Aggregate):
         return cached
 
     def _floor(self, rule: str) -> Decimal | None:
-        th = self._thresholds.get(rule)
-        return None if th is None else th["floor"]
+        th = self.thresholds.get(rule)
+        return None if th is None else th.floor
 
     def _closing_all(self) -> bool:
         """A CloseAll is ordered and not yet answered (a second one would close nothing more)."""
         return any(c["kind"] == "close_all" for c in self._commands.values())
 
-    def _liquidate(self, rule: str, reason: str, at: FactRef) -> None:
+    def _liquidate(
+        self, rule: str, reason: str, at: FactRef, hold: TradingState = "HALTED"
+    ) -> None:
         positions = sorted(self._positions.values(), key=lambda p: p["identifier"])
         self._record(
             ev.LiquidationOrdered,
@@ -107,7 +143,7 @@ class AccountBase(Aggregate):
             tickets=tuple(p["ticket"] for p in positions),
             reason=reason,
         )
-        self._hold("HALTED", reason, at)
+        self._hold(hold, reason, at)
 
     def _hold(self, state: TradingState, reason: str, at: FactRef) -> None:
         if SEVERITY[state] > SEVERITY[self._state]:

@@ -25,6 +25,10 @@ agent's rebuild from deal history, (first day only) the first snapshot seen, or 
 operator's `reset --rebase` (DayRebased)."""
 MAX_BREACH_HISTORY = 20
 """Breaches kept in state for `summary()`; all are in the log anyway."""
+SCHEDULE_HOLD = "schedule"
+"""The hold of the time rules: REDUCING, released by itself when the schedule reopens."""
+_LIQUIDATION_HOLDS: dict[str, TradingState] = {SCHEDULE_HOLD: "REDUCING"}
+"""What a liquidation under a rule holds (every other rule: HALTED)."""
 
 
 class RiskEvent(Aggregate.Event):
@@ -273,7 +277,7 @@ class LiquidationOrdered(RiskEvent):
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._pending = None
-        aggregate._holds[self.rule] = "HALTED"
+        aggregate._holds[self.rule] = _LIQUIDATION_HOLDS.get(self.rule, "HALTED")
         aggregate._commands[self.command_id] = {
             "kind": "close_all",
             "reason": self.reason,
@@ -397,3 +401,64 @@ class OrderDenied(RiskEvent):
     market: dict[str, Any] | None
     limits: dict[str, Any]
     trading_state: str
+
+
+def _schedule_state(aggregate: AccountRisk, event: RiskEvent) -> dict[str, Any]:
+    """The time rules' state: instants warned and flattened, the window, the last time."""
+    state: dict[str, Any] = aggregate.__dict__.setdefault(
+        "_schedule", {"warned": {}, "flattened": {}, "closed": None, "at": None}
+    )
+    state["at"] = event.timestamp
+    return state
+
+
+class ScheduleWarning(RiskEvent):
+    """`rule` (flat_by, no_weekend_holding) flattens the account at `due`: an alert
+    (`positions`: how many are open now, 0 when there is nothing to close)."""
+
+    rule: str
+    label: str
+    due: datetime
+    warn_before_minutes: int
+    positions: int
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        _schedule_state(aggregate, self)["warned"][self.rule] = self.due
+
+
+class ScheduleFlattened(RiskEvent):
+    """`rule`'s instant `due` passed: positions are closed (a LiquidationOrdered follows when
+    any are open) and the account is held REDUCING until `reopens`."""
+
+    rule: str
+    label: str
+    due: datetime
+    reopens: datetime
+    positions: int
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        state = _schedule_state(aggregate, self)
+        state["warned"][self.rule] = self.due
+        state["flattened"][self.rule] = self.due
+        aggregate._holds[SCHEDULE_HOLD] = "REDUCING"
+
+
+class ScheduleReleased(RiskEvent):
+    """The schedule reopened (next trading day or Monday): its hold is released."""
+
+    reason: str
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        _schedule_state(aggregate, self)
+        aggregate._holds.pop(SCHEDULE_HOLD, None)
+
+
+class TradingWindowChanged(RiskEvent):
+    """Why the schedule refuses opening changed at this fact (`closed` None: open again),
+    for alerts and views; pre-trade computes it afresh at its own time."""
+
+    closed: str | None
+    previous: str | None
+
+    def apply(self, aggregate: AccountRisk) -> None:
+        _schedule_state(aggregate, self)["closed"] = self.closed

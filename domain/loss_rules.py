@@ -12,7 +12,6 @@ from domain import events as ev
 from domain.account_base import HOLDING, RISK_ACTOR, RULES, AccountBase
 from domain.drawdown import (
     daily_threshold,
-    equity_quantum,
     is_beyond,
     max_threshold,
 )
@@ -49,7 +48,7 @@ class LossRules(AccountBase):
         if self.rules.max_loss.kind == "trailing_intraday":
             self._follow_peak(equity, at)
         for rule in RULES:
-            if rule in self._thresholds:
+            if rule in self.thresholds:
                 self._evaluate(rule, equity, at)
         if self._pending is not None:
             self._settle_pending(equity, at)
@@ -99,32 +98,6 @@ class LossRules(AccountBase):
         if self._pending is not None and self._pending["rule"] == "daily":
             self._pending = None
         self._refloor()
-
-    def _refloor(self) -> None:
-        """Recompute warning levels and floors from the rules and the recorded anchors."""
-        rules = self.rules
-        self._thresholds = {}
-        initial = self._initial
-        if initial is None:
-            return
-        fraction = rules.warning_fraction
-        daily = rules.daily_loss
-        if daily.enabled and self._anchor is not None:
-            th = daily_threshold(daily, initial, self._anchor, fraction)
-            self._thresholds["daily"] = {
-                "reference": th.reference,
-                "floor": th.floor,
-                "warn_at": th.warn_at,
-            }
-        if rules.max_loss.enabled:
-            th = max_threshold(rules.max_loss, initial, self._high or initial, fraction)
-            self._thresholds["max"] = {
-                "reference": th.reference,
-                "floor": th.floor,
-                "warn_at": th.warn_at,
-            }
-        reads_equity = daily.enabled and daily.anchor != "balance"
-        self._equity_step = CENT if reads_equity else equity_quantum(initial)
 
     def _check_account(self, state: AccountState, at: FactRef) -> tuple[Decimal, Decimal]:
         balance, equity = state.balance, state.equity
@@ -282,11 +255,10 @@ class LossRules(AccountBase):
         )
 
     def _evaluate(self, rule: str, equity: Decimal, at: FactRef) -> None:
-        th = self._thresholds[rule]
+        th = self.thresholds[rule]
         state = self._rule_state[rule]
-        rules = self.rules
-        breach_when = (rules.daily_loss if rule == "daily" else rules.max_loss).breach_when
-        floor, warn_at = th["floor"], th["warn_at"]
+        breach_when = self._limit(rule).breach_when
+        floor, warn_at = th.floor, th.warn_at
         if is_beyond(equity, floor, breach_when):
             if not state["breached"]:
                 self._beyond(rule, equity, at)
@@ -334,7 +306,7 @@ class LossRules(AccountBase):
         return (floor + max(margin, ZERO)).quantize(CENT)
 
     def _beyond(self, rule: str, equity: Decimal, at: FactRef) -> None:
-        th = self._thresholds[rule]
+        th = self.thresholds[rule]
         state = self._rule_state[rule]
         rules = self.rules
         count = state["count"] + 1
@@ -345,8 +317,8 @@ class LossRules(AccountBase):
                     at,
                     rule=rule,
                     value=equity,
-                    warning_level=th["warn_at"],
-                    floor=th["floor"],
+                    warning_level=th.warn_at,
+                    floor=th.floor,
                 )
             self._record(
                 ev.BreachConfirmationCounted,
@@ -354,10 +326,10 @@ class LossRules(AccountBase):
                 rule=rule,
                 count=count,
                 value=equity,
-                floor=th["floor"],
+                floor=th.floor,
             )
             return
-        limit = rules.daily_loss if rule == "daily" else rules.max_loss
+        limit = self._limit(rule)
         action = limit.action
         grace = rules.liquidation_grace_seconds
         holds = HOLDING.get(action)
@@ -367,16 +339,16 @@ class LossRules(AccountBase):
             ev.DrawdownBreached,
             at,
             rule=rule,
-            limit=th["reference"] - th["floor"],
-            floor=th["floor"],
+            limit=th.reference - th.floor,
+            floor=th.floor,
             value=equity,
-            anchor=th["reference"],
+            anchor=th.reference,
             breach_when=limit.breach_when,
             action=action,
             holds=holds,
         )
         sign = "<" if limit.breach_when == "below" else "<="
-        reason = f"{rule} loss: equity {equity} {sign} floor {th['floor']}"
+        reason = f"{rule} loss: equity {equity} {sign} floor {th.floor}"
         left = grace - self._grace_spent(rule)
         if action == "liquidate" and grace > 0 and left > 0:
             if self._pending is None:
@@ -416,21 +388,21 @@ class LossRules(AccountBase):
         if equity is None or balance is None:
             return
         rules = self.rules
-        max_th = self._thresholds.get("max")
-        if max_th is not None and is_beyond(equity, max_th["floor"], rules.max_loss.breach_when):
+        max_th = self.thresholds.get("max")
+        if max_th is not None and is_beyond(equity, max_th.floor, rules.max_loss.breach_when):
             raise InvalidControl(
                 f"account {self.account_id}: cannot reset: equity {equity} is beyond the max "
-                f"loss floor {max_th['floor']} (no rebase moves it; change initial_capital)"
+                f"loss floor {max_th.floor} (no rebase moves it; change initial_capital)"
             )
-        daily_th = self._thresholds.get("daily")
+        daily_th = self.thresholds.get("daily")
         beyond_daily = daily_th is not None and is_beyond(
-            equity, daily_th["floor"], rules.daily_loss.breach_when
+            equity, daily_th.floor, rules.daily_loss.breach_when
         )
         if beyond_daily and not rebase:
             assert daily_th is not None
             raise InvalidControl(
                 f"account {self.account_id}: cannot reset: equity {equity} is beyond the daily "
-                f"floor {daily_th['floor']}; reset --rebase anchors the day at the balance"
+                f"floor {daily_th.floor}; reset --rebase anchors the day at the balance"
             )
         if not rebase:
             return

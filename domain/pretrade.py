@@ -24,6 +24,7 @@ from domain.position_limits import (
     total_lots,
 )
 from domain.rules import RiskRules, SymbolSpec
+from domain.schedule import closed_reasons
 from domain.trading_state import TradingState
 
 
@@ -52,7 +53,8 @@ def check_order(
     """Approve or deny `request` against `rules`, the open `positions` and the market.
 
     While a liquidation is pending (`liquidation_pending`: its reason) nothing that adds
-    exposure is approved, whatever the trading state.
+    exposure is approved, whatever the trading state; nor while the schedule is closed at
+    `now` (past flat_by, outside allowed_hours, a holiday: domain/schedule.py).
     """
     net = net_volume(positions, request.symbol)
     limits: dict[str, Any] = {"trading_state": state, "net_volume": str(net)}
@@ -65,6 +67,7 @@ def check_order(
         reasons.append(f"trading_state {state}")
     if liquidation_pending is not None:
         reasons.append(f"liquidation pending: {liquidation_pending}")
+    reasons.extend(closed_reasons(rules, now))
     if request.volume <= ZERO:
         reasons.append(f"volume {request.volume} <= 0")
     spec = rules.symbol(request.symbol)

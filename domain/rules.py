@@ -24,6 +24,8 @@ Reopen = Literal["reset", "next_day"]
 MaxLossKind = Literal["static", "trailing_eod", "trailing_intraday"]
 MaxLossBasis = Literal["initial", "peak"]
 FeedAction = Literal["alert", "reduce", "halt"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,45 @@ class FeedRule:
 
 
 @dataclass(frozen=True)
+class FlatBy:
+    """Flat at local `time` in `timezone` on `days`; closed until the next trading day."""
+
+    time: str
+    timezone: str = "UTC"
+    days: tuple[Weekday, ...] = WEEKDAYS[:5]
+    warn_before_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class AllowedHours:
+    """Opening is allowed from `start` to `end` (local, `end` excluded) on `days`."""
+
+    start: str
+    end: str
+    timezone: str = "UTC"
+    days: tuple[Weekday, ...] = WEEKDAYS
+
+
+@dataclass(frozen=True)
+class WeekendClose:
+    """Flat before Friday's close (local `friday_close`); closed until Monday 00:00 local."""
+
+    friday_close: str
+    timezone: str = "UTC"
+    warn_before_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Time rules; nothing scheduled by default. `holidays`: ISO dates, closed all day."""
+
+    flat_by: FlatBy | None = None
+    allowed_hours: AllowedHours | None = None
+    no_weekend_holding: WeekendClose | None = None
+    holidays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PositionLimits:
     """Limits on what may be open at once; `action` when one is broken."""
 
@@ -119,6 +160,7 @@ class RiskRules:
     recover_margin: Decimal = Decimal("0.1")
     """A pending liquidation is cancelled only above floor + this share of floor..warning."""
     feed: FeedRule = field(default_factory=FeedRule)
+    schedule: Schedule = field(default_factory=Schedule)
 
     @property
     def peak_runs(self) -> int:
@@ -126,8 +168,14 @@ class RiskRules:
         return self.peak_confirmations or self.breach_confirmations
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form: Decimals as strings, tuples as lists, keys in field order."""
+        """Plain JSON form: Decimals as strings, tuples as lists, keys in field order.
+
+        An empty schedule is left out, so rules recorded before schedules existed compare
+        (and replay) unchanged.
+        """
         result: dict[str, Any] = _to_plain(self)
+        if self.schedule == Schedule():
+            del result["schedule"]
         return result
 
     @classmethod

@@ -27,7 +27,11 @@ def summarize(account: AccountRisk) -> dict[str, Any]:
     """Limits in force, day and anchors, floors, current values, state, positions, breaches."""
     a = account
     rules = a.rules
-    limits = {rule: {**th, **a._rule_state[rule]} for rule, th in a._thresholds.items()}
+    limits = {
+        rule: {"reference": th.reference, "floor": th.floor, "warn_at": th.warn_at,
+               **a._rule_state[rule]}
+        for rule, th in a.thresholds.items()
+    }  # fmt: skip
     if "max" in limits:
         limits["max"]["kind"] = rules.max_loss.kind
         limits["max"]["high"] = a._high

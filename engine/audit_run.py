@@ -9,9 +9,9 @@ from typing import Any
 from nats.aio.client import Client
 
 from bus import subjects
+from bus.reader import RISK_FACT_SUBJECTS, read_facts
 from domain import RiskRules
 from engine.audit_replay import Recorded, VerifyResult, WhatIfResult, verify, whatif
-from engine.reader import RISK_FACT_SUBJECTS, read_facts
 from engine.store import RiskStore
 
 PAGE = 1000
@@ -34,7 +34,7 @@ def read_recorded(store: RiskStore) -> Recorded:
 def account_filters(accounts: set[str] | None) -> tuple[str, ...]:
     if not accounts:
         return RISK_FACT_SUBJECTS
-    return tuple(f"mt5.{subjects.account(a)}.>" for a in sorted(accounts))
+    return tuple(subjects.account_facts(a) for a in sorted(accounts))
 
 
 async def run_verify(

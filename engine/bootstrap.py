@@ -15,6 +15,7 @@ from nats.micro.service import Service
 from bus import subjects
 from bus.connection import connect, settings_from_env
 from bus.dlq import dead_letter
+from bus.reader import RawFact
 from bus.schemas.base import utc_now
 from bus.security.client import ClientAuth
 from bus.topology import TopologySettings, ensure_topology
@@ -22,7 +23,6 @@ from config import MtqConfig
 from domain import RiskRules
 from engine.decider import Rejected
 from engine.engine import Clock, RiskEngine
-from engine.reader import RawFact
 from engine.rules import rules_for
 from engine.service import RiskService, add_risk_service
 from engine.store import RiskStore, open_store

@@ -13,13 +13,13 @@ from typing import Any, assert_never
 from nats.js.client import JetStreamContext
 
 from bus import subjects
+from bus.reader import FactReader, RawFact, read_facts
 from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
 from engine.decider import Answered, Applied, Decider, Outcome, Rejected, Skipped
 from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
-from engine.reader import FactReader, RawFact, read_facts
 from engine.store import RiskStore
 
 log = logging.getLogger(__name__)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from config.models import AccountConfig, SymbolConfig
+from config.risk_models import ScheduleConfig
 from domain.money import money, quantity
 from domain.rules import (
+    AllowedHours,
     DailyLossRule,
     FeedRule,
+    FlatBy,
     MaxLossRule,
     PositionLimits,
     RiskRules,
+    Schedule,
     SymbolSpec,
+    WeekendClose,
 )
 
 
@@ -67,6 +72,24 @@ def rules_for(account: AccountConfig) -> RiskRules:
         feed=FeedRule(
             stale_after_seconds=float(risk.feed.stale_after_seconds), action=risk.feed.action
         ),
+        schedule=schedule(risk.schedule),
+    )
+
+
+def schedule(config: ScheduleConfig) -> Schedule:
+    """The domain's time rules: the same fields, holidays as ISO dates."""
+    flat, window, weekend = config.flat_by, config.allowed_hours, config.no_weekend_holding
+    return Schedule(
+        flat_by=None
+        if flat is None
+        else FlatBy(flat.time, flat.timezone, flat.days, flat.warn_before_minutes),
+        allowed_hours=None
+        if window is None
+        else AllowedHours(window.start, window.end, window.timezone, window.days),
+        no_weekend_holding=None
+        if weekend is None
+        else WeekendClose(weekend.friday_close, weekend.timezone, weekend.warn_before_minutes),
+        holidays=tuple(sorted(d.isoformat() for d in config.holidays)),
     )
 
 

@@ -24,9 +24,12 @@ from bus.security.authdir import default_auth_dir
 from bus.security.client import ClientAuth
 from bus.topology import DAY, TopologyReport, TopologySettings, ensure_topology
 from config import MtqConfig
+from config.errors import ConfigError
+from config.models import env_pieces
 from engine.bootstrap import EngineProcess, build_engine, engine_rules
 from mtq.http.alerts import DB_FILE_NAME as ALERTS_FILE
 from mtq.http.auth import ENV_TOKENS, tokens_from_env
+from mtq.http.notify import build_targets
 from mtq.http.server import ApiServer
 from mtq.http.state import ApiSettings
 from mtq.system import Identities
@@ -43,6 +46,7 @@ __all__ = [
     "build_engine",
     "build_projector",
     "build_supervisor",
+    "check_api_secrets",
     "database_url",
     "engine_rules",
     "log_ends",
@@ -70,6 +74,16 @@ def api_auth(data: Path) -> ClientAuth | None:
     return ClientAuth(creds_file=str(creds)) if creds.is_file() else None
 
 
+def check_api_secrets(config: MtqConfig) -> None:
+    """TokenFormatError on a bad `MTQ_API_TOKENS`, ConfigError (naming the config) on a
+    notification URL that cannot be used: what the API needs from its environment."""
+    tokens_from_env(os.environ.get(ENV_TOKENS))
+    try:
+        build_targets(config.alerts.notify, os.environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{', '.join(config.source) or 'config'}: {exc}") from None
+
+
 def api_settings(  # noqa: PLR0917 - the parts of one settings object
     config: MtqConfig,
     nats_url: str | None,
@@ -79,8 +93,8 @@ def api_settings(  # noqa: PLR0917 - the parts of one settings object
     auth: ClientAuth | None,
 ) -> ApiSettings:
     """The API's settings for a config, data dir and address; TokenFormatError on bad
-    `MTQ_API_TOKENS`."""
-    tokens_from_env(os.environ.get(ENV_TOKENS))
+    `MTQ_API_TOKENS`, ConfigError (naming the config) on an unusable notification URL."""
+    check_api_secrets(config)
     host, port = address
     return ApiSettings.from_config(
         config,
@@ -133,6 +147,15 @@ def _env(wiring: ServiceWiring, identity: str, keep: Sequence[str] = ()) -> dict
     return child_environment(own, keep=[*keep, *shared])
 
 
+def api_secret_names(config: MtqConfig) -> list[str]:
+    """The variables the API reads its secrets from: webhook signing secrets and the
+    `${NAME}` pieces of notification URLs (`MTQ_API_TOKENS` aside)."""
+    names = [w.secret_env for w in config.api.webhooks if w.secret_env]
+    for target in config.alerts.notify:
+        names += env_pieces(target.url)
+    return list(dict.fromkeys(names))
+
+
 def service_specs(wiring: ServiceWiring, api_socket: socket.socket) -> list[ServiceSpec]:
     """The engine, projector and API children, in start order.
 
@@ -144,7 +167,7 @@ def service_specs(wiring: ServiceWiring, api_socket: socket.socket) -> list[Serv
     logs = wiring.data_dir / "logs"
     host, port = api_socket.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    secrets = [ENV_TOKENS, *(w.secret_env for w in wiring.config.api.webhooks if w.secret_env)]
+    secrets = [ENV_TOKENS, *api_secret_names(wiring.config)]
     api_args = ["--http", f"{shown}:{port}", "--listen-fd", str(api_socket.fileno())]
     return [
         ServiceSpec(

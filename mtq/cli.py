@@ -11,10 +11,12 @@ from mtq.commands import (
     audit_cmd,
     config_cmd,
     engine_cmd,
+    export_cmd,
     nats_cmd,
     nats_tools_cmd,
     projector_cmd,
     replay_cmd,
+    report_cmd,
     risk_cmd,
     schema_cmd,
     status_cmd,
@@ -46,6 +48,8 @@ app.add_typer(api_cmd.app, name="api")
 status_cmd.register(app)
 tail_cmd.register(app)
 replay_cmd.register(app)
+report_cmd.register(app)
+export_cmd.register(app)
 
 
 def main(args: list[str] | None = None) -> None:

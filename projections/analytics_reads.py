@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from bus.schemas.query import AnalyticsQuery
-from projections import analytics
+from projections import analytics, analytics_days
 from projections.analytics import Bar, Trade
 from projections.db import Database
 from projections.queries import UnknownAccount, parse_time
@@ -163,11 +163,9 @@ def bars_in(
 def analytics_report(
     db: Database, account_id: str, start: datetime | None, end: datetime | None
 ) -> dict[str, Any]:
-    """Every statistic of the account over [start, end) (None: open ended)."""
-    trades = trades_in(db, account_id, start, end)
-    equity, balance = bars_in(db, account_id, start, end)
-    start_balance = balance[0].open if balance else None
-    body = analytics.report(trades, equity, balance, start_balance)
+    """Every statistic of the account over [start, end) (None: open ended), from the per-day
+    summaries (`analytics_days`): the same as `analytics.report` of every trade and minute."""
+    body = analytics_days.report(db, account_id, start, end)
     return {
         "account_id": account_id,
         "from": None if start is None else start.astimezone(UTC).isoformat(),

@@ -19,6 +19,7 @@ from bus.connection import connect, settings_from_env
 from bus.security.client import ClientAuth
 from bus.topology import TopologySettings, ensure_topology
 from config import MtqConfig
+from projections.candle_projector import CandleProjector
 from projections.db import Database, default_url, open_database
 from projections.kv import StatusMirror
 from projections.projector import RISK_FILTERS, Projector
@@ -39,10 +40,16 @@ class ProjectorProcess:
     mirror: StatusMirror | None
     queries: QueryService | None
     micro: Service | None = None
+    candles: CandleProjector | None = None
+    """The candles view's own tick reader and connection (None: not kept)."""
 
     async def run(self, stop: asyncio.Event, *, until: tuple[int, int] | None = None) -> None:
         """Serve `mtq-query`, mirror status to KV and project until `stop` (or `until`)."""
         refresh: asyncio.Task[None] | None = None
+        candles_stop = asyncio.Event()
+        candles = None
+        if self.candles is not None:
+            candles = asyncio.create_task(self.candles.run(candles_stop), name="candles")
         try:
             if self.queries is not None:
                 self.micro = await add_query_service(self.nc, self.queries)
@@ -52,6 +59,10 @@ class ProjectorProcess:
                 refresh = asyncio.create_task(self.mirror.refresh_forever(stop))
             await self.projector.run(stop, until=until)
         finally:
+            candles_stop.set()
+            if candles is not None:
+                with contextlib.suppress(BaseException):
+                    await candles
             if refresh is not None:
                 refresh.cancel()
                 with contextlib.suppress(BaseException):
@@ -68,6 +79,10 @@ class ProjectorProcess:
             self.queries = None
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.db.close)
+        if self.candles is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.candles.db.close)
+            self.candles = None
         if not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
@@ -90,6 +105,7 @@ async def build_projector(
     batch_size: int = 2000,
     flush_interval_s: float = 0.1,
     auth: ClientAuth | None = None,
+    candles: bool = True,
 ) -> ProjectorProcess:
     """Connect, provision, open the database (dropped first with `rebuild`), load the views.
 
@@ -124,7 +140,11 @@ async def build_projector(
         flush_interval_s=flush_interval_s,
         on_status=None if status_mirror is None else status_mirror.publish,
     )
-    return ProjectorProcess(nc, db, projector, status_mirror, service)
+    candle_projector = None
+    if candles:
+        candle_db = await asyncio.to_thread(open_database, db_url)
+        candle_projector = await CandleProjector.open(candle_db, current_js)
+    return ProjectorProcess(nc, db, projector, status_mirror, service, candles=candle_projector)
 
 
 async def log_ends(js: JetStreamContext) -> tuple[int, int]:

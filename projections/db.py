@@ -24,6 +24,9 @@ TABLES: Final = (
     "proj_equity",
     "proj_meta",
     "proj_trades",
+    "proj_candles",
+    "proj_trade_days",
+    "proj_equity_days",
 )
 
 _SCHEMA: Final = (
@@ -57,6 +60,19 @@ _SCHEMA: Final = (
     " swap DOUBLE PRECISION NOT NULL, fee DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL,"
     " PRIMARY KEY (account_id, identifier))",
     "CREATE INDEX IF NOT EXISTS proj_trades_closed ON proj_trades (account_id, closed_msc)",
+    # candles (projections/candles.py): bid OHLC per account, symbol and timeframe
+    "CREATE TABLE IF NOT EXISTS proj_candles (account_id TEXT NOT NULL, symbol TEXT NOT NULL,"
+    " tf TEXT NOT NULL, start_msc BIGINT NOT NULL, open DOUBLE PRECISION NOT NULL,"
+    " high DOUBLE PRECISION NOT NULL, low DOUBLE PRECISION NOT NULL,"
+    " close DOUBLE PRECISION NOT NULL, spread DOUBLE PRECISION NOT NULL,"
+    " tick_volume BIGINT NOT NULL, real_volume DOUBLE PRECISION NOT NULL,"
+    " filled INTEGER NOT NULL, PRIMARY KEY (symbol, tf, account_id, start_msc))",
+    # per-day summaries for analytics (projections/trade_days.py, equity_days.py)
+    "CREATE TABLE IF NOT EXISTS proj_trade_days (account_id TEXT NOT NULL, day TEXT NOT NULL,"
+    " dim TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, day, dim, key))",
+    "CREATE TABLE IF NOT EXISTS proj_equity_days (account_id TEXT NOT NULL, day TEXT NOT NULL,"
+    " through TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (account_id, day))",
 )
 
 

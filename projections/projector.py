@@ -1,6 +1,6 @@
 """Follow MT5 and RISK, each from its own tracked position, and keep the views up to date.
 
-Both logs are read with ephemeral no-ack consumers (`engine.reader.FactReader`) from the
+Both logs are read with ephemeral no-ack consumers (`bus.reader.FactReader`) from the
 positions committed with the views. They are merged in one deterministic order: a decision
 goes before the fact after the one that caused it (every decision body names its fact's
 MT5 `seq`); when one log is caught up the other goes on alone. Applied events are saved in
@@ -23,7 +23,7 @@ from typing import Any, Final
 from nats.js.client import JetStreamContext
 
 from bus import subjects
-from engine.reader import FactReader, RawFact
+from bus.reader import FactReader, RawFact
 from projections.db import Database
 from projections.views import Views, decision_seq, decode_decision
 

@@ -24,10 +24,10 @@ from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
+from bus.reader import FactReader, RawFact
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.base import from_msc
 from bus.schemas.query import PositionsQuery, RiskQuery, StatusQuery
-from engine.reader import FactReader, RawFact
 from projections import queries
 from projections.db import open_database
 from projections.projector import RISK_FILTERS
@@ -140,7 +140,7 @@ def fact_time(fact: Any) -> datetime:
 async def log_size(js: JetStreamContext, account_id: str) -> tuple[int, int]:
     """The account's facts in MT5 and every decision in RISK now (for a progress total)."""
     acct = subjects.account(account_id)
-    info = await js.stream_info(subjects.STREAM_FACTS, subjects_filter=f"mt5.{acct}.>")
+    info = await js.stream_info(subjects.STREAM_FACTS, subjects_filter=subjects.account_facts(acct))
     facts = sum((info.state.subjects or {}).values())
     try:
         last = await js.get_last_msg(subjects.STREAM_RISK, RISK_FILTERS[0])
@@ -168,7 +168,7 @@ async def read_account_log(
 
     if facts_total:
         acct = subjects.account(account_id)
-        async for batch in _batches(js, subjects.STREAM_FACTS, (f"mt5.{acct}.>",)):
+        async for batch in _batches(js, subjects.STREAM_FACTS, (subjects.account_facts(acct),)):
             log.facts.extend(batch)
             step(len(batch))
     if risk_last:

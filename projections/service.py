@@ -22,6 +22,8 @@ from bus.schemas.base import Message
 from bus.schemas.query import (
     AnalyticsQuery,
     AnalyticsReply,
+    BarsQuery,
+    BarsReply,
     EquityQuery,
     EquityReply,
     PositionsQuery,
@@ -33,7 +35,7 @@ from bus.schemas.query import (
     StatusQuery,
     StatusReply,
 )
-from projections import analytics_reads, queries
+from projections import analytics_reads, candles, queries
 from projections.db import Database
 from projections.settings import AccountSettings
 
@@ -81,6 +83,10 @@ class QueryService:
         report = analytics_reads.analytics_query(self.db, q)
         return AnalyticsReply(account=q.account, analytics=report)
 
+    def bars(self, q: BarsQuery) -> BarsReply:
+        account, found = candles.bars_query(self.db, q)
+        return BarsReply(symbol=q.symbol, tf=q.tf, account=account, bars=found)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.db.close()
@@ -101,7 +107,7 @@ async def add_query_service(nc: Client, service: QueryService) -> Service:
         ServiceConfig(
             name=subjects.SERVICE_QUERY,
             version=SERVICE_VERSION,
-            description="mtq read models: status, positions, reconciliation, risk, equity,"
+            description="mtq read models: status, positions, reconciliation, risk, equity, bars,"
             " analytics",
         ),
     )
@@ -112,8 +118,13 @@ async def add_query_service(nc: Client, service: QueryService) -> Service:
         ("risk", RiskQuery, service.risk),
         ("equity", EquityQuery, service.equity),
         ("analytics", AnalyticsQuery, service.analytics),
+        ("bars", BarsQuery, service.bars),
     ]
-    errors: ErrorCodes = {queries.UnknownAccount: 404, ValueError: 400}
+    errors: ErrorCodes = {
+        queries.UnknownAccount: 404,
+        candles.UnknownSymbol: 404,
+        ValueError: 400,
+    }
     for name, kind, answer in endpoints:
         handler = endpoint(
             kind, _answering(service, answer), service=subjects.SERVICE_QUERY, errors=errors

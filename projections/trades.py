@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from bus.schemas import PositionClosed, PositionModified, PositionOpened
 from bus.schemas.facts import Fact
+from projections import trade_days
 from projections.db import Database
 
 COLUMNS: Final = (
@@ -47,6 +48,7 @@ class TradeBook:
     def __init__(self) -> None:
         self.open: dict[tuple[str, int], dict[str, Any]] = {}
         self._dirty: dict[tuple[str, int], dict[str, Any]] = {}
+        self.days = trade_days.TradeDays()
 
     def apply(self, fact: Fact) -> None:
         """Take a fact the positions view accepted (only position facts matter)."""
@@ -76,18 +78,22 @@ class TradeBook:
                     reason=fact.deal_reason,
                 )
                 self._dirty[key] = row
+                self.days.close(trade_days.trade_of(row))
             case _:
                 return
 
     def save(self, cur: Any) -> int:
         rows = [tuple(r[c] for c in COLUMNS) for r in self._dirty.values()]
         cur.executemany(_UPSERT, rows)
+        self.days.save(cur)
         return len(rows)
 
     def clear(self) -> None:
         self._dirty.clear()
+        self.days.clear()
 
     def load(self, db: Database) -> None:
+        trade_days.backfill(db)
         rows = db.query(f"SELECT {', '.join(COLUMNS)} FROM proj_trades WHERE closed_msc IS NULL")
         for values in rows:
             row = dict(zip(COLUMNS, values, strict=True))

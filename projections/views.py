@@ -32,6 +32,7 @@ from bus.schemas.facts import Fact
 from projections import risk as riskview
 from projections import status as statusview
 from projections.db import Database
+from projections.equity_days import EquityDays
 from projections.reconciliation import ReconBook, is_live
 from projections.settings import AccountSettings
 from projections.trades import TradeBook
@@ -77,6 +78,7 @@ class Views:
         self._dirty_meta = False
         self.applied = 0
         self.trades = TradeBook()
+        self.equity_days = EquityDays()
 
     # --- bookkeeping ----------------------------------------------------------------
 
@@ -189,6 +191,7 @@ class Views:
         minute = time[:16]
         bar = self.bars.get(account_id)
         if bar is None or bar["minute"] != minute:
+            self.equity_days.fold(account_id, bar)  # the previous minute is final
             bar = {"minute": minute, "equity": [equity] * 4, "balance": [balance] * 4, "samples": 0}
             self.bars[account_id] = bar
         for key, value in (("equity", equity), ("balance", balance)):
@@ -371,7 +374,7 @@ class Views:
             + len(recon_rows)
             + len(bars)
         )
-        return written + self.trades.save(cur)
+        return written + self.trades.save(cur) + self.equity_days.save(cur)
 
     def changed_status(self) -> list[str]:
         """Accounts whose status changed since the last `clear`."""
@@ -386,6 +389,7 @@ class Views:
         self._risk_rows.clear()
         self._dirty_meta = False
         self.trades.clear()
+        self.equity_days.clear()
         for book in self.recon.values():
             book.dirty.clear()
             book.deleted.clear()
@@ -449,6 +453,7 @@ class Views:
         for (doc,) in db.query("SELECT doc FROM proj_meta WHERE name = 'projector'"):
             self.meta = loads(doc)
         self.trades.load(db)
+        self.equity_days.load(db, self.bars)
 
 
 def decode_decision(data: bytes) -> dict[str, Any] | None:

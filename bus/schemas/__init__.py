@@ -18,6 +18,8 @@ from bus.schemas.facts import (
 from bus.schemas.query import (
     AnalyticsQuery,
     AnalyticsReply,
+    BarsQuery,
+    BarsReply,
     EquityQuery,
     EquityReply,
     PositionsQuery,
@@ -44,6 +46,8 @@ __all__ = [
     "AgentLifecycleChanged",
     "AnalyticsQuery",
     "AnalyticsReply",
+    "BarsQuery",
+    "BarsReply",
     "CloseAll",
     "ClosePosition",
     "Command",

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from bus.schemas.base import AccountId, Message
+from bus.schemas.base import AccountId, Message, Symbol
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10000, description="most rows to return")]
 Time = Annotated[str, msgspec.Meta(description="ISO-8601 time (UTC when no offset)")]
@@ -96,3 +96,24 @@ class AnalyticsReply(Message, frozen=True, kw_only=True):
     analytics: dict[str, Any]
     """`stats`, `by_symbol`, `by_strategy`, `daily`, `by_hour`, `drawdown_curve`: see
     projections/README.md ("Analytics")."""
+
+
+class BarsQuery(Message, frozen=True, kw_only=True):
+    """Candles of one symbol starting in `[since, until)`: the latest `limit`, oldest first."""
+
+    symbol: Symbol
+    tf: Literal["M1", "M5", "M15", "H1", "H4", "D1"] = "M1"
+    account: AccountId | None = None
+    """Whose ticks (None: the first account, by id, with bars of the symbol)."""
+    since: Time | None = None
+    until: Time | None = None
+    limit: Limit = 1000
+
+
+class BarsReply(Message, frozen=True, kw_only=True):
+    symbol: Symbol
+    tf: str
+    account: AccountId
+    bars: list[dict[str, Any]]
+    """Per bar: `time`, `open`, `high`, `low`, `close`, `spread`, `tick_volume`,
+    `real_volume`, `filled` (see projections/candles.py)."""

@@ -191,10 +191,11 @@ def _views(*extra: str) -> tuple[str, ...]:
 
 
 def projector() -> Identity:
-    """Read MT5 and RISK, the only writer of the status KV, the `mtq-query` service."""
+    """Read MT5, RISK and MT5_TICKS (candles), the only writer of the status KV, the
+    `mtq-query` service."""
     return Identity(
         name=PROJECTOR,
-        pub=_views(f"$KV.{subjects.KV_STATUS}.>"),
+        pub=_views(f"$KV.{subjects.KV_STATUS}.>", *_read(subjects.STREAM_TICKS)),
         sub=(f"{subjects.QUERY_PREFIX}.>", "$SRV.>", f"{inbox_prefix(PROJECTOR)}.>"),
         responds=True,
     )

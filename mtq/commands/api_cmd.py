@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from agents.supervisor.liveness import signal_ready
+from config.errors import ConfigError
 from mtq import runtime
 from mtq.bootstrap import api_auth, api_settings, build_api
 from mtq.configs import ConfigPaths, load_or_exit
@@ -58,7 +59,7 @@ def run_command(  # noqa: PLR0917 - typer options
     host, port = parse_http(http)
     try:
         settings = api_settings(loaded, url, data, (host, port), db, api_auth(data))
-    except TokenFormatError as exc:
+    except (TokenFormatError, ConfigError) as exc:
         runtime.fail(str(exc))
     settings = replace(settings, say=lambda text: say(text, highlight=False))
     sock = socket.socket(fileno=listen_fd) if listen_fd is not None else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +19,8 @@ from bus.security.identities import ADMIN
 from bus.topology import TopologyConflict, TopologyReport
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
 from mtq import runtime
-from mtq.bootstrap import ServiceWiring, provision, service_specs
-from mtq.http.auth import ENV_TOKENS, TokenFormatError, tokens_from_env
+from mtq.bootstrap import ServiceWiring, check_api_secrets, provision, service_specs
+from mtq.http.auth import TokenFormatError
 from mtq.http.server import ApiBindError
 from mtq.http.server import bind as bind_socket
 from mtq.options import ConfigOption, DataOption, NatsPortOption
@@ -265,14 +264,14 @@ def up(  # every option is keyword-only: typer passes them by name
     second `mtq up` on it exits 2 at once.
     """
     parse_http(http)  # a bad --http exits 2 before anything starts
-    try:
-        tokens_from_env(os.environ.get(ENV_TOKENS))  # bad tokens too: the API child needs them
-    except TokenFormatError as exc:
-        fail(str(exc))
     if nats_url is not None:
         nats_url = runtime.nats_url(nats_url, data)
     tls = server_tls(tls_cert, tls_key, tls_ca) if nats_url is None else server_trust(tls_ca)
     loaded = _load(config)
+    try:
+        check_api_secrets(loaded)  # bad tokens or notify URLs exit 2 before anything starts
+    except (TokenFormatError, ConfigError) as exc:
+        fail(str(exc))
     lock = runtime.lock_data_dir(data, "mtq up")
     server: EmbeddedNatsServer | None = None
     url_file = data / URL_FILE_NAME

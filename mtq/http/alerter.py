@@ -16,6 +16,7 @@ from mtq.http.alerts import (
 )
 from mtq.http.live import LiveHub
 from mtq.http.metrics import ApiMetrics
+from mtq.http.notify import Notifier
 from mtq.http.webhooks import Deliverer
 
 Say = Callable[[str], None]
@@ -29,9 +30,12 @@ class Alerter:
         hub: LiveHub,
         metrics: ApiMetrics,
         say: Say | None = None,
+        *,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.deliverer = deliverer
+        self.notifier = notifier
         self.hub = hub
         self.metrics = metrics
         self.repeats = RepeatFilter()
@@ -112,6 +116,8 @@ class Alerter:
             },
         )
         self.deliverer.submit(record)
+        if self.notifier is not None:
+            self.notifier.submit(record)
         return record
 
     def on_delivery(self, status: str, webhook: str, alert: AlertRecord) -> None:
@@ -119,5 +125,13 @@ class Alerter:
         if status == "dead" and self.say is not None:
             self.say(
                 f"ALERT {alert.account_id}: webhook {webhook} failed for alert {alert.id} "
+                f"({alert.kind}) after every attempt: dead-lettered"
+            )
+
+    def on_notification(self, status: str, target: str, alert: AlertRecord) -> None:
+        self.metrics.deliveries.labels(target, status).inc()
+        if status == "dead" and self.say is not None:
+            self.say(
+                f"ALERT {alert.account_id}: notification {target} failed for alert {alert.id} "
                 f"({alert.kind}) after every attempt: dead-lettered"
             )

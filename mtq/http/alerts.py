@@ -106,6 +106,20 @@ def _restored(d: Mapping[str, Any]) -> str:
     return f"account data restored (stale since {d.get('stale_since')})"
 
 
+def _schedule_warning(d: Mapping[str, Any]) -> str:
+    return (
+        f"{d.get('label') or d.get('rule')}: positions close at {d.get('due')} "
+        f"({d.get('positions')} open now)"
+    )
+
+
+def _flattened(d: Mapping[str, Any]) -> str:
+    return (
+        f"{d.get('label') or d.get('rule')}: flat at {d.get('due')}, {d.get('positions')} "
+        f"position(s) closed; no new exposure until {d.get('reopens')}"
+    )
+
+
 def _state(d: Mapping[str, Any]) -> str:
     return (
         f"trading {d.get('previous')} -> {d.get('state')}: {d.get('reason')} (by {d.get('actor')})"
@@ -122,6 +136,8 @@ SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "TradingStateChanged": _state,
     "FeedStale": _stale,
     "FeedRestored": _restored,
+    "ScheduleWarning": _schedule_warning,
+    "ScheduleFlattened": _flattened,
 }
 REPEAT_AFTER_S: Final = 60.0
 """An alert of one cause (account, kind, rule or state or reason) is raised at most once in

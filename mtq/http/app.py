@@ -5,7 +5,9 @@ keeps trying in the background if NATS is not there yet), follows decisions and 
 for live updates and alerts, and resumes unfinished webhook deliveries. Errors answer
 `{"code", "message", "detail"}`; a 422 names the field (`query.limit: ...`); a body over
 `max_body_bytes` is a 413, answered before it is read (a Content-Length over the cap) or as
-soon as the bytes received pass it (a chunked body).
+soon as the bytes received pass it (a chunked body); a caller over its `api.rate_limits`
+budget gets a 429 with `Retry-After` (ratelimit.py). Alerts go to the webhooks and to the
+`alerts.notify` apprise URLs (notify.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,11 +31,14 @@ from bus import subjects
 from bus.connection import connect, settings_from_env
 from mtq.http import (
     routes_analytics,
+    routes_bars,
     routes_control,
     routes_docs,
+    routes_export,
     routes_ops,
     routes_reads,
     routes_ui,
+    ws,
 )
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
@@ -40,6 +46,8 @@ from mtq.http.auth import Tokens
 from mtq.http.control import ServiceClient
 from mtq.http.live import LiveFeed, LiveHub
 from mtq.http.metrics import ApiMetrics
+from mtq.http.notify import Notifier
+from mtq.http.ratelimit import RateLimit, RateLimiter
 from mtq.http.reads import ReadModels
 from mtq.http.state import ApiSettings, ApiState
 from mtq.http.webhooks import Deliverer
@@ -54,8 +62,11 @@ def build_state(settings: ApiSettings) -> ApiState:
     hub = LiveHub()
     store = AlertStore(settings.alerts_db)
     deliverer = Deliverer(settings.webhooks, store, environ=settings.environ)
-    alerter = Alerter(store, deliverer, hub, metrics, say=settings.say)
+    environ = os.environ if settings.environ is None else settings.environ
+    notifier = Notifier(settings.notify, store, environ=environ)
+    alerter = Alerter(store, deliverer, hub, metrics, say=settings.say, notifier=notifier)
     deliverer.on_outcome = alerter.on_delivery
+    notifier.on_outcome = alerter.on_notification
     timeout = settings.request_timeout_s
     return ApiState(
         settings=settings,
@@ -81,6 +92,8 @@ class Runtime:
         await self._refresh_once()
         self.tasks.append(asyncio.create_task(self._refresh_forever(), name="api-views"))
         self.api.alerter.deliverer.start()
+        if self.api.alerter.notifier is not None:
+            self.api.alerter.notifier.start()
         if self.api.settings.nats_url is not None:
             self.tasks.append(asyncio.create_task(self._nats(), name="api-nats"))
 
@@ -111,6 +124,8 @@ class Runtime:
                 await asyncio.sleep(2.0)
         api.agents.nc = api.risk.nc = api.nc
         api.alerter.deliverer.publish_dead = self._publish
+        if api.alerter.notifier is not None:
+            api.alerter.notifier.publish_dead = self._publish
         api.feed = LiveFeed(api.nc, api.alerter.on_decision, api.alerter.on_status)
         while True:
             try:
@@ -135,6 +150,8 @@ class Runtime:
         if api.feed is not None:
             await api.feed.stop()
         await api.alerter.deliverer.close()
+        if api.alerter.notifier is not None:
+            await api.alerter.notifier.close()
         if api.nc is not None:
             with contextlib.suppress(Exception):
                 await api.nc.drain()
@@ -281,10 +298,16 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(routes_reads.router)
     app.include_router(routes_analytics.router)
+    app.include_router(routes_export.router)
+    app.include_router(ws.router)
+    app.include_router(routes_bars.router)
     app.include_router(routes_control.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_docs.router)
     app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
+    limits = state.settings.rate_limits
+    if limits is not None and limits.enabled:
+        app.add_middleware(RateLimit, limiter=RateLimiter(limits))
     app.add_middleware(Timing, metrics=state.metrics)
     return app

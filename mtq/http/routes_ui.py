@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 STATIC: Final = Path(__file__).parent / "static"
 ASSETS: Final = {
     "app.js": "text/javascript",
+    "analytics.js": "text/javascript",
+    "candles.js": "text/javascript",
     "style.css": "text/css",
 }
 router = APIRouter(include_in_schema=False)
@@ -48,6 +50,13 @@ async def account_page(
     account_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
 ) -> HTMLResponse:
     return HTMLResponse(_page("account.html"))
+
+
+@router.get("/ui/accounts/{account_id}/analytics")
+async def analytics_page(
+    account_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+) -> HTMLResponse:
+    return HTMLResponse(_page("analytics.html"))
 
 
 @router.get("/static/{name}")

@@ -12,7 +12,7 @@ from nats.aio.client import Client
 
 from bus.security.client import ClientAuth
 from config import MtqConfig
-from config.models import ApiTokenConfig, WebhookConfig
+from config.models import ApiTokenConfig, NotifyConfig, RateLimitsConfig, WebhookConfig
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
 from mtq.http.auth import ENV_TOKENS, Tokens
@@ -36,6 +36,10 @@ class ApiSettings:
     tokens: tuple[ApiTokenConfig, ...] = ()
     tokens_env: str | None = None
     webhooks: tuple[WebhookConfig, ...] = ()
+    notify: tuple[NotifyConfig, ...] = ()
+    """Apprise URLs alerts are sent to (`alerts.notify`)."""
+    rate_limits: RateLimitsConfig | None = None
+    """Requests per token or client address (`api.rate_limits`); None: not limited."""
     environ: Mapping[str, str] | None = None
     alerts_db: Path | None = None
     """SQLite file of alerts and deliveries (None: in memory)."""
@@ -56,6 +60,8 @@ class ApiSettings:
             tokens=config.api.tokens,
             tokens_env=environ.get(ENV_TOKENS),
             webhooks=config.api.webhooks,
+            notify=config.alerts.notify,
+            rate_limits=config.api.rate_limits,
             max_body_bytes=config.api.max_body_bytes,
             environ=environ,
             **given,

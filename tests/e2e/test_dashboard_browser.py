@@ -204,11 +204,11 @@ def test_api_when_mtq_up_runs_then_real_services_answer(up: UpProcess) -> None:
         paused = client.post("/accounts/strict-003/pause", headers=auth, json={"reason": "e2e"})
         assert paused.status_code == 200, paused.text
         assert paused.json()["trading_state"] == "REDUCING"
-        assert paused.json()["actor"] == "e2e"
+        assert paused.json()["actor"] == "api:e2e"
         risk = eventually_sync(
             lambda: _state(client, "strict-003", "REDUCING"), timeout=20, message="paused"
         )
-        assert risk["actor"] == "e2e"
+        assert risk["actor"] == "api:e2e"  # the api identity names its token
         resumed = client.post("/accounts/strict-003/resume", headers=auth, json={"reason": "ok"})
         assert resumed.status_code == 200, resumed.text
         assert client.get("/accounts/nope/risk").status_code == 404

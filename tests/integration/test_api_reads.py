@@ -248,7 +248,9 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?!/[^/])([^"']*)["']""")
 LOCAL_ASSET = re.compile(r"""(?:src|href)\s*=\s*["'](/[^/"'][^"']*)["']""")
 
 
-@pytest.mark.parametrize("path", ["/", "/ui/accounts/acc-a", "/docs"])
+@pytest.mark.parametrize(
+    "path", ["/", "/ui/accounts/acc-a", "/ui/accounts/acc-a/analytics", "/docs"]
+)
 async def test_pages_when_offline_then_no_external_url_and_every_asset_served(
     api: RunningApi, path: str
 ) -> None:

@@ -41,6 +41,9 @@ _KEYS = {
     "proj_equity": "account_id, minute",
     "proj_trades": "account_id, identifier",
     "proj_meta": "name",
+    "proj_candles": "symbol, tf, account_id, start_msc",
+    "proj_trade_days": "account_id, day, dim, key",
+    "proj_equity_days": "account_id, day",
 }
 
 

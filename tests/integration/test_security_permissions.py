@@ -160,6 +160,16 @@ CASES: list[tuple[str, str, Callable[[Client], Awaitable[object]], str]] = [
     ("projector", "control an account", request("mtq.risk.control.projector"), "denied"),
     ("projector", "read RISK", api("$JS.API.DIRECT.GET.RISK", {"seq": 1}), "allowed"),
     ("projector", "write RISK", js_publish("risk.events.x.1.Forged"), "denied"),
+    (
+        "projector",
+        "read ticks (candles)",
+        api(
+            "$JS.API.CONSUMER.CREATE.MT5_TICKS",
+            {"stream_name": "MT5_TICKS", "config": {"ack_policy": "none"}},
+        ),
+        "allowed",
+    ),
+    ("projector", "publish a tick", js_publish(f"mt5.{A}.tick.EURUSD"), "denied"),
     ("projector", "publish a fact", js_publish(f"mt5.{A}.account"), "denied"),
     ("projector", "send a command", js_publish(f"cmd.{A}.close_all"), "denied"),
     ("api", "listen on a query subject", subscribe("mtq.query.status"), "denied"),

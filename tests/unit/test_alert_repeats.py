@@ -48,3 +48,30 @@ def test_new_decisions_when_recorded_then_alert_summaries_name_the_numbers() -> 
     assert stale is not None
     assert "no snapshot since 2026-03-02T10:00:00+00:00 with 2 position(s) open" in stale
     assert decision_alert("PeakConfirmationCounted", {}) is None
+
+
+def test_schedule_decisions_when_recorded_then_alerts_say_when() -> None:
+    warning = decision_alert(
+        "ScheduleWarning",
+        {
+            "rule": "flat_by",
+            "label": "flat_by 15:10 America/Chicago",
+            "due": "2026-03-02T21:10:00+00:00",
+            "positions": 2,
+        },
+    )
+    assert warning == (
+        "flat_by 15:10 America/Chicago: positions close at 2026-03-02T21:10:00+00:00 (2 open now)"
+    )
+    flat = decision_alert(
+        "ScheduleFlattened",
+        {
+            "rule": "flat_by",
+            "label": "",
+            "due": "2026-03-02T21:10:00+00:00",
+            "positions": 1,
+            "reopens": "2026-03-02T23:00:00+00:00",
+        },
+    )
+    assert flat is not None
+    assert "flat at 2026-03-02T21:10:00+00:00, 1 position(s) closed" in flat

@@ -128,6 +128,8 @@ SAMPLES: list[Message] = [
     q.EquityReply(account="ftmo-001", bars=[{"minute": "2026-11-22T08:00:00Z"}]),
     q.AnalyticsQuery(account="ftmo-001", since="2026-11-01T00:00:00Z"),
     q.AnalyticsReply(account="ftmo-001", analytics={"stats": {"trades": 3}}),
+    q.BarsQuery(symbol="EURUSD", tf="M5", since="2026-11-01T00:00:00Z"),
+    q.BarsReply(symbol="EURUSD", tf="M5", account="ftmo-001", bars=[{"open": 1.1}]),
 ]
 
 

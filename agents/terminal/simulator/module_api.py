@@ -1,8 +1,8 @@
 """The rest of the `MetaTrader5` module's functions, for using the simulator as a drop-in.
 
 The agent does not need these; scripts written against `MetaTrader5` do. The simulator has no
-pending orders, bars or market depth: `orders_get` is empty, `copy_rates_*` and
-`market_book_*` fail with RES_E_UNSUPPORTED.
+pending orders or market depth: `orders_get` is empty and `market_book_*` fail with
+RES_E_UNSUPPORTED. Its bars (`copy_rates_*`) are made from the ticks it keeps.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.rates import TIMEFRAME_SECONDS, RatesArray, rates_from_ticks
 from agents.terminal.mt5.structures import (
     OrderCheckResult,
     TradeDeal,
@@ -110,17 +111,47 @@ class ModuleApi:
             ticks = self.world.feeds[symbol].ticks_from(lo, len(self.world.feeds[symbol].ticks))
             return tick_array(t for t in ticks if t.time_msc <= hi)
 
-    def copy_rates_from(self, *args: Any) -> tuple[Any, ...] | None:
-        self._unsupported()
-        return None
+    def copy_rates_from(
+        self, symbol: str, timeframe: int, date_from: When, count: int
+    ) -> RatesArray | None:
+        """Up to `count` bars opening at or before `date_from`, oldest first."""
+        bars = self._rates(symbol, timeframe)
+        if bars is None:
+            return None
+        upto = bars[bars["time"] <= to_msc(date_from) // 1000]
+        return upto[max(0, len(upto) - count) :] if count > 0 else upto[:0]
 
-    def copy_rates_from_pos(self, *args: Any) -> tuple[Any, ...] | None:
-        self._unsupported()
-        return None
+    def copy_rates_from_pos(
+        self, symbol: str, timeframe: int, start_pos: int, count: int
+    ) -> RatesArray | None:
+        """`count` bars back from bar `start_pos` (0: the current one), oldest first."""
+        bars = self._rates(symbol, timeframe)
+        if bars is None:
+            return None
+        end = len(bars) - max(0, start_pos)
+        return bars[max(0, end - count) : max(0, end)] if count > 0 else bars[:0]
 
-    def copy_rates_range(self, *args: Any) -> tuple[Any, ...] | None:
-        self._unsupported()
-        return None
+    def copy_rates_range(
+        self, symbol: str, timeframe: int, date_from: When, date_to: When
+    ) -> RatesArray | None:
+        """Bars opening from `date_from` to `date_to` (both included), oldest first."""
+        bars = self._rates(symbol, timeframe)
+        if bars is None:
+            return None
+        lo, hi = to_msc(date_from) // 1000, to_msc(date_to) // 1000
+        return bars[(bars["time"] >= lo) & (bars["time"] <= hi)]
+
+    def _rates(self, symbol: str, timeframe: int) -> RatesArray | None:
+        """Every bar of the kept ticks (`rates.rates_from_ticks`); None with the error set."""
+        with self._lock:
+            if not self._gate() or not self._known(symbol):
+                return None
+            seconds = TIMEFRAME_SECONDS.get(timeframe)
+            if seconds is None:
+                self._error = (c.RES_E_INVALID_PARAMS, f"timeframe {timeframe} is not supported")
+                return None
+            feed = self.world.feeds[symbol]
+            return rates_from_ticks(feed.ticks, seconds, feed.spec.point)
 
     def market_book_add(self, symbol: str) -> bool:
         self._unsupported()

@@ -14,6 +14,7 @@ from typing import Any
 
 # ruff: noqa: PLC0414  (`X as X` marks the named tuples as re-exported, as MetaTrader5 has them)
 from agents.terminal.mt5.constants import *  # noqa: F403  (the module exposes them all)
+from agents.terminal.mt5.rates import RatesArray
 from agents.terminal.mt5.structures import AccountInfo as AccountInfo
 from agents.terminal.mt5.structures import OrderCheckResult as OrderCheckResult
 from agents.terminal.mt5.structures import OrderSendResult as OrderSendResult
@@ -142,16 +143,20 @@ def market_book_release(symbol: str) -> bool:
     return instance().market_book_release(symbol)
 
 
-def copy_rates_from(*args: Any) -> tuple[Any, ...] | None:
-    return instance().copy_rates_from(*args)
+def copy_rates_from(symbol: str, timeframe: int, date_from: Any, count: int) -> RatesArray | None:
+    return instance().copy_rates_from(symbol, timeframe, date_from, count)
 
 
-def copy_rates_from_pos(*args: Any) -> tuple[Any, ...] | None:
-    return instance().copy_rates_from_pos(*args)
+def copy_rates_from_pos(
+    symbol: str, timeframe: int, start_pos: int, count: int
+) -> RatesArray | None:
+    return instance().copy_rates_from_pos(symbol, timeframe, start_pos, count)
 
 
-def copy_rates_range(*args: Any) -> tuple[Any, ...] | None:
-    return instance().copy_rates_range(*args)
+def copy_rates_range(
+    symbol: str, timeframe: int, date_from: Any, date_to: Any
+) -> RatesArray | None:
+    return instance().copy_rates_range(symbol, timeframe, date_from, date_to)
 
 
 def copy_ticks_range(

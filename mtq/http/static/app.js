@@ -293,5 +293,5 @@ const mtq = (() => {
     });
   }
 
-  return { index, account };
+  return { index, account, getJSON, headers, money, el };
 })();
