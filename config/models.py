@@ -221,6 +221,7 @@ ALERT_KINDS: Final = (
     "ScheduleWarning",
     "ScheduleFlattened",
     "AgentUnhealthy",
+    "BusUnreachable",
 )
 """What the HTTP API alerts on (webhook `events` name these, or `*` for all)."""
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")

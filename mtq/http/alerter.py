@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from config.models import HEARTBEAT_TIMEOUT_S
 from mtq.http.alerts import (
+    BUS_ACCOUNT,
     AlertRecord,
     AlertStore,
+    BusQuiet,
     RepeatFilter,
+    bus_alert,
     decision_alert,
+    missed_heartbeats,
     unhealthy_alert,
 )
 from mtq.http.live import LiveHub
@@ -20,6 +26,9 @@ from mtq.http.notify import Notifier
 from mtq.http.webhooks import Deliverer
 
 Say = Callable[[str], None]
+CONFIRM_AFTER_S = 5.0
+"""How long an agent unhealthy for missed heartbeats must stay so before it alerts: longer
+than the API's bus poll (mtq.http.app.BUS_POLL_S), so a bus outage is known by then."""
 
 
 class Alerter:
@@ -39,6 +48,9 @@ class Alerter:
         self.hub = hub
         self.metrics = metrics
         self.repeats = RepeatFilter()
+        self.bus = BusQuiet(HEARTBEAT_TIMEOUT_S)
+        self.confirm_after_s = CONFIRM_AFTER_S
+        self._latest: dict[str, dict[str, Any]] = {}
         self.say = say
         self._saved_at = 0.0
 
@@ -68,10 +80,44 @@ class Alerter:
             self.store.set_position("risk", seq)
             self._saved_at = now
 
-    def on_status(self, doc: dict[str, Any]) -> None:
+    def _confirm_later(self, account_id: str, doc: dict[str, Any]) -> None:
+        def confirm() -> None:
+            if self._latest.get(account_id) is doc:  # nothing newer came meanwhile
+                self.on_status(doc, confirmed=True)
+
+        try:
+            asyncio.get_running_loop().call_later(self.confirm_after_s, confirm)
+        except RuntimeError:  # no loop (a synchronous caller): judge it now
+            self.on_status(doc, confirmed=True)
+
+    def on_bus(self, bus: dict[str, Any]) -> None:
+        """The supervisor's view of the bus (`mtq.agents.list`): one alert per outage."""
+        self.bus.observe(bus)
+        found = bus_alert(bus)
+        if found is not None:
+            source, summary = found
+            current = bus.get("current") or {}
+            self.raise_alert(source, BUS_ACCOUNT, "BusUnreachable", summary, dict(current),
+                             str(current.get("started") or ""))  # fmt: skip
+
+    def on_status(self, doc: dict[str, Any], *, confirmed: bool = False) -> None:
+        """A status doc: UNHEALTHY alerts, except missed heartbeats while the bus was down.
+
+        A doc unhealthy only for missed heartbeats is judged again `confirm_after_s` later
+        (`confirmed`): the bus watch learns of an outage a poll after the bus is back, and
+        the docs the projector wrote during it arrive first.
+        """
         account_id = str(doc["account_id"])
-        self.hub.publish("status", account_id, doc)
+        if not confirmed:
+            self.hub.publish("status", account_id, doc)
+            self._latest[account_id] = doc
         found = unhealthy_alert(doc)
+        if found is not None and missed_heartbeats(doc):
+            if self.bus.quiet(datetime.now(UTC)):
+                found = None  # heartbeats missed while the bus was down: the bus alert says it
+            elif not confirmed:
+                self._confirm_later(account_id, doc)
+                found = None
         if found is not None:
             source, summary = found
             data = {

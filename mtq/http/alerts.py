@@ -13,14 +13,16 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from config.models import ALERT_KINDS
 
 DB_FILE_NAME: Final = "api-alerts.sqlite"
-DECISION_ALERTS: Final = frozenset(ALERT_KINDS) - {"AgentUnhealthy"}
+DECISION_ALERTS: Final = frozenset(ALERT_KINDS) - {"AgentUnhealthy", "BusUnreachable"}
+BUS_ACCOUNT: Final = "*"
+"""The account an alert about the whole bus is filed under."""
 STARTING_STATES: Final = frozenset({"CREATED", "STARTING", "RESTARTING"})
 START_GRACE_S: Final = 60.0
 """How long a (re)started agent may go without its first heartbeat before an unhealthy
@@ -193,6 +195,58 @@ def unhealthy_alert(doc: Mapping[str, Any], now: datetime | None = None) -> tupl
     beat = (doc.get("heartbeat") or {}).get("time") or "never"
     details = "; ".join(health.get("details") or health.get("reasons") or ["unhealthy"])
     return f"unhealthy:{doc.get('account_id')}:{beat}", f"agent UNHEALTHY: {details}"
+
+
+def bus_alert(bus: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(source, summary) of the bus problem the supervisor reports now, or None.
+
+    One alert per outage (its start is the source), instead of one AgentUnhealthy per agent.
+    The API usually learns of an outage only once the bus answers again: the last one is
+    alerted then.
+    """
+    problem = bus.get("current") or bus.get("last")
+    if not isinstance(problem, Mapping):
+        return None
+    started = problem.get("started") or "?"
+    ended = problem.get("ended")
+    when = f"from {started} to {ended}" if ended else f"since {started}"
+    return (
+        f"bus:{started}",
+        f"NATS unreachable {when}: {problem.get('cause')}; the agents are alive and none is "
+        "restarted for it",
+    )
+
+
+def missed_heartbeats(doc: Mapping[str, Any]) -> bool:
+    """The status doc is UNHEALTHY only because heartbeats stopped arriving (the bus's or
+    the agent's fault: the bus watch tells which)."""
+    health = doc.get("health") or {}
+    return health.get("status") == "UNHEALTHY" and "heartbeat_missed" in (
+        health.get("reasons") or ()
+    )
+
+
+class BusQuiet:
+    """While the bus is down, and for a heartbeat timeout after, missed heartbeats are the
+    bus's, not the agents': their AgentUnhealthy is not raised."""
+
+    def __init__(self, after_s: float) -> None:
+        self.after_s = after_s
+        self.down = False
+        self.until: datetime | None = None
+
+    def observe(self, bus: Mapping[str, Any]) -> None:
+        self.down = bus.get("state") == "unreachable"
+        last = bus.get("last")
+        ended = last.get("ended") if isinstance(last, Mapping) else None
+        if isinstance(ended, str):
+            try:
+                self.until = datetime.fromisoformat(ended) + timedelta(seconds=self.after_s)
+            except ValueError:
+                self.until = None
+
+    def quiet(self, now: datetime) -> bool:
+        return self.down or (self.until is not None and now < self.until)
 
 
 def _starting(doc: Mapping[str, Any], now: datetime) -> bool:

@@ -53,6 +53,9 @@ from mtq.http.state import ApiSettings, ApiState
 from mtq.http.webhooks import Deliverer
 
 log = logging.getLogger(__name__)
+
+BUS_POLL_S = 2.0
+"""How often the API asks the supervisor about the bus (for the one BusUnreachable alert)."""
 VERSION = "1.0.0"
 
 
@@ -127,6 +130,7 @@ class Runtime:
         if api.alerter.notifier is not None:
             api.alerter.notifier.publish_dead = self._publish
         api.feed = LiveFeed(api.nc, api.alerter.on_decision, api.alerter.on_status)
+        self.tasks.append(asyncio.create_task(self._watch_bus(), name="api-bus"))
         while True:
             try:
                 await api.feed.start(api.store.position("risk"))
@@ -134,6 +138,19 @@ class Runtime:
             except Exception as exc:  # noqa: BLE001 - streams not provisioned yet: retry
                 log.warning("api: live feed not started (%s); retrying", exc)
                 await asyncio.sleep(2.0)
+
+    async def _watch_bus(self) -> None:
+        """Ask the supervisor how the bus is, every BUS_POLL_S: one alert per outage."""
+        subject = f"{subjects.AGENTS_PREFIX}.list"
+        while True:
+            await asyncio.sleep(BUS_POLL_S)
+            try:
+                reply = await self.api.agents.request(subject, {})
+            except HTTPException:
+                continue  # no supervisor (api run alone) or NATS away: nothing to say
+            bus = reply.get("bus") if isinstance(reply, dict) else None
+            if isinstance(bus, dict):
+                self.api.alerter.on_bus(bus)
 
     async def _publish(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
         if self.api.nc is not None:

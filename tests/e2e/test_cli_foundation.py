@@ -167,6 +167,11 @@ def test_ctrl_c_when_up_is_starting_then_no_traceback(tmp_path: Path, after: flo
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     text = out.decode(errors="replace")
-    assert proc.returncode in (0, 130), text
+    if proc.returncode == -signal.SIGINT:
+        # Python had not installed its SIGINT handler yet: the interrupt ended it before it
+        # ran a line of mtq (so before anything started), the way it ends any program.
+        assert text == "", text
+    else:
+        assert proc.returncode in (0, 130), text
     assert "Traceback" not in text, text
     assert "KeyboardInterrupt" not in text, text

@@ -62,6 +62,9 @@ async def test_up_when_server_frozen_past_heartbeat_timeout_then_no_restart_and_
             frozen = False
             await eventually(lambda: "supervisor: bus answering again" in up.text(), timeout=30)
             after = await eventually(all_healthy, timeout=60)
+            await eventually(
+                lambda: "BusUnreachable" in up.text(), timeout=30, message="one bus alert"
+            )
         finally:
             if frozen:
                 os.kill(server_pid, signal.SIGCONT)
@@ -72,6 +75,8 @@ async def test_up_when_server_frozen_past_heartbeat_timeout_then_no_restart_and_
     log = up.text()
     assert log.count("supervisor: bus problem") == 1, log
     assert log.count("supervisor: bus answering again") == 1, log
+    assert log.count("BusUnreachable") == 1, log  # one alert for the outage ...
+    assert "AgentUnhealthy" not in log, log  # ... not one per agent
     assert "FAILED" not in log, log
     assert "RESTARTING" not in log, log
     assert [a["pid"] for a in after["accounts"]] == [a["pid"] for a in before["accounts"]]
