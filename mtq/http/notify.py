@@ -48,6 +48,7 @@ def severity(kind: str, data: Mapping[str, Any]) -> Severity:
             | "LiquidationOrdered"
             | "PositionCloseOrdered"
             | "ScheduleFlattened"
+            | "BusUnreachable"
         ):
             return "critical"
         case "TradingStateChanged" if data.get("state") == "HALTED":
