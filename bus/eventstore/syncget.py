@@ -144,7 +144,17 @@ class SyncDirectGetClient:
         try:
             return self._exchange_once(subject, payload, timeout, collect)
         except _StaleConnection:
+            self._drop_idle()  # the others were opened before the same restart: stale too
             return self._exchange_once(subject, payload, timeout, collect)
+
+    def _drop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            for conn in idle:
+                self._all.discard(conn)
+        for conn in idle:
+            with contextlib.suppress(OSError):
+                conn.sock.close()
 
     def _exchange_once(
         self,
