@@ -11,6 +11,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 from rich.console import Console
 
 from agents.supervisor.liveness import liveness_fd, signal_ready
@@ -106,3 +109,28 @@ async def unless_stopped(work: Coroutine[object, object, T], stop: asyncio.Event
     task.cancel()
     await asyncio.wait({task})
     return None
+
+
+async def ask_service(
+    nc: Client,
+    subject: str,
+    data: bytes,
+    *,
+    responder: str,
+    start_hint: str,
+    timeout_s: float,
+) -> bytes:
+    """A NATS micro request from the shell; no responder, no answer in time or an error
+    reply ends the command with one line (exit 2 for a 4xx, else 1)."""
+    try:
+        reply = await nc.request(subject, data, timeout=timeout_s)
+    except NoRespondersError:
+        fail(f"no {responder} answers on {subject}: {start_hint}")
+    except NatsTimeout:
+        fail(f"the {responder} did not answer on {subject} within {timeout_s:g} s")
+    headers = reply.headers or {}
+    code = headers.get("Nats-Service-Error-Code")
+    if code:
+        message = headers.get("Nats-Service-Error", "error")
+        fail(message, EXIT_USAGE if code.startswith("4") else EXIT_PROBLEMS)
+    return reply.data

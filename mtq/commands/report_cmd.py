@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 from rich import box
 from rich.table import Table
 
@@ -112,19 +110,13 @@ async def _from_nats(url: str, account: str, start: datetime | None, end: dateti
     nc = await connect(settings_from_env(url, name="mtq-report"))
     subject = subjects.query("analytics")
     try:
-        reply = await nc.request(subject, json.dumps(body).encode(), timeout=REQUEST_TIMEOUT_S)
-    except NoRespondersError:
-        runtime.fail(f"no projector answers on {subject}: start `mtq up` or use --db")
-    except NatsTimeout:
-        runtime.fail(f"the projector did not answer on {subject} within {REQUEST_TIMEOUT_S:g} s")
+        data = await runtime.ask_service(
+            nc, subject, json.dumps(body).encode(), responder="projector",
+            start_hint="start `mtq up` or use --db", timeout_s=REQUEST_TIMEOUT_S,
+        )  # fmt: skip
     finally:
         await nc.close()
-    headers = reply.headers or {}
-    code = headers.get("Nats-Service-Error-Code")
-    if code:
-        message = headers.get("Nats-Service-Error", "error")
-        runtime.fail(message, runtime.EXIT_USAGE if code.startswith("4") else runtime.EXIT_PROBLEMS)
-    return json.loads(reply.data)["analytics"]
+    return json.loads(data)["analytics"]
 
 
 def print_report(report: dict[str, Any]) -> None:

@@ -8,8 +8,6 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 
 from bus import subjects
 from bus.codec import encode
@@ -49,19 +47,12 @@ async def _request(url: str, subject: str | None, request: Message) -> bytes:
         runtime.fail(f"cannot send a control request as this identity: {exc}")
     nc = await connect(settings)
     try:
-        reply = await nc.request(subject, encode(request), timeout=10)
-    except NoRespondersError:
-        runtime.fail(f"no risk engine answers on {subject}: start `mtq engine run` or `mtq up`")
-    except NatsTimeout:
-        runtime.fail(f"the risk engine did not answer on {subject} within 10 s")
+        return await runtime.ask_service(
+            nc, subject, encode(request), responder="risk engine",
+            start_hint="start `mtq engine run` or `mtq up`", timeout_s=10,
+        )  # fmt: skip
     finally:
         await nc.close()
-    headers = reply.headers or {}
-    code = headers.get("Nats-Service-Error-Code")
-    if code:
-        message = headers.get("Nats-Service-Error", "error")
-        runtime.fail(message, runtime.EXIT_USAGE if code.startswith("4") else runtime.EXIT_PROBLEMS)
-    return reply.data
 
 
 def _control(  # noqa: PLR0917 - the request's fields
