@@ -128,7 +128,7 @@ class Agent:
         self._last_snapshot_at = 0.0
         self._snapshot_ms = 0
         self._stale_warned: set[str] = set()
-        self.heartbeats = HeartbeatMaker(account.id, int(self._started * 1000))
+        self.heartbeats = HeartbeatMaker(account.id, int(self._started * 1000), clock=clock)
         self.polls = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._killed = False

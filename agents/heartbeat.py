@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bus import subjects
 from bus.codec import encode, fact_msg_id
 from bus.schemas import AgentHeartbeat
-from bus.schemas.base import BreakerState, utc_now
+from bus.schemas.base import BreakerState, from_msc
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,16 @@ class HealthReport:
 class HeartbeatMaker:
     """Numbers heartbeats; the msg id is the agent's start time plus the sequence."""
 
-    def __init__(self, account_id: str, started_ms: int, agent_id: str | None = None) -> None:
+    def __init__(
+        self,
+        account_id: str,
+        started_ms: int,
+        agent_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock` is the agent's UTC clock, the one its snapshots are stamped with: the
+        engine times the stale-feed and schedule rules by heartbeats."""
+        self.clock = clock
         self.account_id = account_id
         self.started_ms = started_ms
         self.agent_id = agent_id or f"agent-{account_id}"
@@ -51,7 +61,7 @@ class HeartbeatMaker:
             outbox_full=report.outbox_full,
             outbox_dropped=report.outbox_dropped,
             last_error=report.last_error[:500],
-            time=utc_now(),
+            time=from_msc(int(self.clock() * 1000)),
             server_utc_offset_s=report.server_utc_offset_s,
         )
         msg_id = fact_msg_id(self.account_id, "health", f"{self.started_ms}-{self.sequence}")

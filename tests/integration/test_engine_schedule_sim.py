@@ -64,7 +64,9 @@ async def test_flat_by_when_simulated_clock_crosses_it_then_warned_then_closed_a
     )  # fmt: skip
     config = load(write_config(tmp_path, ACCOUNT))
     async with running_engine(url, config) as process:
-        agent = start_agent(account, terminal, nats_url=url, data_dir=tmp_path / "agent")
+        agent = start_agent(
+            account, terminal, nats_url=url, data_dir=tmp_path / "agent", clock=clock.now
+        )  # its facts and heartbeats on the simulated clock, not the time of day
         try:
             ticket = terminal.open_position("EURUSD", c.ORDER_TYPE_BUY, 0.1).ticket
             accounts = process.engine.decider.accounts
