@@ -27,6 +27,8 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (schemas.AgentLifecycleChanged, "mt5.{account}.lifecycle", "MT5"),
     (schemas.ClosePosition, "cmd.{account}.close_position", "CMD"),
     (schemas.CloseAll, "cmd.{account}.close_all", "CMD"),
+    (schemas.PlaceOrder, "cmd.{account}.place_order", "CMD"),
+    (schemas.ModifyPosition, "cmd.{account}.modify_position", "CMD"),
     (schemas.SetTradingState, "cmd.{account}.set_trading_state", "CMD"),
     (schemas.RiskCheckRequest, "mtq.risk.check.{account}", "mtq-risk"),
     (schemas.RiskCheckReply, "mtq.risk.check.{account} (reply)", "mtq-risk"),

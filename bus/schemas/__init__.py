@@ -1,6 +1,13 @@
 """Wire contracts: one frozen msgspec Struct per fact and command (docs/architecture.md §3)."""
 
-from bus.schemas.commands import CloseAll, ClosePosition, Command, SetTradingState
+from bus.schemas.commands import (
+    CloseAll,
+    ClosePosition,
+    Command,
+    ModifyPosition,
+    PlaceOrder,
+    SetTradingState,
+)
 from bus.schemas.facts import (
     AccountSnapshot,
     AgentHeartbeat,
@@ -54,9 +61,11 @@ __all__ = [
     "EquityQuery",
     "EquityReply",
     "Fact",
+    "ModifyPosition",
     "OrderExecuted",
     "OrderFact",
     "OrderRejected",
+    "PlaceOrder",
     "PositionClosed",
     "PositionFact",
     "PositionModified",

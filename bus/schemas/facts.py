@@ -133,6 +133,7 @@ class OrderExecuted(Message, frozen=True, kw_only=True):
     retcode: int
     comment: str = ""
     deal: Ticket | None = None
+    position: Ticket | None = None
     volume: Volume = 0.0
     price: float = 0.0
     time: datetime
