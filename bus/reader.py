@@ -8,6 +8,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from nats.aio.msg import Msg
@@ -35,19 +36,27 @@ class RawFact:
     subject: str
     data: bytes
     headers: dict[str, str] | None
+    stored_ns: int = 0
+    """When JetStream stored the fact, in nanoseconds since the Unix epoch (0: unknown)."""
+
+    @property
+    def stored_at(self) -> datetime | None:
+        if not self.stored_ns:
+            return None
+        return datetime.fromtimestamp(self.stored_ns / 1e9, UTC)
 
 
-def _positions(msg: Msg) -> tuple[int, int]:
-    """Stream sequence and messages pending, from the JetStream reply subject.
+def _positions(msg: Msg) -> tuple[int, int, int]:
+    """Stream sequence, messages pending and store time (ns), from the reply subject.
 
     `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`;
     other layouts (domains, account hashes) go through nats-py's parser.
     """
     tokens = msg.reply.split(".")
     if len(tokens) == 9:
-        return int(tokens[5]), int(tokens[8])
+        return int(tokens[5]), int(tokens[8]), int(tokens[7])
     meta = msg.metadata
-    return meta.sequence.stream, meta.num_pending
+    return meta.sequence.stream, meta.num_pending, int(meta.timestamp.timestamp() * 1e9)
 
 
 class FactReader:
@@ -114,12 +123,12 @@ class FactReader:
         return len(self._buffer)
 
     async def _on_msg(self, msg: Msg) -> None:
-        seq, pending = _positions(msg)
+        seq, pending, stored_ns = _positions(msg)
         if seq <= self._delivered_seq:
             return  # redelivered after the consumer was re-created
         self._delivered_seq = seq
         self.pending = pending
-        self._buffer.append(RawFact(seq, msg.subject, msg.data, msg.headers))
+        self._buffer.append(RawFact(seq, msg.subject, msg.data, msg.headers, stored_ns))
         self._ready.set()
         if len(self._buffer) >= BUFFERED:
             self._room.clear()

@@ -2,8 +2,8 @@
 
 `bus.codec` calls `check_fact` on every fact it decodes, so the engine, the audit and the
 projector refuse the same facts with the same reason (one line naming the field); the engine
-dead-letters them. Limits that need the previous fact (time running backwards, clock skew)
-are the engine's, not here.
+dead-letters them. Limits that need another time (running backwards against the last
+snapshot, running ahead of the store time) are the domain's, judged by the engine.
 """
 
 from __future__ import annotations

@@ -78,6 +78,9 @@ class FeedConfig(_Frozen):
 
     stale_after_seconds: Annotated[float, Field(gt=0)] = 30.0
     action: Literal["alert", "reduce", "halt"] = "alert"
+    max_clock_skew_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
+    """A fact stamped more than this ahead of the moment JetStream stored it is
+    dead-lettered: an agent clock running ahead would start the trading day early."""
 
 
 def _unique_days(days: tuple[Weekday, ...], what: str) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain import events as ev
 from domain.account_base import HOLDING, RISK_ACTOR, AccountBase
+from domain.errors import InvalidFact
 from domain.inputs import (
     FactRef,
 )
@@ -16,6 +17,19 @@ from domain.trading_state import (
 
 
 class FeedRules(AccountBase):
+    def check_clock_skew(self, reported: datetime, stored_at: datetime) -> None:
+        """Refuse a fact stamped more than `feed.max_clock_skew_seconds` ahead of the
+        moment the bus stored it: the log's own clock, recorded with every fact, so a
+        replay refuses exactly what the live run refused."""
+        limit = self.rules.feed.max_clock_skew_seconds
+        ahead = reported - stored_at
+        if ahead > timedelta(seconds=limit):
+            raise InvalidFact(
+                f"account {self.account_id}: time {reported.isoformat()} is "
+                f"{ahead.total_seconds():.0f} s ahead of when the bus stored the fact "
+                f"({stored_at.isoformat()}): over feed.max_clock_skew_seconds {limit:g}"
+            )
+
     def observe_clock(self, at: FactRef) -> None:
         """Time from a fact that is not a snapshot (a heartbeat): is the account data stale?
 

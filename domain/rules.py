@@ -84,6 +84,8 @@ class FeedRule:
 
     stale_after_seconds: float = 30.0
     action: FeedAction = "alert"
+    max_clock_skew_seconds: float = 120.0
+    """A fact stamped further than this ahead of the time the bus stored it is refused."""
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ class Replay:
 
     def feed(self, raw: RawFact) -> None:
         self.apply_inputs(before_seq=raw.seq)
-        self.decider.handle(FactIn(raw.seq, raw.subject, raw.data))
+        self.decider.handle(FactIn(raw.seq, raw.subject, raw.data, raw.stored_at))
 
     def apply_inputs(self, before_seq: int | None = None) -> None:
         while self._next < len(self._inputs):

@@ -10,7 +10,7 @@ from bus import subjects
 from bus.codec import DecodeError, decode_fact_of
 from bus.schemas import Fact
 from domain import AccountRisk, FactRef, PreTradeAnswer, RiskError, RiskRules, account_risk_id
-from engine.facts import apply_fact, fact_time, recall_fact
+from engine.facts import apply_fact, fact_time, recall_fact, stamped_by_agent
 from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn, Message
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,8 +73,8 @@ class Decider:
         Nothing raises: a bad input is `Rejected` with the reason, recording nothing.
         """
         match message:
-            case FactIn(seq=seq, subject=subject, data=data):
-                return self.decide(seq, subject, data)
+            case FactIn(seq=seq, subject=subject, data=data, stored_at=stored_at):
+                return self.decide(seq, subject, data, stored_at)
             case ConfigIn(account_id=account_id, rules=rules, at=at):
                 return Applied(account_id, ()) if self.configure(account_id, rules, at) else SKIPPED
             case CheckIn() | ControlIn():
@@ -105,7 +105,9 @@ class Decider:
             return Answered(message.account_id, answer, account.version, new, events)
         return Applied(message.account_id, new, events) if events else SKIPPED
 
-    def decide(self, seq: int, subject: str, data: bytes) -> Outcome:
+    def decide(
+        self, seq: int, subject: str, data: bytes, stored_at: datetime | None = None
+    ) -> Outcome:
         """Decide one MT5 fact; bad facts are rejected with the reason, never raised."""
         self.last_seq = max(self.last_seq, seq)
         found = self._route(subject, data)
@@ -115,6 +117,8 @@ class Decider:
         before = len(account.pending_events)
         commands_before = tuple(account.outstanding_commands)
         try:
+            if stored_at is not None and stamped_by_agent(fact):
+                account.check_clock_skew(fact_time(fact), stored_at)
             decided = apply_fact(account, fact, seq)
         except RiskError as exc:
             return Rejected(type(exc).__name__, str(exc))

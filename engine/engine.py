@@ -209,7 +209,7 @@ class RiskEngine:
 
     def _decide(self, raw: RawFact) -> None:
         self.stats.facts += 1
-        outcome = self.decider.handle(FactIn(raw.seq, raw.subject, raw.data))
+        outcome = self.decider.handle(FactIn(raw.seq, raw.subject, raw.data, raw.stored_at))
         match outcome:
             case Applied(account_id=account_id, new_commands=new_commands, events=events):
                 self.stats.decided += 1

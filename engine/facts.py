@@ -81,6 +81,22 @@ def fact_time(fact: Fact) -> datetime:
             assert_never(fact)
 
 
+def stamped_by_agent(fact: Fact) -> bool:
+    """Whether the fact's time is the agent's UTC clock (the clock-skew limit's subject).
+
+    Ticks, positions and deals carry MT5 server times the agent converts with the offset it
+    measures from fresh ticks: until the first one they may be off by the broker's zone.
+    """
+    match fact:
+        case (
+            AccountSnapshot() | AgentHeartbeat() | OrderExecuted() | OrderRejected()
+            | AgentLifecycleChanged()
+        ):  # fmt: skip
+            return True
+        case _:
+            return False
+
+
 def apply_fact(account: AccountRisk, fact: Fact, seq: int) -> bool:
     """Call the aggregate for one fact; False when the fact is not one risk decides on."""
     match fact:

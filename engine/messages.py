@@ -8,6 +8,7 @@ the audit hands back to be decided again (engine/inputs.py turns it into the oth
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain import FactRef, MarketEvidence, OrderRequest, RiskRules
 from domain.trading_state import ControlAction
@@ -18,6 +19,8 @@ class FactIn:
     seq: int
     subject: str
     data: bytes
+    stored_at: datetime | None = None
+    """When JetStream stored it: the reference of the clock-skew limit."""
 
 
 @dataclass(frozen=True, slots=True)

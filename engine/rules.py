@@ -70,7 +70,9 @@ def rules_for(account: AccountConfig) -> RiskRules:
         peak_confirmations=risk.peak_confirmations,
         recover_margin=quantity(risk.recover_margin),
         feed=FeedRule(
-            stale_after_seconds=float(risk.feed.stale_after_seconds), action=risk.feed.action
+            stale_after_seconds=float(risk.feed.stale_after_seconds),
+            action=risk.feed.action,
+            max_clock_skew_seconds=float(risk.feed.max_clock_skew_seconds),
         ),
         schedule=schedule(risk.schedule),
     )

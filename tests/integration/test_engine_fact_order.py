@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +115,27 @@ async def test_heartbeats_when_no_snapshot_for_30s_with_positions_then_feed_stal
     assert recorded["seq"] == stale
     (restored,) = [d.body for d in decisions if d.type == "FeedRestored"]
     assert restored["seq"] == back
+
+
+async def test_snapshot_stamped_ahead_of_the_bus_when_decided_then_dead_lettered(
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    """Issue 21 item 10: a clock running ahead would start the trading day early. The
+    reference is the time JetStream stored the fact, which a replay reads back alike."""
+    url, nc, feed = engine_bus
+    config = load(write_config(tmp_path, ACCOUNT))
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with running_engine(url, config) as process:
+        await settled(process, await feed.snapshot("ftmo-1", 100_000, 100_000, at=now))
+        before = read_decisions(url)
+        ahead = await feed.snapshot("ftmo-1", 100_000, 94_000, at=now + timedelta(hours=3))
+        dead = await eventually(lambda: _dead(nc, 1), message="the snapshot from ahead")
+        reason = dead[0][2]["Mtq-Error"]
+        assert "ahead of when the bus stored the fact" in reason
+        assert "feed.max_clock_skew_seconds 120" in reason
+        within = await feed.snapshot("ftmo-1", 100_000, 99_000, at=now + timedelta(seconds=30))
+        await settled(process, within)
+    decisions = read_decisions(url)
+    assert all(d.body["seq"] != ahead for d in decisions)
+    assert not any(d.type == "DrawdownBreached" for d in decisions)
+    assert any(d.body["seq"] == within for d in decisions[len(before) :])

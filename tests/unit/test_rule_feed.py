@@ -4,8 +4,12 @@ stale (FeedStale, once, with its action); the next snapshot records FeedRestored
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from domain.errors import InvalidFact
 from domain.rules import FeedRule
 from tests.unit.test_domain_support import Feed, names, rebuild, rules
 
@@ -51,3 +55,12 @@ def test_stale_when_action_halt_then_halted_until_restored() -> None:
     assert names(events)[:2] == ["FeedRestored", "TradingStateChanged"]
     assert feed.account.trading_state == "ACTIVE"
     assert feed.account.holds == {}
+
+
+def test_fact_stamped_ahead_of_its_store_time_when_over_the_skew_then_refused() -> None:
+    feed = Feed(replace(rules(), feed=FeedRule(max_clock_skew_seconds=120.0)))
+    stored = feed.ref().time
+    feed.account.check_clock_skew(stored + timedelta(seconds=120), stored)  # at the limit
+    feed.account.check_clock_skew(stored - timedelta(days=1), stored)  # behind: not skew
+    with pytest.raises(InvalidFact, match=r"121 s ahead .* feed.max_clock_skew_seconds 120"):
+        feed.account.check_clock_skew(stored + timedelta(seconds=121), stored)
