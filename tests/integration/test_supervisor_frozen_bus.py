@@ -72,10 +72,12 @@ async def test_supervisor_when_server_frozen_past_heartbeat_timeout_then_no_rest
         if frozen:
             os.kill(server_pid, signal.SIGCONT)
         await supervisor.stop()
+    try:  # the lifecycle log follows on `nc`: read the last states before closing it
+        for account in accounts:
+            await eventually(logs[account].has(["STOPPED"]), timeout=15)
+            assert logs[account].states() == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
+    finally:
         await nc.close()
-    for account in accounts:
-        await eventually(logs[account].has(["STOPPED"]), timeout=15)
-        assert logs[account].states() == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
 
 
 async def test_supervisor_when_one_agent_alive_but_off_the_bus_then_unhealthy_not_restarted(
