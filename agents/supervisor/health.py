@@ -56,6 +56,11 @@ BUS_UNREACHABLE = HealthReport(
 )
 
 
+FIRST_SIGN_S = 10.0
+"""The least a new process is given for its first sign of life, whatever the heartbeat
+timeout: a Python process importing its libraries on a loaded host takes seconds."""
+
+
 def liveness_report(
     *, alive_at: float | None, started_at: float, now: float, timeout_s: float
 ) -> HealthReport | None:
@@ -65,7 +70,7 @@ def liveness_report(
     """
     since = started_at if alive_at is None else alive_at
     silent = now - since
-    if silent <= timeout_s:
+    if silent <= (timeout_s if alive_at is not None else max(timeout_s, FIRST_SIGN_S)):
         return None
     detail = (
         f"no sign of life {silent:.1f}s after start"

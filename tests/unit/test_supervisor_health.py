@@ -150,3 +150,9 @@ def test_liveness_when_no_beat_since_start_then_says_after_start() -> None:
     report = liveness_report(alive_at=None, started_at=90.0, now=105.5, timeout_s=15.0)
     assert report is not None
     assert report.details == ("no sign of life 15.5s after start",)
+
+
+def test_liveness_when_short_timeout_then_a_new_process_still_gets_its_start_time() -> None:
+    assert liveness_report(alive_at=None, started_at=90.0, now=99.0, timeout_s=1.0) is None
+    assert liveness_report(alive_at=None, started_at=90.0, now=100.5, timeout_s=1.0) is not None
+    assert liveness_report(alive_at=95.0, started_at=90.0, now=96.5, timeout_s=1.0) is not None
