@@ -287,3 +287,8 @@ def template(subject: str) -> str:
     for name, token in PLACEHOLDERS.items():
         subject = subject.replace(token, "{" + name + "}")
     return subject
+
+
+def agents_endpoint(name: str) -> str:
+    """`mtq.agents.<name>` of the `mtq-agents` service (e.g. `list`)."""
+    return f"{AGENTS_PREFIX}.{name}"
