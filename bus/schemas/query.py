@@ -65,9 +65,19 @@ class RiskQuery(Message, frozen=True, kw_only=True):
     limit: Limit = 100
 
 
+class RiskEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One kept decision of an account (a row of `proj_risk_events`)."""
+
+    account_id: AccountId
+    notification_id: int
+    type: str
+    time: str
+    decision: dict[str, Any]
+
+
 class RiskReply(Message, frozen=True, kw_only=True):
     accounts: list[dict[str, Any]]
-    events: list[dict[str, Any]]
+    events: list[RiskEvent]
 
 
 class EquityQuery(Message, frozen=True, kw_only=True):
@@ -77,10 +87,25 @@ class EquityQuery(Message, frozen=True, kw_only=True):
     limit: Limit = 1440
 
 
+class Ohlc(msgspec.Struct, frozen=True, kw_only=True):
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+class EquityMinute(msgspec.Struct, frozen=True, kw_only=True):
+    """One minute of equity and balance (a row of `proj_equity`)."""
+
+    minute: str
+    equity: Ohlc
+    balance: Ohlc
+    samples: int
+
+
 class EquityReply(Message, frozen=True, kw_only=True):
     account: AccountId
-    bars: list[dict[str, Any]]
-    """Per minute: `minute`, `equity` and `balance` as {open, high, low, close}, `samples`."""
+    bars: list[EquityMinute]
 
 
 class AnalyticsQuery(Message, frozen=True, kw_only=True):
