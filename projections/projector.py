@@ -70,6 +70,7 @@ class Projector:
     ) -> None:
         self.db = db
         self.views = views
+        self.get_js = get_js
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.wait_s = wait_s

@@ -142,3 +142,26 @@ class BarsReply(Message, frozen=True, kw_only=True):
     bars: list[dict[str, Any]]
     """Per bar: `time`, `open`, `high`, `low`, `close`, `spread`, `tick_volume`,
     `real_volume`, `filled` (see projections/candles.py)."""
+
+
+class RebuildRequest(Message, frozen=True, kw_only=True):
+    """Ask the running projector to rebuild its views from the logs (admin only)."""
+
+
+class RebuildReply(Message, frozen=True, kw_only=True):
+    accepted: bool
+    total: int = 0
+    """Events the rebuild reads: MT5 and RISK up to their ends when it began."""
+    reason: str = ""
+    """Why it was not accepted (e.g. a rebuild is already running)."""
+
+
+class RebuildProgress(Message, frozen=True, kw_only=True):
+    """Published on `mtq.projector.rebuild.progress` while a rebuild runs, and once at its end."""
+
+    done: int
+    total: int
+    finished: bool = False
+    facts: int = 0
+    decisions: int = 0
+    error: str = ""
