@@ -18,6 +18,8 @@ _A: Final = subjects.PLACEHOLDERS["account"]
 _SYM: Final = subjects.PLACEHOLDERS["symbol"]
 _ID: Final = subjects.PLACEHOLDERS["identity"]
 _REPLY: Final = " (reply)"
+PROJECTOR: Final = "projector"
+"""The running projector's own control subjects (plain NATS, not a micro service)."""
 
 
 def _channels() -> tuple[tuple[type[schemas.base.Message], str, str], ...]:
@@ -60,11 +62,17 @@ def _channels() -> tuple[tuple[type[schemas.base.Message], str, str], ...]:
     for endpoint, request, reply in queries:
         services.append((request, s.query(endpoint), query_))
         services.append((reply, s.query(endpoint) + _REPLY, query_))
+    services += [
+        (query.RebuildRequest, s.PROJECTOR_REBUILD, PROJECTOR),
+        (query.RebuildReply, s.PROJECTOR_REBUILD + _REPLY, PROJECTOR),
+        (query.RebuildProgress, s.PROJECTOR_REBUILD_PROGRESS, PROJECTOR),
+    ]
     return tuple((t, s.template(subject), where) for t, subject, where in facts + services)
 
 
 CHANNELS: Final = _channels()
-"""Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services."""
+"""Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services;
+`projector` is the running projector's rebuild control."""
 
 
 def wire_types() -> list[type[schemas.base.Message]]:
@@ -105,6 +113,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": (
                 f"request/reply of the NATS micro service {stream}"
                 if stream.startswith("mtq-")
+                else "the running projector's rebuild, asked by admin only"
+                if stream == PROJECTOR
                 else f"stored in JetStream stream {stream}"
             ),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},

@@ -127,7 +127,7 @@ def rebuild_command(
         if data is None:
             runtime.fail(
                 f"{exc}: stop it first, or ask it to rebuild itself: "
-                "mtq projector rebuild CONFIG --data DIR"
+                "mtq projector rebuild --config CONFIG --data DIR"
             )
         url = runtime.nats_url(nats_url, data_dir)
         runtime.run(lambda: _ask_running(url, data_dir))

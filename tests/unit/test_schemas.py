@@ -164,6 +164,9 @@ SAMPLES: list[Message] = [
     q.AnalyticsReply(account="ftmo-001", analytics={"stats": {"trades": 3}}),
     q.BarsQuery(symbol="EURUSD", tf="M5", since="2026-11-01T00:00:00Z"),
     q.BarsReply(symbol="EURUSD", tf="M5", account="ftmo-001", bars=[{"open": 1.1}]),
+    q.RebuildRequest(),
+    q.RebuildReply(accepted=True, total=120),
+    q.RebuildProgress(done=60, total=120, facts=50, decisions=10),
 ]
 
 
