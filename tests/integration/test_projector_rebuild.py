@@ -30,7 +30,12 @@ from tests.integration.engine_support import (
     write_config,
 )
 from tests.integration.test_projector_exactly_once import dump
-from tests.pg_support import caught_up, running_projector
+from tests.pg_support import (  # noqa: F401 - fixtures
+    caught_up,
+    postgres_server_url,
+    postgres_url,
+    running_projector,
+)
 
 pytestmark = [pytest.mark.nats]
 
@@ -182,3 +187,16 @@ def _dump(db_url: str) -> dict[str, list[Any]]:
         return dump(db)
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_lock_when_postgres_views_held_then_a_second_refused_until_released(
+    postgres_url: str,  # noqa: F811 - the fixture
+) -> None:
+    first = ViewsLock(postgres_url).acquire()
+    try:
+        with pytest.raises(ViewsLocked, match="held by another projector"):
+            ViewsLock(postgres_url).acquire()
+    finally:
+        first.release()
+    ViewsLock(postgres_url).acquire().release()
