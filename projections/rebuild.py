@@ -55,7 +55,8 @@ class RebuildControl:
                         await watcher
                 if stop.is_set() or not self._asked:
                     return
-                await self._restart(self._asked.pop(0))
+                await self._restart(self._asked[0])  # still asked (busy) while it restarts
+                self._asked.pop(0)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -64,8 +65,13 @@ class RebuildControl:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._progress
 
+    @property
+    def busy(self) -> bool:
+        """A rebuild is asked for or running."""
+        return bool(self._asked) or (self._progress is not None and not self._progress.done())
+
     async def _on_request(self, msg: Msg) -> None:
-        if (self._progress is not None and not self._progress.done()) or self._asked:
+        if self.busy:
             reply = RebuildReply(accepted=False, reason="a rebuild is already running")
             await msg.respond(_encode(reply))
             return
@@ -96,7 +102,7 @@ class RebuildControl:
             wait_s=old.wait_s,
             on_status=old.on_status,
         )
-        log.warning("projector: rebuilding the views up to MT5 #%d and RISK #%d", *ends)
+        log.info("projector: rebuilding the views up to MT5 #%d and RISK #%d", *ends)
         await msg.respond(_encode(RebuildReply(accepted=True, total=ends[0] + ends[1])))
         self._progress = asyncio.create_task(self._report(process.projector, ends))
 
@@ -121,7 +127,7 @@ class RebuildControl:
             )
             await nc.publish(subjects.PROJECTOR_REBUILD_PROGRESS, _encode(progress))
             if finished:
-                log.warning("projector: views rebuilt (%d events)", total)
+                log.info("projector: views rebuilt (%d events)", total)
                 return
             await asyncio.sleep(PROGRESS_EVERY_S)
 

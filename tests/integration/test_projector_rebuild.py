@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from bus import subjects
 from bus.embedded import EmbeddedNatsServer, free_port
 from bus.schemas import PositionClosed, PositionOpened
+from bus.schemas.query import RebuildProgress, RebuildReply, RebuildRequest
 from bus.topology import ensure_topology
 from projections.db import open_database
 from projections.views_lock import ViewsLock, ViewsLocked, read_holder
@@ -187,6 +188,41 @@ def _dump(db_url: str) -> dict[str, list[Any]]:
         return dump(db)
     finally:
         db.close()
+
+
+async def test_rebuild_when_asked_twice_at_once_then_the_second_is_refused(
+    server: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    url, nc, feed = server
+    path = write_config(tmp_path, ACCOUNTS)
+    config = load(path)
+    await _trading_day(url, feed, config)
+    db_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
+    async with running_projector(url, config, db_url) as process:
+        await caught_up(process)
+        progress = await nc.subscribe(subjects.PROJECTOR_REBUILD_PROGRESS)
+        asked = [
+            nc.request(
+                subjects.PROJECTOR_REBUILD, msgspec.json.encode(RebuildRequest()), timeout=10
+            )
+            for _ in range(2)
+        ]
+        replies = [
+            msgspec.json.decode(r.data, type=RebuildReply) for r in await asyncio.gather(*asked)
+        ]
+        assert sorted(r.accepted for r in replies) == [False, True]
+        [refused] = [r for r in replies if not r.accepted]
+        assert refused.reason == "a rebuild is already running"
+        [accepted] = [r for r in replies if r.accepted]
+        assert accepted.total > 0
+        while True:
+            shown = msgspec.json.decode(
+                (await progress.next_msg(timeout=30)).data, type=RebuildProgress
+            )
+            assert shown.total == accepted.total
+            if shown.finished:
+                break
+        assert shown.done == accepted.total
 
 
 @pytest.mark.postgres
