@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from bench.context import BenchContext
+from bus import subjects
 
 PAYLOAD = (
     b'{"type":"TickReceived","account_id":"bench-000","symbol":"EURUSD","bid":1.08512,'
@@ -148,7 +149,7 @@ async def _accounts_step(  # noqa: PLR0915 - one measured scenario, read top to 
     await ensure_topology(nc.jetstream())
     watcher = await nats.connect(url)
     for account_id in sampled:
-        await watcher.subscribe(f"mt5.{account_id}.tick.*", cb=on_sample)
+        await watcher.subscribe(f"{subjects.FACTS_PREFIX}.{account_id}.tick.*", cb=on_sample)
     rss_before = _rss_mb()
     runners = []
     tuning = AgentTuning(heartbeat_interval_s=2.0, provision=False, consume_commands=False)
@@ -253,7 +254,7 @@ def _accounts(ctx: BenchContext, accounts: int, seconds: float) -> dict[str, Any
             raise RuntimeError(f"accounts worker failed with {proc.returncode}")
         outs.append(msgspec.json.decode(stdout.strip().splitlines()[-1]))
     load = os.getloadavg()[0]
-    stored = asyncio.run(_facts_stored(ctx.nats_url, f"mt5.load-{accounts}-"))
+    stored = asyncio.run(_facts_stored(ctx.nats_url, f"{subjects.FACTS_PREFIX}.load-{accounts}-"))
     lags = [v for o in outs for v in o["lags"]]
     e2e = [v for o in outs for v in o["e2e_lags"]]
     ticks = sum(o["ticks"] for o in outs)
@@ -294,11 +295,11 @@ async def _facts_stored(url: str, prefix: str) -> int:
     """Facts (not heartbeats) the MT5 stream holds on subjects starting with `prefix`."""
     import nats
 
-    from bus import subjects
-
     nc = await nats.connect(url)
     try:
-        info = await nc.jetstream().stream_info(subjects.STREAM_FACTS, subjects_filter="mt5.>")
+        info = await nc.jetstream().stream_info(
+            subjects.STREAM_FACTS, subjects_filter=subjects.ALL_FACTS
+        )
         counts = info.state.subjects or {}
         return sum(
             n for subject, n in counts.items()

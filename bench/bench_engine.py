@@ -61,7 +61,7 @@ async def raw_ordered_read(js: JetStreamContext, count: int) -> float:
 
     started = time.perf_counter()
     sub = await js.subscribe(
-        "mt5.>",
+        subjects.ALL_FACTS,
         stream=subjects.STREAM_FACTS,
         cb=on_msg,
         ordered_consumer=True,
@@ -103,7 +103,7 @@ async def breach_latency(
     async def on_cmd(msg: Any) -> None:
         arrived.setdefault(msg.subject.split(".")[1], time.perf_counter())
 
-    sub = await nc.subscribe("cmd.*.close_all", cb=on_cmd)
+    sub = await nc.subscribe(f"{subjects.COMMANDS_PREFIX}.*.close_all", cb=on_cmd)
     stop_load = asyncio.Event()
 
     async def load() -> None:
@@ -234,7 +234,7 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
         )
         log(f"breach -> CloseAll {latency}")
         checks = await pretrade(nc, js, account_id(0), 200 if ctx.quick else 1000)
-        log(f"mtq.risk.check {checks}")
+        log(f"{subjects.RISK_CHECK_PREFIX} {checks}")
         stop.set()
         await engine_task
         started = time.perf_counter()

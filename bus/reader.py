@@ -20,7 +20,7 @@ from bus import subjects
 
 log = logging.getLogger(__name__)
 
-RISK_FACT_SUBJECTS: Final = ("mt5.>",)
+RISK_FACT_SUBJECTS: Final = (subjects.ALL_FACTS,)
 """Everything in MT5 (ticks have a stream of their own); the decider skips heartbeats.
 
 One filter: nats-server delivers a consumer with several filter subjects about four times

@@ -8,50 +8,71 @@ from typing import Any, Final
 
 import msgspec
 
-from bus import schemas
+from bus import schemas, subjects
 from bus.schemas import query
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
 
-# (type, subject pattern, direction, description) for every channel.
-CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
-    (schemas.TickReceived, "mt5.{account}.tick.{symbol}", "MT5_TICKS"),
-    (schemas.PositionOpened, "mt5.{account}.position.opened", "MT5"),
-    (schemas.PositionModified, "mt5.{account}.position.modified", "MT5"),
-    (schemas.PositionClosed, "mt5.{account}.position.closed", "MT5"),
-    (schemas.AccountSnapshot, "mt5.{account}.account", "MT5"),
-    (schemas.AgentHeartbeat, "mt5.{account}.health", "MT5"),
-    (schemas.OrderExecuted, "mt5.{account}.order.executed", "MT5"),
-    (schemas.OrderRejected, "mt5.{account}.order.rejected", "MT5"),
-    (schemas.AgentLifecycleChanged, "mt5.{account}.lifecycle", "MT5"),
-    (schemas.ClosePosition, "cmd.{account}.close_position", "CMD"),
-    (schemas.CloseAll, "cmd.{account}.close_all", "CMD"),
-    (schemas.PlaceOrder, "cmd.{account}.place_order", "CMD"),
-    (schemas.ModifyPosition, "cmd.{account}.modify_position", "CMD"),
-    (schemas.SetTradingState, "cmd.{account}.set_trading_state", "CMD"),
-    (schemas.RiskCheckRequest, "mtq.risk.check.{account}", "mtq-risk"),
-    (schemas.RiskCheckReply, "mtq.risk.check.{account} (reply)", "mtq-risk"),
-    (schemas.RiskControlRequest, "mtq.risk.control.{identity}", "mtq-risk"),
-    (schemas.RiskControlReply, "mtq.risk.control.{identity} (reply)", "mtq-risk"),
-    (schemas.RiskShowRequest, "mtq.risk.show", "mtq-risk"),
-    (schemas.RiskShowReply, "mtq.risk.show (reply)", "mtq-risk"),
-    (query.StatusQuery, "mtq.query.status", "mtq-query"),
-    (query.StatusReply, "mtq.query.status (reply)", "mtq-query"),
-    (query.PositionsQuery, "mtq.query.positions", "mtq-query"),
-    (query.PositionsReply, "mtq.query.positions (reply)", "mtq-query"),
-    (query.ReconciliationQuery, "mtq.query.reconciliation", "mtq-query"),
-    (query.ReconciliationReply, "mtq.query.reconciliation (reply)", "mtq-query"),
-    (query.RiskQuery, "mtq.query.risk", "mtq-query"),
-    (query.RiskReply, "mtq.query.risk (reply)", "mtq-query"),
-    (query.EquityQuery, "mtq.query.equity", "mtq-query"),
-    (query.EquityReply, "mtq.query.equity (reply)", "mtq-query"),
-    (query.AnalyticsQuery, "mtq.query.analytics", "mtq-query"),
-    (query.AnalyticsReply, "mtq.query.analytics (reply)", "mtq-query"),
-    (query.BarsQuery, "mtq.query.bars", "mtq-query"),
-    (query.BarsReply, "mtq.query.bars (reply)", "mtq-query"),
-)
-"""Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services."""
+_A: Final = subjects.PLACEHOLDERS["account"]
+_SYM: Final = subjects.PLACEHOLDERS["symbol"]
+_ID: Final = subjects.PLACEHOLDERS["identity"]
+_REPLY: Final = " (reply)"
+PROJECTOR: Final = "projector"
+"""The running projector's own control subjects (plain NATS, not a micro service)."""
+
+
+def _channels() -> tuple[tuple[type[schemas.base.Message], str, str], ...]:
+    """(type, subject template, stream or service) for every channel, from bus.subjects."""
+    s = subjects
+    risk, query_ = s.SERVICE_RISK, s.SERVICE_QUERY
+    facts: list[tuple[type[schemas.base.Message], str, str]] = [
+        (schemas.TickReceived, s.tick(_A, _SYM), s.STREAM_TICKS),
+        (schemas.PositionOpened, s.position(_A, "opened"), s.STREAM_FACTS),
+        (schemas.PositionModified, s.position(_A, "modified"), s.STREAM_FACTS),
+        (schemas.PositionClosed, s.position(_A, "closed"), s.STREAM_FACTS),
+        (schemas.AccountSnapshot, s.account_snapshot(_A), s.STREAM_FACTS),
+        (schemas.AgentHeartbeat, s.health(_A), s.STREAM_FACTS),
+        (schemas.OrderExecuted, s.order(_A, "executed"), s.STREAM_FACTS),
+        (schemas.OrderRejected, s.order(_A, "rejected"), s.STREAM_FACTS),
+        (schemas.AgentLifecycleChanged, s.lifecycle(_A), s.STREAM_FACTS),
+        (schemas.ClosePosition, s.command(_A, "close_position"), s.STREAM_CMD),
+        (schemas.CloseAll, s.command(_A, "close_all"), s.STREAM_CMD),
+        (schemas.PlaceOrder, s.command(_A, "place_order"), s.STREAM_CMD),
+        (schemas.ModifyPosition, s.command(_A, "modify_position"), s.STREAM_CMD),
+        (schemas.SetTradingState, s.command(_A, "set_trading_state"), s.STREAM_CMD),
+    ]
+    services: list[tuple[type[schemas.base.Message], str, str]] = [
+        (schemas.RiskCheckRequest, s.risk_check(_A), risk),
+        (schemas.RiskCheckReply, s.risk_check(_A) + _REPLY, risk),
+        (schemas.RiskControlRequest, s.risk_control(_ID), risk),
+        (schemas.RiskControlReply, s.risk_control(_ID) + _REPLY, risk),
+        (schemas.RiskShowRequest, s.RISK_SHOW, risk),
+        (schemas.RiskShowReply, s.RISK_SHOW + _REPLY, risk),
+    ]
+    queries = (
+        ("status", query.StatusQuery, query.StatusReply),
+        ("positions", query.PositionsQuery, query.PositionsReply),
+        ("reconciliation", query.ReconciliationQuery, query.ReconciliationReply),
+        ("risk", query.RiskQuery, query.RiskReply),
+        ("equity", query.EquityQuery, query.EquityReply),
+        ("analytics", query.AnalyticsQuery, query.AnalyticsReply),
+        ("bars", query.BarsQuery, query.BarsReply),
+    )
+    for endpoint, request, reply in queries:
+        services.append((request, s.query(endpoint), query_))
+        services.append((reply, s.query(endpoint) + _REPLY, query_))
+    services += [
+        (query.RebuildRequest, s.PROJECTOR_REBUILD, PROJECTOR),
+        (query.RebuildReply, s.PROJECTOR_REBUILD + _REPLY, PROJECTOR),
+        (query.RebuildProgress, s.PROJECTOR_REBUILD_PROGRESS, PROJECTOR),
+    ]
+    return tuple((t, s.template(subject), where) for t, subject, where in facts + services)
+
+
+CHANNELS: Final = _channels()
+"""Streams are JetStream streams; `mtq-…` names are request/reply NATS micro services;
+`projector` is the running projector's rebuild control."""
 
 
 def wire_types() -> list[type[schemas.base.Message]]:
@@ -92,6 +113,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": (
                 f"request/reply of the NATS micro service {stream}"
                 if stream.startswith("mtq-")
+                else "the running projector's rebuild, asked by admin only"
+                if stream == PROJECTOR
                 else f"stored in JetStream stream {stream}"
             ),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},

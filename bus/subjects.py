@@ -40,7 +40,13 @@ AGENTS_PREFIX: Final = "mtq.agents"
 
 POSITION_KINDS: Final = ("opened", "modified", "closed")
 ORDER_KINDS: Final = ("executed", "rejected")
-COMMAND_KINDS: Final = ("close_position", "close_all", "set_trading_state")
+COMMAND_KINDS: Final = (
+    "close_position",
+    "close_all",
+    "set_trading_state",
+    "place_order",
+    "modify_position",
+)
 
 DLQ_PREFIX: Final = "dlq"
 WEBHOOK_DLQ_PREFIX: Final = f"{DLQ_PREFIX}.api.webhook"
@@ -210,3 +216,79 @@ def account_facts(account_id: str) -> str:
 def aggregate_events(aggregate_id: str) -> str:
     """Every decision of one aggregate in RISK: `risk.events.<aggregate>.>`."""
     return f"{RISK_PREFIX}.events.{check_token(aggregate_id, 'aggregate id')}.>"
+
+
+# --- the rest of the names (issue 22: no subject is spelled outside this module) ------
+
+FACTS_PREFIX: Final = "mt5"
+COMMANDS_PREFIX: Final = "cmd"
+ALL_FACTS: Final = f"{FACTS_PREFIX}.>"
+"""Everything in MT5 (ticks have a stream of their own): one filter reads far faster than
+several."""
+HEALTH_ANY: Final = f"{FACTS_PREFIX}.*.health"
+LIFECYCLE_ANY: Final = f"{FACTS_PREFIX}.*.lifecycle"
+COMMANDS_ANY: Final = f"{COMMANDS_PREFIX}.*.>"
+RISK_SERVICE_ANY: Final = "mtq.risk.>"
+RISK_EVENTS_ANY: Final = f"{RISK_PREFIX}.events.>"
+EVENTSTORE_PREFIX: Final = f"{RISK_PREFIX}.application"
+"""Default subject prefix of the event store's application events."""
+QUERY_ANY: Final = f"{QUERY_PREFIX}.>"
+AGENTS_ANY: Final = f"{AGENTS_PREFIX}.>"
+PROJECTOR_CONTROL_PREFIX: Final = "mtq.projector"
+PROJECTOR_REBUILD: Final = f"{PROJECTOR_CONTROL_PREFIX}.rebuild"
+"""Ask the running projector to rebuild its views (only admin may publish it)."""
+PROJECTOR_REBUILD_PROGRESS: Final = f"{PROJECTOR_CONTROL_PREFIX}.rebuild.progress"
+"""Where the projector publishes a rebuild's progress (RebuildProgress)."""
+JS_API: Final = "$JS.API"
+JS_ACK_PREFIX: Final = "$JS.ACK"
+JS_FLOW_CONTROL_PREFIX: Final = "$JS.FC"
+KV_PREFIX: Final = "$KV"
+SERVICE_DISCOVERY_ANY: Final = "$SRV.>"
+SERVICE_INFO: Final = "$SRV.INFO"
+INBOX_ROOT: Final = "_INBOX"
+PLACEHOLDERS: Final = {"account": "__account__", "symbol": "__symbol__", "identity": "__id__"}
+"""Tokens standing for `{account}`, `{symbol}`, `{identity}` in documented templates."""
+
+
+def is_fact(subject: str) -> bool:
+    return subject.startswith(f"{FACTS_PREFIX}.")
+
+
+def is_command(subject: str) -> bool:
+    return subject.startswith(f"{COMMANDS_PREFIX}.")
+
+
+def inbox(name: str) -> str:
+    """`_INBOX.<name>`: the inbox prefix of an identity's clients."""
+    return f"{INBOX_ROOT}.{name}"
+
+
+def kv_bucket(bucket: str) -> str:
+    """Every key of a KV bucket: `$KV.<bucket>.>`."""
+    return f"{KV_PREFIX}.{check_token(bucket, 'bucket')}.>"
+
+
+def js_api(path: str) -> str:
+    """A JetStream API subject: `$JS.API.<path>`, e.g. `CONSUMER.CREATE.MT5`."""
+    return f"{JS_API}.{path}"
+
+
+def js_ack(path: str) -> str:
+    """`$JS.ACK.<path>`: acks (and their reply subjects) of a stream's consumers."""
+    return f"{JS_ACK_PREFIX}.{path}"
+
+
+def js_flow_control(path: str) -> str:
+    return f"{JS_FLOW_CONTROL_PREFIX}.{path}"
+
+
+def template(subject: str) -> str:
+    """A subject built with `PLACEHOLDERS`, written back as `{account}`, `{symbol}`…"""
+    for name, token in PLACEHOLDERS.items():
+        subject = subject.replace(token, "{" + name + "}")
+    return subject
+
+
+def agents_endpoint(name: str) -> str:
+    """`mtq.agents.<name>` of the `mtq-agents` service (e.g. `list`)."""
+    return f"{AGENTS_PREFIX}.{name}"

@@ -23,9 +23,11 @@ from projections.candle_projector import CandleProjector
 from projections.db import Database, default_url, open_database
 from projections.kv import StatusMirror
 from projections.projector import RISK_FILTERS, Projector
+from projections.rebuild import RebuildControl
 from projections.service import QueryService, add_query_service
 from projections.settings import AccountSettings, settings_for
 from projections.views import Views
+from projections.views_lock import ViewsLock
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class ProjectorProcess:
     micro: Service | None = None
     candles: CandleProjector | None = None
     """The candles view's own tick reader and connection (None: not kept)."""
+    lock: ViewsLock | None = None
+    """Held while the process lives: one projector per views database."""
 
     async def run(self, stop: asyncio.Event, *, until: tuple[int, int] | None = None) -> None:
         """Serve `mtq-query`, mirror status to KV and project until `stop` (or `until`)."""
@@ -57,7 +61,10 @@ class ProjectorProcess:
             if self.mirror is not None:
                 await self.mirror.publish(list(self.projector.views.status.values()))
                 refresh = asyncio.create_task(self.mirror.refresh_forever(stop))
-            await self.projector.run(stop, until=until)
+            if self.queries is not None:  # the live projector also rebuilds when asked
+                await RebuildControl(self).run(stop, until=until)
+            else:
+                await self.projector.run(stop, until=until)
         finally:
             candles_stop.set()
             if candles is not None:
@@ -86,6 +93,9 @@ class ProjectorProcess:
         if not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def database_url(db: str | None, data_dir: Path) -> str:
@@ -112,7 +122,13 @@ async def build_projector(
     `auth`: the projector's identity (default: as the environment or the data dir says).
     """
     settings = settings_for(config) if isinstance(config, MtqConfig) else dict(config)
-    nc = await connect(settings_from_env(nats_url, name="mtq-projector", auth=auth))
+    lock = ViewsLock(db_url, "mtq projector rebuild" if rebuild else "mtq projector run")
+    lock.acquire()  # ViewsLocked: another projector holds these views
+    try:
+        nc = await connect(settings_from_env(nats_url, name="mtq-projector", auth=auth))
+    except BaseException:
+        lock.release()
+        raise
     try:
         js = nc.jetstream()
         await ensure_topology(js, topology)
@@ -127,6 +143,7 @@ async def build_projector(
             service = QueryService(await asyncio.to_thread(open_database, db_url), settings)
     except BaseException:
         await nc.close()
+        lock.release()
         raise
 
     def current_js() -> JetStreamContext | None:
@@ -144,7 +161,9 @@ async def build_projector(
     if candles:
         candle_db = await asyncio.to_thread(open_database, db_url)
         candle_projector = await CandleProjector.open(candle_db, current_js)
-    return ProjectorProcess(nc, db, projector, status_mirror, service, candles=candle_projector)
+    return ProjectorProcess(
+        nc, db, projector, status_mirror, service, candles=candle_projector, lock=lock
+    )
 
 
 async def log_ends(js: JetStreamContext) -> tuple[int, int]:

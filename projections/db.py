@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 DB_FILE_NAME: Final = "projections.sqlite"
+CANDLES_META: Final = "candles"
+"""The `proj_meta` row of the candles' position (projections/candle_projector.py)."""
 
 TABLES: Final = (
     "proj_tracking",
@@ -134,6 +136,17 @@ class Database:
         with self.transaction() as cur:
             for table in TABLES:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
+        self.create_schema()
+
+    def reset_log_views(self) -> None:
+        """Drop the views of MT5 and RISK for a live rebuild; the candles (and their position),
+        made from MT5_TICKS alone, stay."""
+        kept = ("proj_candles", "proj_meta")
+        with self.transaction() as cur:
+            for table in TABLES:
+                if table not in kept:
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute("DELETE FROM proj_meta WHERE name <> ?", (CANDLES_META,))
         self.create_schema()
 
     def close(self) -> None:

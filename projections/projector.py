@@ -29,7 +29,7 @@ from projections.views import Views, decision_seq, decode_decision
 
 log = logging.getLogger(__name__)
 
-MT5_FILTERS: Final = ("mt5.>",)
+MT5_FILTERS: Final = (subjects.ALL_FACTS,)
 """The whole MT5 stream (it holds only facts): one filter reads far faster than five."""
 RISK_FILTERS: Final = (f"{subjects.RISK_PREFIX}.events.>",)
 
@@ -70,6 +70,7 @@ class Projector:
     ) -> None:
         self.db = db
         self.views = views
+        self.get_js = get_js
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.wait_s = wait_s

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+import msgspec
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -266,5 +267,5 @@ def state_at(log: AccountLog, settings: AccountSettings, at: datetime) -> dict[s
         "status": status,
         "positions": positions,
         "risk": risk[0] if risk else None,
-        "risk_events": events,
+        "risk_events": msgspec.to_builtins(events),
     }

@@ -67,10 +67,7 @@ class QueryService:
 
     def reconciliation(self, q: ReconciliationQuery) -> ReconciliationReply:
         items = queries.reconciliation(self.db, q, self.settings)
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[item["status"]] = counts.get(item["status"], 0) + 1
-        return ReconciliationReply(items=items, counts=counts)
+        return ReconciliationReply(items=items, counts=queries.status_counts(items))
 
     def risk(self, q: RiskQuery) -> RiskReply:
         accounts, events = queries.risk(self.db, q)

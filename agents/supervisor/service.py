@@ -87,7 +87,7 @@ def _handler(supervisor: Supervisor, name: str) -> Callable[[Request], Awaitable
             await _respond_error(request, 404, str(exc))
             return
         except Exception as exc:
-            log.exception("mtq.agents.%s failed", name)
+            log.exception("%s failed", subjects.agents_endpoint(name))
             await _respond_error(request, 500, f"{type(exc).__name__}: {exc}")
             return
         await request.respond(json.dumps(result).encode())

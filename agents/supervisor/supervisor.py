@@ -33,7 +33,7 @@ from config import MtqConfig
 
 log = logging.getLogger(__name__)
 
-HEALTH_WILDCARD = "mt5.*.health"
+HEALTH_WILDCARD = subjects.HEALTH_ANY
 PING_TIMEOUT_S = 5.0
 PING_EVERY_S = 0.5
 BUS_SILENCE_MIN_S = 1.5

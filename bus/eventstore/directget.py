@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from bus import subjects
 from bus.security.client import ClientAuth
 
 _CRLF = b"\r\n"
@@ -193,8 +194,14 @@ class DirectGetClient:
         self._pending[rid] = _Request(single=single, future=future)
         payload = json.dumps(request, separators=(",", ":")).encode()
         writer.write(
-            b"PUB $JS.API.DIRECT.GET.%s %s.%s %d\r\n%s\r\n"
-            % (stream.encode(), self._inbox.encode(), rid.encode(), len(payload), payload)
+            b"PUB %s %s.%s %d\r\n%s\r\n"
+            % (
+                subjects.direct_get(stream).encode(),
+                self._inbox.encode(),
+                rid.encode(),
+                len(payload),
+                payload,
+            )
         )
         try:
             return await future

@@ -12,12 +12,13 @@ import json
 import secrets
 import threading
 
+from bus import subjects
 from bus.eventstore.directget import DirectGetError, RawMsg
 from bus.eventstore.syncget import Connection, SyncDirectGetClient
 
 INACTIVE_NS = 30 * 1_000_000_000
 MAX_CURSORS = 32
-_ACK = b"$JS.ACK."
+_ACK = subjects.js_ack("").encode()
 
 
 class ConsumerGone(DirectGetError):
@@ -68,7 +69,7 @@ class LogReader:
         }
         payload = json.dumps({"stream_name": stream, "config": config}).encode()
         reply = self._client.exchange(
-            f"$JS.API.CONSUMER.CREATE.{stream}.{name}".encode(),
+            subjects.js_api(f"CONSUMER.CREATE.{stream}.{name}").encode(),
             payload,
             timeout,
             self._json_reply,
@@ -99,7 +100,10 @@ class LogReader:
             return self._messages(conn, reply_to, deadline, count)
 
         return self._client.exchange(
-            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}".encode(), payload, timeout, collect
+            subjects.js_api(f"CONSUMER.MSG.NEXT.{stream}.{name}").encode(),
+            payload,
+            timeout,
+            collect,
         )
 
     def _messages(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from eventsourcing.utils import Environment, strtobool
 
 from bus.security.client import ClientAuth, TlsFiles
-from bus.subjects import STREAM_RISK
+from bus.subjects import EVENTSTORE_PREFIX, STREAM_RISK
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 DEFAULT_TIMEOUT = 5.0
@@ -54,7 +54,7 @@ class Settings:
 
     url: str = DEFAULT_URL
     stream: str = STREAM_RISK
-    prefix: str = "risk.application"
+    prefix: str = EVENTSTORE_PREFIX
     timeout: float = DEFAULT_TIMEOUT
     create_stream: bool = True
     replicas: int = 1

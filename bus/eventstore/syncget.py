@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from bus import subjects
 from bus.eventstore.directget import (
     CONNECT_TIMEOUT,
     DirectGetError,
@@ -123,7 +124,7 @@ class SyncDirectGetClient:
     ) -> tuple[list[RawMsg], int]:
         payload = json.dumps(request, separators=(",", ":")).encode()
         return self.exchange(
-            b"$JS.API.DIRECT.GET." + stream.encode(),
+            subjects.direct_get(stream).encode(),
             payload,
             timeout,
             lambda conn, reply_to, deadline: self._replies(conn, reply_to, deadline, single),

@@ -65,9 +65,19 @@ class RiskQuery(Message, frozen=True, kw_only=True):
     limit: Limit = 100
 
 
+class RiskEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One kept decision of an account (a row of `proj_risk_events`)."""
+
+    account_id: AccountId
+    notification_id: int
+    type: str
+    time: str
+    decision: dict[str, Any]
+
+
 class RiskReply(Message, frozen=True, kw_only=True):
     accounts: list[dict[str, Any]]
-    events: list[dict[str, Any]]
+    events: list[RiskEvent]
 
 
 class EquityQuery(Message, frozen=True, kw_only=True):
@@ -77,10 +87,25 @@ class EquityQuery(Message, frozen=True, kw_only=True):
     limit: Limit = 1440
 
 
+class Ohlc(msgspec.Struct, frozen=True, kw_only=True):
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+class EquityMinute(msgspec.Struct, frozen=True, kw_only=True):
+    """One minute of equity and balance (a row of `proj_equity`)."""
+
+    minute: str
+    equity: Ohlc
+    balance: Ohlc
+    samples: int
+
+
 class EquityReply(Message, frozen=True, kw_only=True):
     account: AccountId
-    bars: list[dict[str, Any]]
-    """Per minute: `minute`, `equity` and `balance` as {open, high, low, close}, `samples`."""
+    bars: list[EquityMinute]
 
 
 class AnalyticsQuery(Message, frozen=True, kw_only=True):
@@ -117,3 +142,26 @@ class BarsReply(Message, frozen=True, kw_only=True):
     bars: list[dict[str, Any]]
     """Per bar: `time`, `open`, `high`, `low`, `close`, `spread`, `tick_volume`,
     `real_volume`, `filled` (see projections/candles.py)."""
+
+
+class RebuildRequest(Message, frozen=True, kw_only=True):
+    """Ask the running projector to rebuild its views from the logs (admin only)."""
+
+
+class RebuildReply(Message, frozen=True, kw_only=True):
+    accepted: bool
+    total: int = 0
+    """Events the rebuild reads: MT5 and RISK up to their ends when it began."""
+    reason: str = ""
+    """Why it was not accepted (e.g. a rebuild is already running)."""
+
+
+class RebuildProgress(Message, frozen=True, kw_only=True):
+    """Published on `mtq.projector.rebuild.progress` while a rebuild runs, and once at its end."""
+
+    done: int
+    total: int
+    finished: bool = False
+    facts: int = 0
+    decisions: int = 0
+    error: str = ""

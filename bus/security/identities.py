@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from bus import subjects
 
-API: Final = "$JS.API"
+API: Final = subjects.JS_API
 ADMIN: Final = "admin"
 SUPERVISOR: Final = "supervisor"
 ENGINE: Final = "engine"
@@ -82,7 +82,7 @@ class Identity:
 
 def inbox_prefix(name: str) -> str:
     """The inbox prefix an identity's clients use (and may subscribe to)."""
-    return f"_INBOX.{name}"
+    return subjects.inbox(name)
 
 
 def agent_name(account_id: str) -> str:
@@ -105,8 +105,8 @@ def _read(stream: str) -> tuple[str, ...]:
         f"{API}.DIRECT.GET.{stream}",
         f"{API}.DIRECT.GET.{stream}.>",
         f"{API}.STREAM.MSG.GET.{stream}",
-        f"$JS.ACK.{stream}.>",
-        f"$JS.FC.{stream}.>",  # flow-control replies of push (ordered) consumers
+        subjects.js_ack(f"{stream}.>"),
+        subjects.js_flow_control(f"{stream}.>"),  # flow-control replies of push (ordered) consumers
     )
 
 
@@ -123,12 +123,12 @@ def agent(account_id: str) -> Identity:
     return Identity(
         name=name,
         pub=(
-            f"mt5.{acct}.>",
+            subjects.account_facts(acct),
             f"{API}.CONSUMER.INFO.{cmd}.{name}",
             # The server only accepts a create on this subject for this filter.
             f"{API}.CONSUMER.CREATE.{cmd}.{name}.{subjects.commands_for(acct)}",
             f"{API}.CONSUMER.MSG.NEXT.{cmd}.{name}",
-            f"$JS.ACK.{cmd}.{name}.>",
+            subjects.js_ack(f"{cmd}.{name}.>"),
             subjects.dlq(subjects.commands_for(acct)),  # a command it cannot decode
             # An integrated strategy checks its orders first (the reply comes to its inbox).
             subjects.risk_check(acct),
@@ -143,16 +143,16 @@ def supervisor() -> Identity:
     return Identity(
         name=SUPERVISOR,
         pub=(
-            "mt5.*.lifecycle",
+            subjects.LIFECYCLE_ANY,
             *_stream_info(),
             f"{API}.DIRECT.GET.{KV_STREAM}",
             f"{API}.DIRECT.GET.{KV_STREAM}.>",
             f"{API}.STREAM.MSG.GET.{KV_STREAM}",
         ),
         sub=(
-            "mt5.*.health",
-            f"{subjects.AGENTS_PREFIX}.>",
-            "$SRV.>",
+            subjects.HEALTH_ANY,
+            subjects.AGENTS_ANY,
+            subjects.SERVICE_DISCOVERY_ANY,
             f"{inbox_prefix(SUPERVISOR)}.>",
         ),
         responds=True,
@@ -165,7 +165,7 @@ def engine() -> Identity:
         name=ENGINE,
         pub=(
             f"{subjects.RISK_PREFIX}.>",
-            subjects.CMD_SUBJECTS[0],
+            subjects.COMMANDS_ANY,
             f"{subjects.DLQ_PREFIX}.>",
             *_stream_info(),
             *_read(subjects.STREAM_FACTS),
@@ -174,7 +174,11 @@ def engine() -> Identity:
             f"{API}.DIRECT.GET.{subjects.STREAM_TICKS}",
             f"{API}.DIRECT.GET.{subjects.STREAM_TICKS}.>",
         ),
-        sub=("mtq.risk.>", "$SRV.>", f"{inbox_prefix(ENGINE)}.>"),
+        sub=(
+            subjects.RISK_SERVICE_ANY,
+            subjects.SERVICE_DISCOVERY_ANY,
+            f"{inbox_prefix(ENGINE)}.>",
+        ),
         responds=True,
     )
 
@@ -192,11 +196,21 @@ def _views(*extra: str) -> tuple[str, ...]:
 
 def projector() -> Identity:
     """Read MT5, RISK and MT5_TICKS (candles), the only writer of the status KV, the
-    `mtq-query` service."""
+    `mtq-query` service, and rebuilds asked for on `mtq.projector.rebuild`."""
     return Identity(
         name=PROJECTOR,
-        pub=_views(f"$KV.{subjects.KV_STATUS}.>", *_read(subjects.STREAM_TICKS)),
-        sub=(f"{subjects.QUERY_PREFIX}.>", "$SRV.>", f"{inbox_prefix(PROJECTOR)}.>"),
+        pub=_views(
+            subjects.kv_bucket(subjects.KV_STATUS),
+            *_read(subjects.STREAM_TICKS),
+            subjects.PROJECTOR_REBUILD_PROGRESS,
+        ),
+        # Only admin may publish `mtq.projector.rebuild` (no other identity has the right).
+        sub=(
+            subjects.QUERY_ANY,
+            subjects.PROJECTOR_REBUILD,
+            subjects.SERVICE_DISCOVERY_ANY,
+            f"{inbox_prefix(PROJECTOR)}.>",
+        ),
         responds=True,
     )
 

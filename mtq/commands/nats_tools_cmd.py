@@ -24,7 +24,7 @@ from mtq import runtime
 from mtq.options import DataOption, NatsUrlOption
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-SERVICE_DISCOVERY = "$SRV.INFO"
+SERVICE_DISCOVERY = subjects.SERVICE_INFO
 SERVICE_QUIET_S = 0.5
 
 

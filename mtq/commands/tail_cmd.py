@@ -13,6 +13,7 @@ import msgspec
 import typer
 from nats.aio.msg import Msg
 
+from bus import subjects
 from bus.codec import DecodeError, decode_command, decode_fact
 from bus.connection import connect, settings_from_env
 from mtq import runtime
@@ -25,9 +26,9 @@ def decode(subject: str, data: bytes) -> Decoded:
     """Facts and commands through `bus.codec` (validated); anything else as raw JSON."""
     decoder = (
         decode_fact
-        if subject.startswith("mt5.")
+        if subjects.is_fact(subject)
         else decode_command
-        if subject.startswith("cmd.")
+        if subjects.is_command(subject)
         else None
     )
     if decoder is not None:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from agents.supervisor.services import ServiceRunner
+from bus import subjects
 from bus.connection import URL_FILE_NAME
 from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
@@ -112,15 +113,17 @@ def _banner(
         say("[bold red]security: OFF (--insecure): anyone who can reach NATS controls it[/]")
     flags = admin_command_flags(identities, data)
     data_flag = "" if data == Path("data") else f" --data {data}"
+    facts = subjects.account_facts(first)
     for cmd in (
         f"{MTQ} status{data_flag}",
         f"{MTQ} risk show {first}{data_flag}",
-        f"{MTQ} tail 'mt5.{first}.>'{data_flag}",
-        f"nats --server {url}{flags} sub 'mt5.{first}.>'",
+        f"{MTQ} tail '{facts}'{data_flag}",
+        f"nats --server {url}{flags} sub '{facts}'",
         f"nats --server {url}{flags} stream ls",
-        f"nats --server {url}{flags} req mtq.agents.list ''",
-        f"nats --server {url}{flags} kv get mtq_status {first}",
-        f'nats --server {url}{flags} req mtq.query.reconciliation \'{{"account": "{first}"}}\'',
+        f"nats --server {url}{flags} req {subjects.agents_endpoint('list')} ''",
+        f"nats --server {url}{flags} kv get {subjects.KV_STATUS} {first}",
+        f"nats --server {url}{flags} req {subjects.query('reconciliation')} "
+        f'\'{{"account": "{first}"}}\'',
         f"nats --server {url}{flags} micro ls",
     ):
         say(f"  {cmd}", highlight=False, markup=False)

@@ -18,12 +18,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from config.models import HEARTBEAT_TIMEOUT_S
+from projections import queries
 from projections.db import Database, open_database
 from projections.queries import UnknownAccount
 from projections.settings import AccountSettings
-from projections.status import overlay_now
-from projections.views import loads
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
@@ -75,11 +73,10 @@ class ReadModels:
         return await self.run(self._refresh)
 
     def _refresh(self, db: Database) -> bool:
-        token = tuple(db.query("SELECT source, position FROM proj_tracking ORDER BY source"))
+        token = tuple(sorted(queries.tracking(db).items()))
         reload = token != self._token
         if reload:
-            rows = db.query("SELECT account_id, doc FROM proj_status ORDER BY account_id")
-            self._raw = {a: loads(doc) for a, doc in rows}
+            self._raw = queries.status_docs(db)
             self._token = token
         elif time.monotonic() - self.snapshot.taken < self.rerender_s:
             return False
@@ -90,9 +87,7 @@ class ReadModels:
         now = self.clock()
         snap = StatusSnapshot(taken=time.monotonic(), order=sorted(self._raw))
         for account_id in snap.order:
-            found = self.settings.get(account_id)
-            timeout = HEARTBEAT_TIMEOUT_S if found is None else found.heartbeat_timeout_s
-            doc = overlay_now(self._raw[account_id], now, timeout)
+            doc = queries.render_status(account_id, self._raw[account_id], now, self.settings)
             snap.docs[account_id] = doc
             snap.rendered[account_id] = _encode(doc)
         self.snapshot = snap

@@ -15,6 +15,7 @@ from bus import subjects
 from mtq.http.auth import reader
 from mtq.http.models import ErrorBody, Liveness, Readiness
 from mtq.http.state import ApiState
+from projections import queries
 
 router = APIRouter()
 PING_S: Final = 15.0
@@ -99,11 +100,8 @@ async def readiness(api: ApiState) -> dict[str, Any]:
 
 async def _positions(api: ApiState) -> dict[str, int]:
     def read(db: Any) -> dict[str, int]:
-        rows = db.query("SELECT source, position FROM proj_tracking")
-        found = {"mt5": 0, "risk": 0}
-        for source, position in rows:
-            found["mt5" if source == "MT5" else "risk"] = int(position)
-        return found
+        reached = queries.tracking(db)
+        return {"mt5": reached.get("MT5", 0), "risk": reached.get("RISK", 0)}
 
     try:
         return await api.reads.run(read)

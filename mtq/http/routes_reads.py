@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
+import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
-from mtq.http import queries
+from bus.schemas.query import RiskEvent
 from mtq.http.auth import reader
 from mtq.http.cursor import BadCursor, decode_cursor, encode_cursor
 from mtq.http.models import (
@@ -25,6 +26,7 @@ from mtq.http.models import (
 )
 from mtq.http.reads import accounts_page, page_json
 from mtq.http.state import ApiState
+from projections import history, queries
 from projections.queries import UnknownAccount
 
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
@@ -130,8 +132,8 @@ async def get_positions(
     _known(api, account_id)
     after = _cursor(cursor, 2)
     items, key = await api.reads.run(
-        lambda db: queries.positions(
-            db, account_id, state=state, symbol=symbol, after=after, limit=limit
+        lambda db: queries.positions_page(
+            db, account=account_id, state=state, symbol=symbol, after=after, limit=limit
         )
     )
     return {"items": items, "next_cursor": None if key is None else encode_cursor(key)}
@@ -149,23 +151,20 @@ async def _recon(
     after = _cursor(cursor, 3)
     now = datetime.now(UTC)
     items, key = await api.reads.run(
-        lambda db: queries.reconciliation(
+        lambda db: queries.reconciliation_page(
             db,
             api.settings.accounts,
             now,
-            account_id=account_id,
+            account=account_id,
             statuses=status,
             live=live,
             after=after,
             limit=limit,
         )
     )
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item["status"]] = counts.get(item["status"], 0) + 1
     return {
         "items": items,
-        "counts": counts,
+        "counts": queries.status_counts(items),
         "next_cursor": None if key is None else encode_cursor(key),
     }
 
@@ -214,13 +213,13 @@ async def get_reconciliation(
 async def get_risk(api: State, account_id: AccountPath) -> dict[str, Any]:
     """Limits in force, day anchor, floors, rule state and the latest decisions."""
 
-    def read(db: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        return queries.risk_doc(db, account_id), queries.decisions(db, account_id)
+    def read(db: Any) -> tuple[list[dict[str, Any]], list[RiskEvent]]:
+        return queries.risk_docs(db, account_id), queries.decisions(db, account_id)
 
-    doc, recent = await api.reads.run(read)
-    if doc is None:
+    docs, recent = await api.reads.run(read)
+    if not docs:
         raise HTTPException(404, f"unknown account {account_id!r} (no decisions projected)")
-    return {"account_id": account_id, "risk": doc, "recent": recent}
+    return {"account_id": account_id, "risk": docs[0], "recent": msgspec.to_builtins(recent)}
 
 
 @router.get("/accounts/{account_id}/equity", response_model=EquitySeries, tags=["read models"])
@@ -240,10 +239,10 @@ async def get_equity(
     start, end = _utc(since), _utc(until)
 
     def read(db: Any) -> tuple[Any, Any, Any]:
-        bars, key = queries.equity(
+        bars, key = history.equity_bars(
             db, account_id, since=start, until=end, resolution=resolution, after=after, limit=limit
         )
-        return bars, key, queries.floors(db, account_id)
+        return bars, key, history.floors(db, account_id)
 
     bars, key, floors = await api.reads.run(read)
     limits = api.reads.snapshot.docs.get(account_id, {}).get("limits") or {}
@@ -273,7 +272,7 @@ async def get_events(
     after = _cursor(cursor, 2)
     start, end = _utc(since), _utc(until)
     items, key = await api.reads.run(
-        lambda db: queries.timeline(
+        lambda db: history.timeline(
             db, account_id, since=start, until=end, after=after, limit=limit
         )
     )

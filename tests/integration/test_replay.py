@@ -60,7 +60,12 @@ def views_of(db_url: str, config: MtqConfig, account: str, at: datetime) -> dict
         [risk], events = queries.risk(db, RiskQuery(account=account, limit=ALL))
     finally:
         db.close()
-    return {"status": status, "positions": positions, "risk": risk, "risk_events": events}
+    return {
+        "status": status,
+        "positions": positions,
+        "risk": risk,
+        "risk_events": msgspec.to_builtins(events),
+    }
 
 
 async def replay_at(url: str, cfg: Path, account: str, at: datetime) -> dict[str, Any]:

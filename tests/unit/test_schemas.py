@@ -136,13 +136,37 @@ SAMPLES: list[Message] = [
     q.ReconciliationQuery(account="ftmo-001", status=("divergent",)),
     q.ReconciliationReply(items=[{"status": "matched"}], counts={"matched": 1}),
     q.RiskQuery(account="ftmo-001", kinds=("DrawdownBreached",)),
-    q.RiskReply(accounts=[{"account_id": "ftmo-001"}], events=[]),
+    q.RiskReply(
+        accounts=[{"account_id": "ftmo-001"}],
+        events=[
+            q.RiskEvent(
+                account_id="ftmo-001",
+                notification_id=7,
+                type="DrawdownBreached",
+                time="2026-11-22T08:00:00+00:00",
+                decision={"floor": 95000.0},
+            )
+        ],
+    ),
     q.EquityQuery(account="ftmo-001", since="2026-11-22T08:00:00Z"),
-    q.EquityReply(account="ftmo-001", bars=[{"minute": "2026-11-22T08:00:00Z"}]),
+    q.EquityReply(
+        account="ftmo-001",
+        bars=[
+            q.EquityMinute(
+                minute="2026-11-22T08:00",
+                equity=q.Ohlc(open=1.0, high=2.0, low=0.5, close=1.5),
+                balance=q.Ohlc(open=1.0, high=1.0, low=1.0, close=1.0),
+                samples=3,
+            )
+        ],
+    ),
     q.AnalyticsQuery(account="ftmo-001", since="2026-11-01T00:00:00Z"),
     q.AnalyticsReply(account="ftmo-001", analytics={"stats": {"trades": 3}}),
     q.BarsQuery(symbol="EURUSD", tf="M5", since="2026-11-01T00:00:00Z"),
     q.BarsReply(symbol="EURUSD", tf="M5", account="ftmo-001", bars=[{"open": 1.1}]),
+    q.RebuildRequest(),
+    q.RebuildReply(accepted=True, total=120),
+    q.RebuildProgress(done=60, total=120, facts=50, decisions=10),
 ]
 
 
