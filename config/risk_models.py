@@ -146,6 +146,20 @@ class ScheduleConfig(_Frozen):
         return self
 
 
+class ObjectivesConfig(_Frozen):
+    """A challenge's objectives (none by default). Progress is recorded as decisions:
+    ObjectiveMet / ObjectiveMissed, then ChallengePassed or ChallengeFailed."""
+
+    profit_target_percent: Annotated[float, Field(gt=0, le=1000)] | None = None
+    """Of initial capital, on the balance with every position closed."""
+    min_trading_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    """Trading days (the daily-loss calendar's) on which a position was opened."""
+    max_calendar_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    """From the first trading day; passing the last one unpassed fails the challenge."""
+    best_day_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    """The best day's closed profit at most this share of the total profit."""
+
+
 class ReconciliationConfig(_Frozen):
     """Tolerances for matching intended trades with broker positions (docs/architecture.md §5)."""
 
@@ -180,6 +194,7 @@ class RiskConfig(_Frozen):
     """Cancel a pending liquidation only above floor + this fraction of floor..warning."""
     feed: FeedConfig = FeedConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    objectives: ObjectivesConfig = ObjectivesConfig()
     liquidation_grace_seconds: Annotated[float, Field(ge=0)] = 0.0
     actions: RiskActionsConfig = RiskActionsConfig()
     initial_capital: Annotated[float, Field(gt=0)] | None = None

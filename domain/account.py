@@ -3,7 +3,8 @@
 Command methods check first (`_check_*`, raising a `RiskError` before anything is recorded),
 then record decisions (domain/events.py says how each evolves the state). Each rule is a
 module: domain/loss_rules.py (daily and max loss), domain/position_rules.py (positions and
-limits), domain/feed_rule.py (stale feed), domain/schedule_rule.py (time rules); pre-trade
+limits), domain/feed_rule.py (stale feed), domain/schedule_rule.py (time rules),
+domain/objective_rules.py (challenge objectives); pre-trade
 is domain/pretrade.py and the trading states domain/trading_state.py. domain/account_base.py
 holds what they share.
 """
@@ -32,10 +33,12 @@ from domain.inputs import (
     FactRef,
     MarketEvidence,
     OrderRequest,
+    PositionState,
     PreTradeAnswer,
 )
 from domain.loss_rules import LossRules
 from domain.money import CENT
+from domain.objective_rules import ObjectiveRules
 from domain.position_rules import PositionRules
 from domain.pretrade import check_order as pretrade_check
 from domain.rules import RiskRules
@@ -63,7 +66,7 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(LossRules, PositionRules, ScheduleRules):
+class AccountRisk(LossRules, PositionRules, ScheduleRules, ObjectiveRules):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent
@@ -205,8 +208,16 @@ class AccountRisk(LossRules, PositionRules, ScheduleRules):
         decided = len(self._pending_events)
         if getattr(self, "_feed_stale", False):
             self._restore_feed(last_seen, at)
+        if self._day_end is not None and at.time >= self._day_end:
+            self._close_day_profit(at)
         self._decide_loss(state, balance, equity, decided, at)
         self._check_schedule(at)
+        self._check_objectives(at)
+
+    def observe_opened(self, position: PositionState, at: FactRef) -> None:
+        """Track a new position (domain/position_rules.py); its day is a trading day."""
+        PositionRules.observe_opened(self, position, at)
+        self._count_trading_day(at)
 
     def observe_order_result(
         self, command_id: str, executed: bool, detail: str, at: FactRef

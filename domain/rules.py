@@ -128,6 +128,26 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Objectives:
+    """A challenge's objectives; none by default (a funded account has none).
+
+    `profit_target_percent` of initial capital, reached on the balance with every position
+    closed; `min_trading_days` trading days (of the daily-loss calendar) with a position
+    opened; `max_calendar_days` from the first trading day; `best_day_percent`: the best
+    day's closed profit at most this share of the total profit.
+    """
+
+    profit_target_percent: Decimal | None = None
+    min_trading_days: int | None = None
+    max_calendar_days: int | None = None
+    best_day_percent: Decimal | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self != Objectives()
+
+
+@dataclass(frozen=True)
 class PositionLimits:
     """Limits on what may be open at once; `action` when one is broken."""
 
@@ -163,6 +183,7 @@ class RiskRules:
     """A pending liquidation is cancelled only above floor + this share of floor..warning."""
     feed: FeedRule = field(default_factory=FeedRule)
     schedule: Schedule = field(default_factory=Schedule)
+    objectives: Objectives = field(default_factory=Objectives)
 
     @property
     def peak_runs(self) -> int:
@@ -172,12 +193,14 @@ class RiskRules:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form: Decimals as strings, tuples as lists, keys in field order.
 
-        An empty schedule is left out, so rules recorded before schedules existed compare
-        (and replay) unchanged.
+        An empty schedule (and no objectives) is left out, so rules recorded before they
+        existed compare (and replay) unchanged.
         """
         result: dict[str, Any] = _to_plain(self)
         if self.schedule == Schedule():
             del result["schedule"]
+        if not self.objectives.enabled:
+            del result["objectives"]
         return result
 
     @classmethod

@@ -70,4 +70,17 @@ def summarize(account: AccountRisk) -> dict[str, Any]:
             "rules": rules.to_dict(),
         }
     )
+    if rules.objectives.enabled:
+        progress = a.objective_progress
+        result["objectives"] = plain(
+            {
+                "trading_days": len(progress["days"]),
+                "passed": progress["passed"],
+                "failed": progress["failed"],
+                "progress": {
+                    name: {"value": value, "target": target, "met": met}
+                    for name, (value, target, met) in a._objective_numbers().items()
+                },
+            }
+        )
     return result

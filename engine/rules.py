@@ -13,6 +13,7 @@ from domain.rules import (
     FeedRule,
     FlatBy,
     MaxLossRule,
+    Objectives,
     PositionLimits,
     RiskRules,
     Schedule,
@@ -75,6 +76,12 @@ def rules_for(account: AccountConfig) -> RiskRules:
             max_clock_skew_seconds=float(risk.feed.max_clock_skew_seconds),
         ),
         schedule=schedule(risk.schedule),
+        objectives=Objectives(
+            profit_target_percent=_optional(risk.objectives.profit_target_percent),
+            min_trading_days=risk.objectives.min_trading_days,
+            max_calendar_days=risk.objectives.max_calendar_days,
+            best_day_percent=_optional(risk.objectives.best_day_percent),
+        ),
     )
 
 

@@ -122,6 +122,18 @@ def _flattened(d: Mapping[str, Any]) -> str:
     )
 
 
+def _passed(d: Mapping[str, Any]) -> str:
+    objectives: Mapping[str, Any] = d.get("objectives") or {}
+    met = ", ".join(
+        f"{k} {v.get('value')} (target {v.get('target')})" for k, v in objectives.items()
+    )
+    return f"challenge passed: {met}"
+
+
+def _failed(d: Mapping[str, Any]) -> str:
+    return f"challenge failed: {d.get('reason')} (rule {d.get('rule')})"
+
+
 def _state(d: Mapping[str, Any]) -> str:
     return (
         f"trading {d.get('previous')} -> {d.get('state')}: {d.get('reason')} (by {d.get('actor')})"
@@ -140,6 +152,8 @@ SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "FeedRestored": _restored,
     "ScheduleWarning": _schedule_warning,
     "ScheduleFlattened": _flattened,
+    "ChallengePassed": _passed,
+    "ChallengeFailed": _failed,
 }
 REPEAT_AFTER_S: Final = 60.0
 """An alert of one cause (account, kind, rule or state or reason) is raised at most once in

@@ -75,3 +75,14 @@ def test_schedule_decisions_when_recorded_then_alerts_say_when() -> None:
     )
     assert flat is not None
     assert "flat at 2026-03-02T21:10:00+00:00, 1 position(s) closed" in flat
+
+
+def test_challenge_end_when_recorded_then_alert_names_the_numbers_or_the_rule() -> None:
+    passed = decision_alert(
+        "ChallengePassed",
+        {"objectives": {"profit_target": {"value": "110000.00", "target": "110000.00"}}},
+    )
+    assert passed == "challenge passed: profit_target 110000.00 (target 110000.00)"
+    failed = decision_alert("ChallengeFailed", {"rule": "max", "reason": "max loss breached"})
+    assert failed == "challenge failed: max loss breached (rule max)"
+    assert decision_alert("ObjectiveMet", {"objective": "best_day"}) is None
