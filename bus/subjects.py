@@ -47,7 +47,13 @@ AGENTS_PREFIX: Final = "mtq.agents"
 
 POSITION_KINDS: Final = ("opened", "modified", "closed")
 ORDER_KINDS: Final = ("executed", "rejected")
-COMMAND_KINDS: Final = ("close_position", "close_all", "set_trading_state")
+COMMAND_KINDS: Final = (
+    "close_position",
+    "close_all",
+    "set_trading_state",
+    "place_order",
+    "modify_position",
+)
 
 DLQ_PREFIX: Final = "dlq"
 WEBHOOK_DLQ_PREFIX: Final = f"{DLQ_PREFIX}.api.webhook"
