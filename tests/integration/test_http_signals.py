@@ -73,7 +73,7 @@ SIGNAL = {"signal_id": "h-1", "strategy": "demo", "symbol": "EURUSD", "side": "b
 async def test_signed_signal_over_http_and_its_approval(
     engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
-    url, nc, feed = engine_bus
+    url, _nc, feed = engine_bus
     path = tmp_path / "demo.yaml"
     path.write_text(CONFIG)
     config = load(path)
