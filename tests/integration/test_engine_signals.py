@@ -3,6 +3,9 @@ RISK records them, PlaceOrder reaches CMD with the derived id, and the audit red
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +17,12 @@ from nats.aio.client import Client
 
 from bus import subjects
 from bus.codec import encode
+from bus.reader import read_facts
 from bus.schemas.orders import ApprovalReply, ApprovalSubmit, SignalReply, SignalSubmit
 from bus.schemas.risk import RiskControlRequest
 from domain.signals import floor_to_step, signal_command_id
-from engine.audit_run import run_verify
+from engine.audit_replay import RecordedEvent, VerifyResult, verify
+from engine.audit_run import read_recorded, run_verify
 from engine.store import open_store
 from tests.integration.engine_support import (
     T0,
@@ -121,6 +126,23 @@ async def verified(nc: Client, url: str) -> None:
     assert result.decisions == len(read_decisions(url))
 
 
+async def tampered_verify(nc: Client, url: str, signal_id: str) -> VerifyResult:
+    """Audit verify over RISK as read, with one recorded SignalReceived asking 2% not 1%."""
+    store = open_store(url)
+    recorded = await asyncio.to_thread(read_recorded, store)
+    for events in recorded.by_aggregate.values():
+        for i, entry in enumerate(events):
+            if entry.type_name == "SignalReceived" and entry.event.signal_id == signal_id:
+                body = json.loads(entry.stored.state)
+                assert body["risk_percent"] == "1.0"
+                state = json.dumps({**body, "risk_percent": "2"}, separators=(",", ":")).encode()
+                stored = dataclasses.replace(entry.stored, state=state)
+                events[i] = RecordedEvent(stored, store.mapper.to_domain_event(stored))
+                break
+    facts = read_facts(nc.jetstream(), until_seq=recorded.tracking)
+    return await verify(facts, recorded, store.mapper)
+
+
 async def test_fan_out_sized_by_risk_percent_placed_on_cmd_with_derived_ids_and_replayed(
     engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
 ) -> None:
@@ -164,6 +186,10 @@ async def test_fan_out_sized_by_risk_percent_placed_on_cmd_with_derived_ids_and_
         assert received["actor"] == "strategy:copier"
         assert received["received_at"] == T0.isoformat()  # the account's fact time
     await verified(nc, url)
+    tampered = await tampered_verify(nc, url, "fan-1")
+    assert not tampered.identical
+    assert tampered.difference is not None
+    assert "SignalSized" in tampered.difference.recorded  # 2% sizes another volume
 
 
 async def test_manual_approval_by_api_with_the_actor_recorded_then_expiry(
