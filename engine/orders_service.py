@@ -217,7 +217,9 @@ class OrdersService:
                 status="rejected",
                 reason="no snapshot or heartbeat from the account yet: nothing to time it by",
             )
-        match await self.engine.request(SignalIn(account_id, signal, ref)):
+        # Decided now, committed with its placement (or alone): one commit, not two, before
+        # the PlaceOrder goes out. Nothing is awaited between the two decisions.
+        match self.engine.decider.handle(SignalIn(account_id, signal, ref)):
             case Rejected(reason=refusal):
                 raise ServiceRequestError(400, refusal)
             case _:
@@ -225,6 +227,8 @@ class OrdersService:
         entry = account.signal(request.signal_id)
         if entry is not None and entry["status"] == "approved":
             await self._place(account, request.signal_id, market)
+        else:
+            await self.engine.commit()
         return self._first_answer(account, request.signal_id)
 
     async def _market(self, account: AccountRisk, symbol: str) -> MarketEvidence:
