@@ -33,6 +33,7 @@ from tests.integration.engine_support import (
     settled,
     stream_messages,
 )
+from tests.support import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -92,7 +93,13 @@ async def approve(nc: Client, identity: str, **fields: Any) -> ApprovalReply:
     return msgspec.json.decode(reply.data, type=ApprovalReply)
 
 
+async def serving(process: Any) -> None:
+    """The engine serves mtq-orders once it has caught up (after `ready`)."""
+    await eventually(lambda: process.orders_micro is not None, timeout=10)
+
+
 async def start(feed: FactFeed, process: Any) -> None:
+    await serving(process)
     last = 0
     for account_id, equity in EQUITIES.items():
         last = await feed.snapshot(account_id, equity, equity)
@@ -299,3 +306,31 @@ async def test_identities_bound_and_fields_named(
         code, _ = await submit_error(nc, "admin", signal_id="x-5", strategy="nope")
         assert code == "404"
         assert len(read_decisions(url)) == before
+
+
+async def test_after_a_restart_an_awaited_approval_is_still_decided_and_the_first_answer_kept(
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    url, nc, feed = engine_bus
+    path = tmp_path / "signals.yaml"
+    path.write_text(CONFIG)
+    async with running_engine(url, load(path)) as process:
+        await start(feed, process)
+        first = await submit(nc, "admin", signal_id="re-1", strategy="desk")
+        sent = await submit(nc, "admin", signal_id="re-2", strategy="copier", accounts=["acc-2"])
+    async with running_engine(url, load(path), snapshot_every=1) as process:
+        await serving(process)
+        again = await submit(nc, "admin", signal_id="re-1", strategy="desk")
+        assert again.duplicate
+        assert again.accounts == first.accounts
+        assert (await submit(nc, "admin", signal_id="re-2", strategy="copier")).accounts == (
+            sent.accounts
+        )
+        answer = await approve(nc, "admin", signal_id="re-1", account_id="acc-1",
+                               decision="approve")  # fmt: skip
+        assert answer.status == "sent"
+        assert len(await place_orders(nc)) == 2
+    async with running_engine(url, load(path)) as process:  # from the snapshot just taken
+        await serving(process)
+        assert (await submit(nc, "admin", signal_id="re-1", strategy="desk")).duplicate
+    await verified(nc, url)
