@@ -92,7 +92,9 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
         stop = asyncio.Event()
         engine = asyncio.create_task(process.run(stop))
         await asyncio.wait_for(process.engine.ready.wait(), 60)
-        while process.orders_micro is None:  # served once caught up
+        for _ in range(6000):  # mtq-orders is served once the engine has caught up
+            if process.orders_micro is not None:
+                break
             await asyncio.sleep(0.01)
         arrived: dict[str, float] = {}
         waiting: dict[str, asyncio.Event] = {}
