@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 
 from bus import schemas, subjects
-from bus.schemas import query
+from bus.schemas import orders, query
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
@@ -49,6 +49,10 @@ def _channels() -> tuple[tuple[type[schemas.base.Message], str, str], ...]:
         (schemas.RiskControlReply, s.risk_control(_ID) + _REPLY, risk),
         (schemas.RiskShowRequest, s.RISK_SHOW, risk),
         (schemas.RiskShowReply, s.RISK_SHOW + _REPLY, risk),
+        (orders.SignalSubmit, s.orders_submit(_ID), s.SERVICE_ORDERS),
+        (orders.SignalReply, s.orders_submit(_ID) + _REPLY, s.SERVICE_ORDERS),
+        (orders.ApprovalSubmit, s.orders_approve(_ID), s.SERVICE_ORDERS),
+        (orders.ApprovalReply, s.orders_approve(_ID) + _REPLY, s.SERVICE_ORDERS),
     ]
     queries = (
         ("status", query.StatusQuery, query.StatusReply),

@@ -18,6 +18,7 @@ KV_STATUS: Final = "mtq_status"
 SERVICE_RISK: Final = "mtq-risk"
 SERVICE_QUERY: Final = "mtq-query"
 SERVICE_AGENTS: Final = "mtq-agents"
+SERVICE_ORDERS: Final = "mtq-orders"
 
 RISK_CHECK_PREFIX: Final = "mtq.risk.check"
 RISK_CONTROL_PREFIX: Final = "mtq.risk.control"
@@ -26,6 +27,12 @@ RISK_CHECK_ANY: Final = f"{RISK_CHECK_PREFIX}.*"
 RISK_CONTROL_ANY: Final = f"{RISK_CONTROL_PREFIX}.*"
 """What the engine serves: `mtq.risk.control.<identity>`, the actor bound by the subject."""
 RISK_SHOW: Final = "mtq.risk.show"
+ORDERS_SUBMIT_PREFIX: Final = "mtq.orders.submit"
+ORDERS_APPROVE_PREFIX: Final = "mtq.orders.approve"
+ORDERS_SUBMIT_ANY: Final = f"{ORDERS_SUBMIT_PREFIX}.*"
+"""What the engine serves: `mtq.orders.submit.<identity>`, the submitter bound by the subject."""
+ORDERS_APPROVE_ANY: Final = f"{ORDERS_APPROVE_PREFIX}.*"
+"""What the engine serves: `mtq.orders.approve.<identity>`, the approver bound by the subject."""
 QUERY_PREFIX: Final = "mtq.query"
 QUERY_ENDPOINTS: Final = (
     "status",
@@ -123,6 +130,13 @@ def commands_for(account_id: str) -> str:
     return f"cmd.{account(account_id)}.>"
 
 
+def commands_of_kind(kind: str) -> str:
+    """Every account's commands of one kind, `cmd.*.<kind>` (for watching, not sending)."""
+    if kind not in COMMAND_KINDS:
+        raise SubjectError(f"invalid command kind {kind!r}: one of {COMMAND_KINDS}")
+    return f"cmd.*.{kind}"
+
+
 # --- risk event store ----------------------------------------------------------------
 
 
@@ -144,6 +158,17 @@ def risk_control(identity: str) -> str:
     """`mtq.risk.control.<identity>`: a control request whose recorded actor is `identity`
     (each identity may publish only its own)."""
     return f"{RISK_CONTROL_PREFIX}.{check_token(identity, 'identity')}"
+
+
+def orders_submit(identity: str) -> str:
+    """`mtq.orders.submit.<identity>`: a signal submitted by `identity` (`api`, `admin` or
+    `strategy-<name>`, which may submit only for its own strategy)."""
+    return f"{ORDERS_SUBMIT_PREFIX}.{check_token(identity, 'identity')}"
+
+
+def orders_approve(identity: str) -> str:
+    """`mtq.orders.approve.<identity>`: an approval or rejection recorded as by `identity`."""
+    return f"{ORDERS_APPROVE_PREFIX}.{check_token(identity, 'identity')}"
 
 
 def last_token(subject: str) -> str:
@@ -229,6 +254,7 @@ HEALTH_ANY: Final = f"{FACTS_PREFIX}.*.health"
 LIFECYCLE_ANY: Final = f"{FACTS_PREFIX}.*.lifecycle"
 COMMANDS_ANY: Final = f"{COMMANDS_PREFIX}.*.>"
 RISK_SERVICE_ANY: Final = "mtq.risk.>"
+ORDERS_SERVICE_ANY: Final = "mtq.orders.>"
 RISK_EVENTS_ANY: Final = f"{RISK_PREFIX}.events.>"
 EVENTSTORE_PREFIX: Final = f"{RISK_PREFIX}.application"
 """Default subject prefix of the event store's application events."""

@@ -18,7 +18,7 @@ from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
 from engine.decider import Answered, Applied, Decider, Outcome, Rejected, Skipped
-from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn
+from engine.messages import ConfigIn, FactIn, Request
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
 from engine.store import RiskStore
 
@@ -266,11 +266,18 @@ class RiskEngine:
 
     # --- requests (pre-trade, control) ---------------------------------------------------
 
+    async def commit(self) -> None:
+        """Commit what was decided through `decider.handle` directly (mtq-orders: a signal and
+        its placement commit as one group)."""
+        group = await self._flush()
+        if group is not None:
+            await group.done
+
     def request_ref(self) -> FactRef:
         """Where a request is decided: after the last fact decided, at the receive time."""
         return FactRef(self.decider.last_seq, self._clock())
 
-    async def request(self, message: CheckIn | ControlIn) -> Outcome:
+    async def request(self, message: Request) -> Outcome:
         """Decide a pre-trade check or a control, send what it ordered, wait for the commit."""
         outcome = self.decider.handle(message)
         match outcome:
