@@ -1,16 +1,16 @@
-"""Execute ClosePosition / CloseAll / SetTradingState once per command id."""
+"""Execute commands (orders, closes, SL/TP, trading state) once per command id."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, assert_never
 
 from nats.aio.msg import Msg
 
+from agents.order_requests import close_request, modify_request, order_comment, place_request
 from agents.outbox import Outbox, OutgoingFact
 from agents.session import TerminalSession, TerminalUnavailable
 from agents.state import AgentState
@@ -24,11 +24,15 @@ from bus.schemas import (
     CloseAll,
     ClosePosition,
     Command,
+    ModifyPosition,
     OrderExecuted,
     OrderRejected,
+    PlaceOrder,
     SetTradingState,
 )
 from bus.schemas.base import utc_now
+
+__all__ = ["CommandExecutor", "Result", "filling_for", "order_comment"]
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +45,6 @@ RETRY_RETCODES: Final = frozenset(
         c.TRADE_RETCODE_TOO_MANY_REQUESTS,
     }
 )
-CLOSE_MAGIC: Final = 20_240_601
-DEVIATION_POINTS: Final = 20
-_NOT_TOKEN: Final = re.compile(r"[^A-Za-z0-9]")
-
-
-def order_comment(command_id: str) -> str:
-    """A short ASCII token naming the command: `mtq-` and 8 characters of its id (brokers
-    refuse long or non-ASCII comments with -2 'Invalid "comment" argument')."""
-    token = _NOT_TOKEN.sub("", command_id)[:8]
-    return f"mtq-{token}" if token else "mtq"
 
 
 def filling_for(info: SymbolInfo | None) -> int:
@@ -140,6 +134,10 @@ class CommandExecutor:
             case SetTradingState():
                 await self._set_trading_state(command)
                 results = [self._state_set(command)]
+            case PlaceOrder():
+                results = [await self._place(command)]
+            case ModifyPosition():
+                results = [await self._modify(command)]
             case _:
                 assert_never(command)
         self._finish(command.command_id, results)
@@ -264,34 +262,72 @@ class CommandExecutor:
             )
         return await self._send_close(cid, position, close_volume)
 
-    async def _close_request(
-        self, position: TradePosition, volume: float, cid: str
-    ) -> dict[str, Any]:
-        sell = int(position.type) == c.POSITION_TYPE_BUY
-        tick = await self.session.call("symbol_info_tick", position.symbol)
-        return {
-            "action": c.TRADE_ACTION_DEAL,
-            "symbol": str(position.symbol),
-            "volume": volume,
-            "type": c.ORDER_TYPE_SELL if sell else c.ORDER_TYPE_BUY,
-            "position": int(position.ticket),
-            "price": float(tick.bid if sell else tick.ask),
-            "deviation": DEVIATION_POINTS,
-            "magic": CLOSE_MAGIC,
-            "comment": order_comment(cid),
-            "type_filling": await self._filling(str(position.symbol)),
-        }
+    async def _place(self, command: PlaceOrder) -> Result:
+        cid = command.command_id
+        if not await self._wait_terminal():
+            return self._rejected(cid, None, f"terminal unavailable: {self.session.last_error}")
+
+        async def build() -> dict[str, Any]:
+            tick = await self.session.call("symbol_info_tick", command.symbol)
+            return place_request(command, tick, await self._filling(command.symbol))
+
+        return await self._send(cid, None, command.symbol, build, position=None)
+
+    async def _modify(self, command: ModifyPosition) -> Result:
+        cid, ticket = command.command_id, command.ticket
+        if not await self._wait_terminal():
+            return self._rejected(cid, ticket, f"terminal unavailable: {self.session.last_error}")
+        try:
+            position = await self._find(ticket)
+        except TerminalUnavailable as exc:
+            return self._rejected(cid, ticket, f"terminal unavailable: {exc}")
+        if position is None:
+            return self._rejected(cid, ticket, f"unknown ticket {ticket}: no open position")
+
+        async def build() -> dict[str, Any]:
+            return modify_request(command, position)
+
+        return await self._send(
+            cid, ticket, str(position.symbol), build, position=int(position.identifier)
+        )
 
     async def _send_close(self, cid: str, position: TradePosition, volume: float) -> Result:
-        ticket = int(position.ticket)
+        symbol = str(position.symbol)
+
+        async def build() -> dict[str, Any]:
+            tick = await self.session.call("symbol_info_tick", symbol)
+            return close_request(position, volume, tick, await self._filling(symbol), cid)
+
+        return await self._send(
+            cid, int(position.ticket), symbol, build, position=int(position.identifier)
+        )
+
+    async def _position_of(self, order: int) -> int | None:
+        """The position identifier an order's deal went to (None: a pending order, or the
+        history could not be read)."""
+        try:
+            deals = await self.session.call("history_deals_get", ticket=order)
+        except TerminalUnavailable:
+            return None
+        return next((int(d.position_id) for d in deals or () if int(d.position_id)), None)
+
+    async def _send(
+        self,
+        cid: str,
+        ticket: int | None,
+        symbol: str,
+        build: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        position: int | None,
+    ) -> Result:
+        """Send what `build` makes, retrying requotes and lost answers; `position` is the
+        identifier when known (closes, SL/TP), else read from the order's deal."""
         last: tuple[int | None, str] = (None, "")
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.retry_delay_s * attempt)
             try:
-                result, error = await self.session.order_send(
-                    await self._close_request(position, volume, cid)
-                )
+                result, error = await self.session.order_send(await build())
             except TerminalUnavailable as exc:
                 last = (None, f"terminal unavailable: {exc}")
                 continue
@@ -302,15 +338,19 @@ class CommandExecutor:
                 continue
             retcode = int(result.retcode)
             if retcode == c.TRADE_RETCODE_INVALID_FILL:
-                self._symbols.pop(str(position.symbol), None)  # read the modes again next time
-            if retcode in DONE:
+                self._symbols.pop(symbol, None)  # read the modes again next time
+            if retcode in DONE or retcode == c.TRADE_RETCODE_PLACED:
+                order = int(result.order)
+                if position is None and order:
+                    position = await self._position_of(order)
                 return OrderExecuted(
                     account_id=self.account_id,
                     command_id=cid,
-                    ticket=ticket,
+                    ticket=ticket if ticket is not None else order,
                     retcode=retcode,
                     comment=str(result.comment),
                     deal=int(result.deal) or None,
+                    position=position,
                     volume=float(result.volume),
                     price=float(result.price),
                     time=utc_now(),

@@ -9,13 +9,21 @@ from nats.js.client import JetStreamContext
 
 from bus import subjects
 from bus.codec import encode
-from bus.schemas import CloseAll, ClosePosition, Command, SetTradingState
+from bus.schemas import (
+    CloseAll,
+    ClosePosition,
+    Command,
+    ModifyPosition,
+    PlaceOrder,
+    SetTradingState,
+)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 def command_kind(command: Command) -> str:
-    """The subject kind of a command (`close_position`, `close_all`, `set_trading_state`)."""
+    """The subject kind of a command (`close_position`, `close_all`, `set_trading_state`,
+    `place_order`, `modify_position`)."""
     match command:
         case ClosePosition():
             return "close_position"
@@ -23,6 +31,10 @@ def command_kind(command: Command) -> str:
             return "close_all"
         case SetTradingState():
             return "set_trading_state"
+        case PlaceOrder():
+            return "place_order"
+        case ModifyPosition():
+            return "modify_position"
         case _:
             assert_never(command)
 

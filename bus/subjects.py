@@ -18,6 +18,7 @@ KV_STATUS: Final = "mtq_status"
 SERVICE_RISK: Final = "mtq-risk"
 SERVICE_QUERY: Final = "mtq-query"
 SERVICE_AGENTS: Final = "mtq-agents"
+SERVICE_ORDERS: Final = "mtq-orders"
 
 RISK_CHECK_PREFIX: Final = "mtq.risk.check"
 RISK_CONTROL_PREFIX: Final = "mtq.risk.control"
@@ -26,6 +27,12 @@ RISK_CHECK_ANY: Final = f"{RISK_CHECK_PREFIX}.*"
 RISK_CONTROL_ANY: Final = f"{RISK_CONTROL_PREFIX}.*"
 """What the engine serves: `mtq.risk.control.<identity>`, the actor bound by the subject."""
 RISK_SHOW: Final = "mtq.risk.show"
+ORDERS_SUBMIT_PREFIX: Final = "mtq.orders.submit"
+ORDERS_APPROVE_PREFIX: Final = "mtq.orders.approve"
+ORDERS_SUBMIT_ANY: Final = f"{ORDERS_SUBMIT_PREFIX}.*"
+"""What the engine serves: `mtq.orders.submit.<identity>`, the submitter bound by the subject."""
+ORDERS_APPROVE_ANY: Final = f"{ORDERS_APPROVE_PREFIX}.*"
+"""What the engine serves: `mtq.orders.approve.<identity>`, the approver bound by the subject."""
 QUERY_PREFIX: Final = "mtq.query"
 QUERY_ENDPOINTS: Final = (
     "status",
@@ -40,7 +47,13 @@ AGENTS_PREFIX: Final = "mtq.agents"
 
 POSITION_KINDS: Final = ("opened", "modified", "closed")
 ORDER_KINDS: Final = ("executed", "rejected")
-COMMAND_KINDS: Final = ("close_position", "close_all", "set_trading_state")
+COMMAND_KINDS: Final = (
+    "close_position",
+    "close_all",
+    "set_trading_state",
+    "place_order",
+    "modify_position",
+)
 
 DLQ_PREFIX: Final = "dlq"
 WEBHOOK_DLQ_PREFIX: Final = f"{DLQ_PREFIX}.api.webhook"
@@ -138,6 +151,17 @@ def risk_control(identity: str) -> str:
     """`mtq.risk.control.<identity>`: a control request whose recorded actor is `identity`
     (each identity may publish only its own)."""
     return f"{RISK_CONTROL_PREFIX}.{check_token(identity, 'identity')}"
+
+
+def orders_submit(identity: str) -> str:
+    """`mtq.orders.submit.<identity>`: a signal submitted by `identity` (`api`, `admin` or
+    `strategy-<name>`, which may submit only for its own strategy)."""
+    return f"{ORDERS_SUBMIT_PREFIX}.{check_token(identity, 'identity')}"
+
+
+def orders_approve(identity: str) -> str:
+    """`mtq.orders.approve.<identity>`: an approval or rejection recorded as by `identity`."""
+    return f"{ORDERS_APPROVE_PREFIX}.{check_token(identity, 'identity')}"
 
 
 def last_token(subject: str) -> str:

@@ -40,6 +40,7 @@ from domain.position_rules import PositionRules
 from domain.pretrade import check_order as pretrade_check
 from domain.rules import RiskRules
 from domain.schedule_rule import ScheduleRules
+from domain.signal_rules import SignalRules
 from domain.summary import summarize
 from domain.trading_state import (
     CONTROL_ACTIONS,
@@ -63,7 +64,7 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(LossRules, PositionRules, ScheduleRules):
+class AccountRisk(LossRules, PositionRules, ScheduleRules, SignalRules):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent

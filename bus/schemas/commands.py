@@ -93,6 +93,5 @@ class ModifyPosition(Message, frozen=True, kw_only=True):
     issued_at: datetime | None = None
 
 
-Command = ClosePosition | CloseAll | SetTradingState
-"""What agents execute today; `PlaceOrder` and `ModifyPosition` join it with issue 17's
-execution path."""
+Command = ClosePosition | CloseAll | SetTradingState | PlaceOrder | ModifyPosition
+"""Everything an agent executes, one kind per subject (`bus.commands.command_kind`)."""

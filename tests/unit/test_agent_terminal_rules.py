@@ -72,7 +72,7 @@ async def test_close_when_terminal_refuses_arguments_then_rejected_once_without_
 ) -> None:
     ticket = rig.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.1).ticket
     await rig.poll()
-    monkeypatch.setattr("agents.command_executor.order_comment", lambda _: "x" * 40)
+    monkeypatch.setattr("agents.order_requests.order_comment", lambda _: "x" * 40)
     command = ClosePosition(command_id="cmd-long", account_id="rules", ticket=ticket)
     await rig.agent.executor.handle(command)
     (result,) = rig.of(OrderRejected)
