@@ -19,7 +19,6 @@ received, a point in the log, so a rebuild and a live projector keep the same ro
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -27,6 +26,7 @@ from typing import Any, Final
 import msgspec
 
 from bus.schemas import OrderExecuted, OrderRejected
+from domain.signals import approval_id, signal_command_id
 from projections.db import Database
 
 RECEIVED: Final = "received"
@@ -58,15 +58,6 @@ MAX_NOTES: Final = 20
 
 Key = tuple[str, str]
 """(signal_id, account_id)"""
-
-
-def command_id(signal_id: str, account_id: str) -> str:
-    """The PlaceOrder command id of a signal on an account (the interface's derivation)."""
-    return hashlib.sha256(f"{signal_id}|{account_id}".encode()).hexdigest()[:32]
-
-
-def approval_id(signal_id: str, account_id: str) -> str:
-    return f"{signal_id}:{account_id}"
 
 
 def order_comment(command: str) -> str:
@@ -105,7 +96,8 @@ def new_row(data: dict[str, Any], time: str) -> dict[str, Any]:
         "basis": {},
         "approval_id": approval_id(signal_id, account_id),
         "approval_status": None,
-        "command_id": command_id(signal_id, account_id),
+        "command_id": signal_command_id(signal_id, account_id),
+        "order_comment": order_comment(signal_command_id(signal_id, account_id)),
         "actor": None,
         "reason": "",
         "risk_check": None,
@@ -334,13 +326,9 @@ def _risk_approved(row: dict[str, Any], data: dict[str, Any], time: str) -> None
 
 
 def _risk_denied(row: dict[str, Any], data: dict[str, Any], time: str) -> None:
+    """The pre-trade check's denial; the `Rejected` by risk after it moves the row."""
     reasons = [str(r) for r in data.get("reasons") or ()]
     row["risk_check"] = {"decision": "denied", "time": time, "reasons": reasons}
-    if row["status"] not in (RECEIVED, APPROVED):
-        _note(row, time, "OrderDenied", f"ignored: signal is {row['status']}")
-        return
-    row["actor"], row["reason"] = "risk", ", ".join(reasons) or "denied by the pre-trade check"
-    _move(row, REJECTED, time, "OrderDenied")
 
 
 def _placed(row: dict[str, Any], data: dict[str, Any], time: str) -> None:
@@ -349,7 +337,7 @@ def _placed(row: dict[str, Any], data: dict[str, Any], time: str) -> None:
         return
     command = _text(data.get("command_id"))
     if command and command != row["command_id"]:
-        row["command_id"] = command
+        row["command_id"], row["order_comment"] = command, order_comment(command)
     if data.get("volume") is not None:
         row["volume"] = _num(data["volume"])
     if row["approval_status"] is None:
