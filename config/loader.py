@@ -26,8 +26,10 @@ from config.models import (
     AlertsConfig,
     ApiConfig,
     MtqConfig,
+    StrategyConfig,
     StreamsConfig,
     SupervisorConfig,
+    strategy_issues,
 )
 from config.presets import available_presets, load_preset
 from config.translate import error_details
@@ -39,6 +41,7 @@ TOP_LEVEL_KEYS: Final = (
     "streams",
     "api",
     "alerts",
+    "strategies",
     "merge",
     "merge_function",
     "accounts",
@@ -88,6 +91,7 @@ class _Build:
     strategy: str = "default"
     function_spec: tuple[SourceFile, str] | None = None
     accounts: list[tuple[SourceFile, int, Mapping[str, Any]]] = field(default_factory=list)
+    strategies: list[tuple[SourceFile, int, StrategyConfig]] = field(default_factory=list)
     defaults_error_locs: set[KeyPath] = field(default_factory=set)
 
     def run(self) -> tuple[MtqConfig | None, ValidationResult]:
@@ -104,6 +108,7 @@ class _Build:
         streams = _quiet(StreamsConfig, self.streams)
         api = _quiet(ApiConfig, self.api)
         alerts = _quiet(AlertsConfig, self.alerts)
+        self._check_strategies(tuple(a.id for a in built))
         config = None
         if (
             not self.errors
@@ -118,6 +123,7 @@ class _Build:
                 streams=streams,
                 api=api,
                 alerts=alerts,
+                strategies=tuple(s for _, _, s in self.strategies),
                 source=self.paths,
             )
             if not config.enabled_accounts():
@@ -175,6 +181,26 @@ class _Build:
                 setattr(self, name, deep_merge(getattr(self, name), section))
         self._take_merge_settings(src, data)
         self._take_accounts(src, data.get("accounts"))
+        self._take_strategies(src, data.get("strategies"))
+
+    def _take_strategies(self, src: SourceFile, strategies: Any) -> None:
+        if strategies is None:
+            return
+        if not isinstance(strategies, list):
+            self.errors.append(src.issue(("strategies",), "type", "strategies must be a list"))
+            return
+        for i, raw in enumerate(strategies):
+            try:
+                self.strategies.append((src, i, StrategyConfig.model_validate(raw)))
+            except ValidationError as exc:
+                for loc, rule, message in error_details(exc, StrategyConfig):
+                    self.errors.append(src.issue(("strategies", i, *loc), rule, message))
+
+    def _check_strategies(self, account_ids: tuple[str, ...]) -> None:
+        found = tuple(s for _, _, s in self.strategies)
+        for index, loc, rule, message in strategy_issues(found, account_ids):
+            src, i, _ = self.strategies[index]
+            self.errors.append(src.issue(("strategies", i, *loc), rule, message))
 
     def _section(self, src: SourceFile, data: Mapping[str, Any], key: str) -> dict[str, Any] | None:
         value = data.get(key)

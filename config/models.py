@@ -46,6 +46,8 @@ __all__ = [
     "Severity",
     "SimulatorConfig",
     "SimulatorStrategyConfig",
+    "SizingConfig",
+    "StrategyConfig",
     "StreamsConfig",
     "SupervisorConfig",
     "SymbolConfig",
@@ -89,6 +91,10 @@ class SymbolConfig(_Frozen):
     max_spread_pips: PositiveFloat | None = None
     max_gap_pips: PositiveFloat | None = None
     stale_feed_seconds: PositiveFloat | None = None
+    volume_min: PositiveFloat = 0.01
+    volume_step: PositiveFloat = 0.01
+    volume_max: PositiveFloat = 100.0
+    """The broker's volume limits (MT5 `volume_min/step/max`): what signal sizing rounds to."""
 
     @model_validator(mode="before")
     @classmethod
@@ -505,6 +511,75 @@ class AccountConfig(_Frozen):
         return f"${self.password_env} ({state})"
 
 
+Approval = Literal["auto", "manual"]
+
+
+class SizingConfig(_Frozen):
+    """Exactly one of `fixed` (lots) and `risk_percent` (of equity, from the SL distance)."""
+
+    fixed: PositiveFloat | None = None
+    risk_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SizingConfig:
+        if (self.fixed is None) == (self.risk_percent is None):
+            raise PydanticCustomError(
+                "sizing", "sizing takes exactly one of fixed (lots) and risk_percent"
+            )
+        return self
+
+
+class StrategyConfig(_Frozen):
+    """A signal provider: signs its signals with the HMAC secret in `secret_env`.
+
+    `secret_env` is read by the HTTP API only (the one part that checks signatures).
+    `approval` is one mode for all its accounts, or a mode per account (unlisted: manual).
+    """
+
+    name: AccountId
+    secret_env: EnvVarName
+    accounts: tuple[AccountId, ...] | Literal["all"] = "all"
+    approval: Approval | dict[AccountId, Approval] = "manual"
+    sizing: SizingConfig = SizingConfig(fixed=0.01)
+    expires_after_seconds: PositiveFloat = 60.0
+
+    def approval_for(self, account_id: str) -> Approval:
+        if isinstance(self.approval, str):
+            return self.approval
+        return self.approval.get(account_id, "manual")
+
+    def account_ids(self, configured: tuple[str, ...]) -> tuple[str, ...]:
+        """Its accounts among `configured` (in config order for `all`)."""
+        return configured if self.accounts == "all" else self.accounts
+
+
+def strategy_issues(
+    strategies: tuple[StrategyConfig, ...], account_ids: tuple[str, ...]
+) -> list[tuple[int, tuple[str | int, ...], str, str]]:
+    """(index, key path, rule, message) for each strategy naming an unknown account, a
+    repeated name, or an approval for an account it does not trade."""
+    issues: list[tuple[int, tuple[str | int, ...], str, str]] = []
+    seen: set[str] = set()
+    for i, strategy in enumerate(strategies):
+        if strategy.name in seen:
+            issues.append((i, ("name",), "duplicate_strategy",
+                           f"strategy {strategy.name!r} is defined twice"))  # fmt: skip
+        seen.add(strategy.name)
+        mine = strategy.account_ids(account_ids)
+        for j, account_id in enumerate(mine):
+            if account_id not in account_ids:
+                issues.append((i, ("accounts", j), "unknown_account",
+                               f"unknown account {account_id!r}; known: "
+                               f"{', '.join(account_ids) or 'none'}"))  # fmt: skip
+        if isinstance(strategy.approval, dict):
+            for account_id in strategy.approval:
+                if account_id not in mine:
+                    issues.append((i, ("approval", account_id), "unknown_account",
+                                   f"approval for {account_id!r}, not an account of "
+                                   f"strategy {strategy.name!r}"))  # fmt: skip
+    return issues
+
+
 class MtqConfig(_Frozen):
     """The whole configuration: accounts after merging defaults, supervisor and streams."""
 
@@ -513,6 +588,8 @@ class MtqConfig(_Frozen):
     streams: StreamsConfig = StreamsConfig()
     api: ApiConfig = ApiConfig()
     alerts: AlertsConfig = AlertsConfig()
+    strategies: tuple[StrategyConfig, ...] = ()
+    """Signal providers (issue 17): `strategies:` at the top level."""
     source: tuple[str, ...] = Field(default=(), exclude=True)
     """Files this configuration was loaded from (left out of dumps)."""
 
@@ -540,3 +617,6 @@ class MtqConfig(_Frozen):
 
     def enabled_accounts(self) -> tuple[AccountConfig, ...]:
         return tuple(a for a in self.accounts if a.enabled)
+
+    def strategy(self, name: str) -> StrategyConfig | None:
+        return next((s for s in self.strategies if s.name == name), None)

@@ -23,6 +23,7 @@ from config import MtqConfig
 from domain import RiskRules
 from engine.decider import Rejected
 from engine.engine import Clock, RiskEngine
+from engine.orders_service import OrdersService, Strategies, add_orders_service
 from engine.rules import rules_for
 from engine.service import RiskService, add_risk_service
 from engine.store import RiskStore, open_store
@@ -41,6 +42,8 @@ class EngineProcess:
     engine: RiskEngine
     service: RiskService
     micro: Service | None = None
+    orders: OrdersService | None = None
+    orders_micro: Service | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start (catch up, record config), serve `mtq-risk`, follow facts until `stop`."""
@@ -48,15 +51,18 @@ class EngineProcess:
             last = await _stream_last_seq(self.nc.jetstream())
             await self.engine.start(caught_up_seq=last)
             self.micro = await add_risk_service(self.nc, self.service)
+            if self.orders is not None:
+                self.orders_micro = await add_orders_service(self.nc, self.orders)
             await self.engine.run(stop)
         finally:
             await self.close()
 
     async def close(self) -> None:
-        if self.micro is not None:
-            with contextlib.suppress(Exception):
-                await self.micro.stop()
-            self.micro = None
+        for micro in (self.micro, self.orders_micro):
+            if micro is not None:
+                with contextlib.suppress(Exception):
+                    await micro.stop()
+        self.micro = self.orders_micro = None
         if not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
@@ -118,4 +124,7 @@ async def build_engine(
     engine = RiskEngine(
         store=store, get_js=current_js, rules=rules, dead_letter=to_dlq, clock=clock, **extra
     )
-    return EngineProcess(nc=nc, store=store, engine=engine, service=RiskService(engine, nc))
+    service = RiskService(engine, nc)
+    strategies = Strategies.from_config(config) if isinstance(config, MtqConfig) else Strategies()
+    orders = OrdersService(engine, service, strategies)
+    return EngineProcess(nc=nc, store=store, engine=engine, service=service, orders=orders)

@@ -11,7 +11,7 @@ from typing import Any
 from nats.js.client import JetStreamContext
 
 from bus.commands import publish_command
-from bus.schemas import CloseAll, ClosePosition, Command, SetTradingState
+from bus.schemas import CloseAll, ClosePosition, Command, PlaceOrder, SetTradingState
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,36 @@ def build_command(
             actor=actor,
             issued_at=issued_at,
         )
+    if kind == "place_order":
+        return place_order(account_id, command_id, spec, issued_at)
     raise UnknownCommandKind(f"command {command_id}: unknown kind {kind!r}")
+
+
+def place_order(
+    account_id: str, command_id: str, spec: Mapping[str, Any], issued_at: datetime | None
+) -> PlaceOrder:
+    """The PlaceOrder of a signal's OrderPlaced (decimal strings as the wire's floats)."""
+
+    def number(key: str) -> float | None:
+        value = spec.get(key)
+        return None if value is None else float(value)
+
+    return PlaceOrder(
+        command_id=command_id,
+        account_id=account_id,
+        symbol=spec["symbol"],
+        side=spec["side"],
+        volume=float(spec["volume"]),
+        order_type=spec.get("order_type", "market"),
+        price=number("price"),
+        sl=number("sl"),
+        tp=number("tp"),
+        signal_id=spec.get("signal_id"),
+        approval_id=spec.get("approval_id"),
+        reason=str(spec.get("reason", "")),
+        actor=str(spec.get("actor", "risk")),
+        issued_at=issued_at,
+    )
 
 
 class CommandSender:

@@ -8,10 +8,19 @@ from typing import Any, assert_never
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact_of
-from bus.schemas import Fact
+from bus.schemas import AccountSnapshot, AgentHeartbeat, Fact
 from domain import AccountRisk, FactRef, PreTradeAnswer, RiskError, RiskRules, account_risk_id
 from engine.facts import apply_fact, fact_time, recall_fact
-from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn, Message
+from engine.messages import (
+    ApprovalIn,
+    CheckIn,
+    ConfigIn,
+    ControlIn,
+    FactIn,
+    Message,
+    Request,
+    SignalIn,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOT_DECIDED = frozenset({"tick"})
@@ -66,6 +75,8 @@ class Decider:
     """The latest time of a decided fact: when config changes are recorded."""
     _touched: dict[str, AccountRisk] = field(default_factory=dict)
     _pending: int = 0
+    _clock_facts: dict[str, datetime] = field(default_factory=dict)
+    """Per account, the time of its last snapshot or heartbeat decided (or recalled)."""
 
     def handle(self, message: Message) -> Outcome:
         """The one entry point: decide a fact, a check, a control or a config.
@@ -77,12 +88,12 @@ class Decider:
                 return self.decide(seq, subject, data)
             case ConfigIn(account_id=account_id, rules=rules, at=at):
                 return Applied(account_id, ()) if self.configure(account_id, rules, at) else SKIPPED
-            case CheckIn() | ControlIn():
+            case CheckIn() | ControlIn() | SignalIn() | ApprovalIn():
                 return self._request(message)
             case _:
                 assert_never(message)
 
-    def _request(self, message: CheckIn | ControlIn) -> Outcome:
+    def _request(self, message: Request) -> Outcome:
         account = self.accounts.get(message.account_id)
         if account is None:
             return Rejected("unknown_account", f"account {message.account_id!r} is not registered")
@@ -91,10 +102,20 @@ class Decider:
         answer: PreTradeAnswer | None = None
         try:
             match message:
+                case CheckIn(order=order, market=market, at=at) if account.placement(
+                    order.client_order_id
+                ):
+                    answer = account.place_signal(order, market, at)
                 case CheckIn(order=order, market=market, at=at):
                     answer = account.check_order(order, market, at)
                 case ControlIn(action=action, reason=reason, actor=actor, at=at, rebase=rebase):
                     account.control(action, reason, actor, at, rebase=rebase)
+                case SignalIn(signal=signal, at=at):
+                    account.receive_signal(signal, at)
+                case ApprovalIn(
+                    signal_id=signal_id, approve=approve, actor=actor, reason=reason, at=at
+                ):
+                    account.decide_approval(signal_id, approve, actor, reason, at)
         except RiskError as exc:
             return Rejected(type(exc).__name__, str(exc))
         events = tuple(account.pending_events[before:])
@@ -118,6 +139,9 @@ class Decider:
             decided = apply_fact(account, fact, seq)
         except RiskError as exc:
             return Rejected(type(exc).__name__, str(exc))
+        if (clock := _clock_time(fact)) is not None:
+            self._clock_facts[account_id] = clock
+            account.expire_signals(FactRef(seq, clock))
         if not decided or len(account.pending_events) == before:
             return SKIPPED
         self._touched[account_id] = account
@@ -147,8 +171,19 @@ class Decider:
         """Re-observe a fact decided before a restart (it records nothing)."""
         found = self._route(subject, data)
         if isinstance(found, tuple):
-            _, account, fact = found
+            account_id, account, fact = found
             recall_fact(account, fact, seq)
+            if (clock := _clock_time(fact)) is not None:
+                self._clock_facts[account_id] = clock
+
+    def account_ref(self, account_id: str) -> FactRef | None:
+        """Where a signal or approval of `account_id` is decided: after the last fact
+        decided, at the time of the account's last snapshot or heartbeat (None: none yet)."""
+        account = self.accounts.get(account_id)
+        time = self._clock_facts.get(account_id)
+        if time is None and account is not None:
+            time = account.latest_snapshot_at
+        return None if time is None else FactRef(self.last_seq, time)
 
     def new_commands(self, account: AccountRisk, before: tuple[str, ...]) -> tuple[str, ...]:
         """Commands `account` ordered since its outstanding ids were `before`."""
@@ -196,3 +231,12 @@ class Decider:
     @staticmethod
     def aggregate_id(account_id: str) -> Any:
         return account_risk_id(account_id)
+
+
+def _clock_time(fact: Fact) -> datetime | None:
+    """The agent's clock a snapshot or heartbeat carries: what times signals (else None)."""
+    match fact:
+        case AccountSnapshot() | AgentHeartbeat():
+            return fact.time
+        case _:
+            return None

@@ -18,7 +18,7 @@ from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
 from engine.commands import CommandSender, build_command
 from engine.decider import Answered, Applied, Decider, Outcome, Rejected, Skipped
-from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn
+from engine.messages import ConfigIn, FactIn, Request
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
 from engine.store import RiskStore
 
@@ -270,7 +270,7 @@ class RiskEngine:
         """Where a request is decided: after the last fact decided, at the receive time."""
         return FactRef(self.decider.last_seq, self._clock())
 
-    async def request(self, message: CheckIn | ControlIn) -> Outcome:
+    async def request(self, message: Request) -> Outcome:
         """Decide a pre-trade check or a control, send what it ordered, wait for the commit."""
         outcome = self.decider.handle(message)
         match outcome:

@@ -1,8 +1,11 @@
 """Recorded decisions that were made on an input other than a fact, and how to redo them.
 
-Config (`AccountRegistered`, `LimitsChanged`), pre-trade (`OrderApproved`, `OrderDenied`)
-and operator control (`TradingStateChanged` by an actor other than risk) each record what
-they were decided on; audit redoes them at the same point of the fact log.
+Config (`AccountRegistered`, `LimitsChanged`), pre-trade (`OrderApproved`, `OrderDenied`),
+operator control (`TradingStateChanged` by an actor other than risk), a signal
+(`SignalReceived`) and a person's approval (`Approved`/`Rejected` by an actor other than
+`auto` and `risk`) each record what they were decided on; audit redoes them at the same
+point of the fact log. The pre-trade check of an approved signal is an `OrderApproved`/
+`OrderDenied` like any other: the decider tells it by the signal's command id.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from typing import Any, Final
 
 from domain import FactRef, InvalidControl, MarketEvidence, OrderRequest, RiskRules
 from domain import events as ev
+from domain import signal_events as sev
+from domain.signals import AUTO_ACTOR, Signal, VolumeSpec
 from domain.trading_state import CONTROL_ACTIONS, ControlAction
-from engine.messages import CheckIn, ConfigIn, ControlIn, Message
+from engine.messages import ApprovalIn, CheckIn, ConfigIn, ControlIn, Message, SignalIn
 
 RISK_ACTOR: Final = "risk"
 
@@ -26,9 +31,11 @@ def is_input(event: Any) -> bool:
             return bool(event.actor != RISK_ACTOR)
         case (
             ev.AccountRegistered() | ev.LimitsChanged() | ev.OrderApproved() | ev.OrderDenied()
-            | ev.DayRebased()
+            | ev.DayRebased() | sev.SignalReceived()
         ):  # fmt: skip
             return True
+        case sev.Approved() | sev.Rejected():
+            return event.actor not in (AUTO_ACTOR, RISK_ACTOR)
         case _:
             return False
 
@@ -46,8 +53,50 @@ def recorded_input(event: Any) -> Message | None:
             return ControlIn(event.account_id, action, reason, event.actor, at)
         case ev.DayRebased():  # the reset that follows it is recorded on its own
             return ControlIn(event.account_id, "reset", event.reason, event.actor, at, rebase=True)
+        case sev.SignalReceived() | sev.Approved() | sev.Rejected():
+            return _signal_input(event, at)
         case _:
             return None
+
+
+def _signal_input(
+    event: sev.SignalReceived | sev.Approved | sev.Rejected, at: FactRef
+) -> SignalIn | ApprovalIn | None:
+    match event:
+        case sev.SignalReceived():
+            return SignalIn(event.account_id, _signal(event), at)
+        case sev.Approved() | sev.Rejected() if event.actor not in (AUTO_ACTOR, RISK_ACTOR):
+            approve = isinstance(event, sev.Approved)
+            return ApprovalIn(
+                event.account_id, event.signal_id, approve, event.actor, event.reason, at
+            )
+        case _:
+            return None
+
+
+def _signal(event: sev.SignalReceived) -> Signal:
+    received = datetime.fromisoformat(event.received_at)
+    expires = datetime.fromisoformat(event.expires_at)
+    return Signal(
+        signal_id=event.signal_id,
+        strategy=event.strategy,
+        symbol=event.symbol,
+        side=event.side,  # type: ignore[arg-type]
+        order_type=event.order_type,  # type: ignore[arg-type]
+        price=_decimal(event.price),
+        volume=_decimal(event.volume),
+        risk_percent=_decimal(event.risk_percent),
+        sl=_decimal(event.sl),
+        tp=_decimal(event.tp),
+        comment=event.comment,
+        approval=event.approval,  # type: ignore[arg-type]
+        actor=event.actor,
+        expires_after_seconds=(expires - received).total_seconds(),
+        reference_price=_decimal(event.reference_price),
+        volumes=VolumeSpec(
+            Decimal(event.volume_min), Decimal(event.volume_step), Decimal(event.volume_max)
+        ),
+    )
 
 
 def _control_of(recorded_reason: str) -> tuple[ControlAction, str]:

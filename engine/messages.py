@@ -1,8 +1,9 @@
 """What the decider takes: one typed message per kind of input (`Decider.handle`).
 
 A fact from `MT5`; a pre-trade check or an operator's control as the `mtq-risk` service
-received them; a config the engine applies; and a decision recorded on such an input, which
-the audit hands back to be decided again (engine/inputs.py turns it into the others).
+received them; a signal or an approval as `mtq-orders` received them; a config the engine
+applies; and a decision recorded on such an input, which the audit hands back to be decided
+again (engine/inputs.py turns it into the others).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain import FactRef, MarketEvidence, OrderRequest, RiskRules
+from domain.signals import Signal
 from domain.trading_state import ControlAction
 
 
@@ -45,4 +47,27 @@ class ConfigIn:
     at: FactRef
 
 
-Message = FactIn | CheckIn | ControlIn | ConfigIn
+@dataclass(frozen=True, slots=True)
+class SignalIn:
+    """A strategy's signal for one account, at the account's last fact time."""
+
+    account_id: str
+    signal: Signal
+    at: FactRef
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalIn:
+    """A person's decision on a signal awaiting approval; `actor` is bound by the subject."""
+
+    account_id: str
+    signal_id: str
+    approve: bool
+    actor: str
+    reason: str
+    at: FactRef
+
+
+Request = CheckIn | ControlIn | SignalIn | ApprovalIn
+"""What the services ask the engine to decide (`RiskEngine.request`)."""
+Message = FactIn | CheckIn | ControlIn | ConfigIn | SignalIn | ApprovalIn

@@ -89,6 +89,10 @@ class RiskService:
         self.engine = engine
         self.nc = nc
 
+    def account(self, account_id: str) -> AccountRisk:
+        """The live aggregate of `account_id`: 503 while starting, 404 when unknown."""
+        return self._account(account_id)
+
     def _account(self, account_id: str) -> AccountRisk:
         if not self.engine.ready.is_set():
             raise ServiceRequestError(503, "risk engine is starting; try again shortly")
@@ -101,6 +105,10 @@ class RiskService:
     async def check(self, request: RiskCheckRequest, bound_account: str) -> RiskCheckReply:
         check_bound_account(bound_account, request.account_id)
         account = self._account(request.account_id)
+        if account.placement(request.client_order_id) is not None:
+            raise ServiceRequestError(
+                400, "client_order_id names an approved signal's order: only mtq-orders places it"
+            )
         spec = account.rules.symbol(request.symbol)
         with_previous = spec is not None and spec.max_gap_pips is not None
         market = await self.market_evidence(request.account_id, request.symbol, with_previous)

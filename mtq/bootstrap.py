@@ -151,6 +151,7 @@ def api_secret_names(config: MtqConfig) -> list[str]:
     """The variables the API reads its secrets from: webhook signing secrets and the
     `${NAME}` pieces of notification URLs (`MTQ_API_TOKENS` aside)."""
     names = [w.secret_env for w in config.api.webhooks if w.secret_env]
+    names += [s.secret_env for s in config.strategies]  # signal HMACs: checked by the API only
     for target in config.alerts.notify:
         names += env_pieces(target.url)
     return list(dict.fromkeys(names))

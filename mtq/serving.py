@@ -84,10 +84,12 @@ def warn_insecure(url: str) -> None:
     sys.stderr.flush()
 
 
-def generate_identities(directory: AuthDir, account_ids: Iterable[str]) -> AuthDir:
+def generate_identities(
+    directory: AuthDir, account_ids: Iterable[str], strategies: Iterable[str] = ()
+) -> AuthDir:
     """Generate (or bring up to date) the identities in `directory`; errors exit 2."""
     try:
-        directory.generate(account_ids)
+        directory.generate(account_ids, strategies)
     except AuthDirError as exc:
         fail(str(exc))
     changed = [
@@ -101,7 +103,13 @@ def generate_identities(directory: AuthDir, account_ids: Iterable[str]) -> AuthD
 
 
 def secure_identities(
-    data: Path, account_ids: Iterable[str], *, insecure: bool, tls: TlsFiles | None, embedded: bool
+    data: Path,
+    account_ids: Iterable[str],
+    *,
+    insecure: bool,
+    tls: TlsFiles | None,
+    embedded: bool,
+    strategies: Iterable[str] = (),
 ) -> Identities:
     """The identities of a server mtq starts (generated in `data/auth`) or connects to.
 
@@ -114,7 +122,7 @@ def secure_identities(
     directory = default_auth_dir(data)
     if not embedded and not directory.exists():
         return Identities(auth_dir=None, tls=tls)
-    return Identities(auth_dir=generate_identities(directory, account_ids), tls=tls)
+    return Identities(auth_dir=generate_identities(directory, account_ids, strategies), tls=tls)
 
 
 def record_client_tls(data: Path, tls: TlsFiles | None) -> Path | None:

@@ -84,7 +84,7 @@ class AuthDir:
     def exists(self) -> bool:
         return self.server_conf.is_file() and self.admin_creds.is_file()
 
-    def generate(self, account_ids: Iterable[str]) -> AuthDir:
+    def generate(self, account_ids: Iterable[str], strategies: Iterable[str] = ()) -> AuthDir:
         """Make sure keys, server config and every identity's creds exist and are current."""
         self.created, self.updated = [], []
         try:
@@ -93,7 +93,7 @@ class AuthDir:
             account = self._key("account", ACCOUNT)
             system = self._key("system", ACCOUNT)
             self._write_server_conf(operator, account, system)
-            for identity in all_identities(account_ids):
+            for identity in all_identities(account_ids, strategies):
                 self._ensure_user(account, identity)
         except OSError as exc:
             raise AuthDirError(f"cannot write NATS credentials in {self.path}: {exc}") from None

@@ -30,6 +30,8 @@ SUPERVISOR: Final = "supervisor"
 ENGINE: Final = "engine"
 PROJECTOR: Final = "projector"
 HTTP_API: Final = "api"
+STRATEGY_PREFIX: Final = "strategy-"
+"""A strategy's identity is `strategy-<name>`: it may only submit its own signals."""
 AGENT_MAX_PAYLOAD: Final = 64 * 1024
 """Largest message an agent may publish (bytes): a fact is a few hundred bytes, a heartbeat
 with many symbols a few KiB; the server refuses (and disconnects) beyond it."""
@@ -174,7 +176,7 @@ def engine() -> Identity:
             f"{API}.DIRECT.GET.{subjects.STREAM_TICKS}",
             f"{API}.DIRECT.GET.{subjects.STREAM_TICKS}.>",
         ),
-        sub=("mtq.risk.>", "$SRV.>", f"{inbox_prefix(ENGINE)}.>"),
+        sub=("mtq.risk.>", "mtq.orders.>", "$SRV.>", f"{inbox_prefix(ENGINE)}.>"),
         responds=True,
     )
 
@@ -203,7 +205,8 @@ def projector() -> Identity:
 
 def http_api() -> Identity:
     """Read MT5, RISK and the status KV (never write it); ask `mtq-risk` (checks of any
-    account, control as `api` naming the token, show), `mtq-agents` and `mtq-query`;
+    account, control as `api` naming the token, show), `mtq-orders` (signals it checked the
+    HMAC of, approvals, as `api` naming the token), `mtq-agents` and `mtq-query`;
     dead-letter only its own undeliverable webhooks (`dlq.api.webhook.<account>`). It
     serves nothing over NATS, so it answers no requests."""
     return Identity(
@@ -212,6 +215,8 @@ def http_api() -> Identity:
             subjects.RISK_CHECK_ANY,
             subjects.risk_control(HTTP_API),
             subjects.RISK_SHOW,
+            subjects.orders_submit(HTTP_API),
+            subjects.orders_approve(HTTP_API),
             f"{subjects.AGENTS_PREFIX}.*",
             f"{subjects.QUERY_PREFIX}.*",
             f"{subjects.WEBHOOK_DLQ_PREFIX}.*",
@@ -220,13 +225,29 @@ def http_api() -> Identity:
     )
 
 
+def strategy_name(name: str) -> str:
+    return f"{STRATEGY_PREFIX}{subjects.check_token(name, 'strategy name')}"
+
+
+def strategy(name: str) -> Identity:
+    """A signal provider's own identity: submit its signals (`mtq.orders.submit.<it>`, the
+    engine refuses one naming another strategy), read the replies. Nothing else."""
+    ident = strategy_name(name)
+    return Identity(
+        name=ident,
+        pub=(subjects.orders_submit(ident),),
+        sub=(f"{inbox_prefix(ident)}.>",),
+        max_payload=AGENT_MAX_PAYLOAD,
+    )
+
+
 def admin() -> Identity:
     """Everything: provisioning and operators' `nats` CLI."""
     return Identity(name=ADMIN, unrestricted=True)
 
 
-def all_identities(account_ids: Iterable[str]) -> list[Identity]:
-    """mtq's identities for a config with these accounts."""
+def all_identities(account_ids: Iterable[str], strategies: Iterable[str] = ()) -> list[Identity]:
+    """mtq's identities for a config with these accounts and strategies."""
     return [
         admin(),
         supervisor(),
@@ -234,4 +255,5 @@ def all_identities(account_ids: Iterable[str]) -> list[Identity]:
         projector(),
         http_api(),
         *(agent(a) for a in dict.fromkeys(account_ids)),
+        *(strategy(s) for s in dict.fromkeys(strategies)),
     ]

@@ -71,6 +71,15 @@ def provision_command(nats_url: NatsUrlOption = None, data: DataOption = Path("d
     runtime.run(lambda: provision(url))
 
 
+def _strategy_names(config: Path | None) -> list[str]:
+    if config is None:
+        return []
+    try:
+        return [s.name for s in load_config([config]).strategies]
+    except ConfigFileError as exc:
+        fail(str(exc))
+
+
 def _account_ids(config: Path | None) -> list[str]:
     if config is None:
         return []
@@ -94,7 +103,7 @@ def auth_generate_command(
     Existing keys and seeds are kept (credentials handed out stay valid); permissions are
     brought up to date and new accounts get their agent identity. Files are mode 0600.
     """
-    directory = generate_identities(AuthDir(out), _account_ids(config))
+    directory = generate_identities(AuthDir(out), _account_ids(config), _strategy_names(config))
     console.print(
         f"server config: {directory.server_conf} (include it in your nats-server config)",
         highlight=False,
@@ -132,7 +141,14 @@ def serve_command(  # every option is keyword-only: typer passes them by name
     account_ids = _account_ids(config)
     port = serve_port(port)
     lock = runtime.lock_data_dir(data, "mtq nats serve")
-    identities = secure_identities(data, account_ids, insecure=insecure, tls=tls, embedded=True)
+    identities = secure_identities(
+        data,
+        account_ids,
+        insecure=insecure,
+        tls=tls,
+        embedded=True,
+        strategies=_strategy_names(config),
+    )
     server = EmbeddedNatsServer(
         data_dir=data / "nats",
         port=port,

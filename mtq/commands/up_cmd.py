@@ -283,6 +283,7 @@ def up(  # every option is keyword-only: typer passes them by name
             insecure=insecure,
             tls=tls,
             embedded=nats_url is None,
+            strategies=[s.name for s in loaded.strategies],
         )
         if nats_url is None:
             server = _start_server(data, nats_port, lock, identities, tls)

@@ -36,6 +36,7 @@ from mtq.http import (
     routes_docs,
     routes_export,
     routes_ops,
+    routes_orders,
     routes_reads,
     routes_signals,
     routes_ui,
@@ -321,6 +322,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(ws.router)
     app.include_router(routes_bars.router)
     app.include_router(routes_control.router)
+    app.include_router(routes_orders.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_docs.router)

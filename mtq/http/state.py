@@ -12,7 +12,13 @@ from nats.aio.client import Client
 
 from bus.security.client import ClientAuth
 from config import MtqConfig
-from config.models import ApiTokenConfig, NotifyConfig, RateLimitsConfig, WebhookConfig
+from config.models import (
+    ApiTokenConfig,
+    NotifyConfig,
+    RateLimitsConfig,
+    StrategyConfig,
+    WebhookConfig,
+)
 from mtq.http.alerter import Alerter
 from mtq.http.alerts import AlertStore
 from mtq.http.auth import ENV_TOKENS, Tokens
@@ -50,6 +56,8 @@ class ApiSettings:
     refresh_interval_s: float = 0.1
     max_body_bytes: int = 1024 * 1024
     """Larger request bodies answer 413 unread (`api.max_body_bytes`)."""
+    strategies: tuple[StrategyConfig, ...] = ()
+    """Signal providers; their HMAC secrets are read from `environ` (`secret_env`)."""
 
     @classmethod
     def from_config(cls, config: MtqConfig, db_url: str, **given: Any) -> ApiSettings:
@@ -63,6 +71,7 @@ class ApiSettings:
             notify=config.alerts.notify,
             rate_limits=config.api.rate_limits,
             max_body_bytes=config.api.max_body_bytes,
+            strategies=config.strategies,
             environ=environ,
             **given,
         )

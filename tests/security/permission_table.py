@@ -70,8 +70,10 @@ def _expand(cell: str, legend: dict[str, tuple[str | None, list[str]]]) -> froze
     return frozenset(out)
 
 
-def documented(accounts: list[str], text: str | None = None) -> dict[str, Documented]:
-    """Every identity of a config with `accounts`, as the README documents it."""
+def documented(
+    accounts: list[str], text: str | None = None, strategies: list[str] | None = None
+) -> dict[str, Documented]:
+    """Every identity of a config with `accounts` (and `strategies`), as the README says."""
     section = security_section(text if text is not None else README.read_text("utf-8"))
     legend = _legend(section)
     rows = [line for line in section.splitlines() if line.startswith("| `")]
@@ -83,9 +85,14 @@ def documented(accounts: list[str], text: str | None = None) -> dict[str, Docume
         if len(cells) != 5:
             raise ValueError(f"README Security table row has {len(cells)} cells: {row}")
         (template,) = _CODE.findall(cells[0])
-        for account in accounts if "<acct>" in template else [""]:
-            cell = [c.replace("<acct>", account) for c in cells]
-            name = template.replace("<acct>", account)
+        placeholder, values = (
+            ("<acct>", accounts) if "<acct>" in template
+            else ("<name>", strategies or []) if "<name>" in template
+            else ("", [""])
+        )  # fmt: skip
+        for value in values:
+            cell = [c.replace(placeholder, value) if placeholder else c for c in cells]
+            name = template.replace(placeholder, value) if placeholder else template
             found[name] = Documented(
                 name=name,
                 pub=_expand(cell[1], legend),

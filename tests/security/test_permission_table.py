@@ -12,6 +12,7 @@ from bus.security.tokens import jwt_claims, read_creds
 from tests.security.permission_table import README, Documented, documented
 
 ACCOUNTS = ["ftmo-001", "strict-003"]
+STRATEGIES = ["demo"]
 
 
 def granted(auth: AuthDir, identity: str) -> dict[str, Any]:
@@ -21,12 +22,12 @@ def granted(auth: AuthDir, identity: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def auth(tmp_path_factory: pytest.TempPathFactory) -> AuthDir:
-    return AuthDir(tmp_path_factory.mktemp("table") / "auth").generate(ACCOUNTS)
+    return AuthDir(tmp_path_factory.mktemp("table") / "auth").generate(ACCOUNTS, STRATEGIES)
 
 
 @pytest.fixture(scope="module")
 def table() -> dict[str, Documented]:
-    return documented(ACCOUNTS)
+    return documented(ACCOUNTS, strategies=STRATEGIES)
 
 
 def test_table_when_parsed_then_every_generated_identity_and_no_other(
@@ -38,7 +39,15 @@ def test_table_when_parsed_then_every_generated_identity_and_no_other(
 
 @pytest.mark.parametrize(
     "identity",
-    ["admin", "supervisor", "engine", "projector", "api", *(f"agent-{a}" for a in ACCOUNTS)],
+    [
+        "admin",
+        "supervisor",
+        "engine",
+        "projector",
+        "api",
+        *(f"agent-{a}" for a in ACCOUNTS),
+        *(f"strategy-{s}" for s in STRATEGIES),
+    ],
 )
 def test_credentials_when_decoded_then_exactly_the_documented_permissions(
     auth: AuthDir, table: dict[str, Documented], identity: str
