@@ -202,6 +202,18 @@ async def test_signals_when_projected_then_status_per_account_approvals_and_reco
         left = (await client.get("/api/v1/approvals", params={"status": "pending"})).json()
         assert left["items"] == []
 
+    async with running_projector(url, config, db_url) as restarted:  # loads the view back
+        await feed.publish(
+            subjects.order("acc-1", "rejected"),
+            OrderRejected(account_id="acc-1", command_id=fan_1, retcode=10021,
+                          comment="No prices", time=answer + timedelta(seconds=1)),
+            "late",
+        )  # fmt: skip
+        await caught_up(restarted)
+    late = _doc(db_url, "fan-1", "acc-1")
+    assert late["status"] == "executed"
+    assert [n["event"] for n in late["notes"]] == ["OrderRejected"]
+
     live = _rows(db_url)
     rebuilt_url = f"sqlite:///{tmp_path / 'rebuilt.sqlite'}"
     async with running_projector(url, config, rebuilt_url) as again:
@@ -216,3 +228,16 @@ def _rows(url: str) -> list[tuple[Any, ...]]:
         return db.query("SELECT * FROM proj_signals ORDER BY signal_id, account_id")
     finally:
         db.close()
+
+
+def _doc(url: str, signal_id: str, account_id: str) -> dict[str, Any]:
+    db = open_database(url)
+    try:
+        [(doc,)] = db.query(
+            "SELECT doc FROM proj_signals WHERE signal_id = ? AND account_id = ?",
+            [signal_id, account_id],
+        )
+    finally:
+        db.close()
+    found: dict[str, Any] = json.loads(doc)
+    return found
