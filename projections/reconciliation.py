@@ -396,8 +396,8 @@ class ReconBook:
         best: tuple[float, int, str] | None = None
         for item_id, item in self.items.items():
             intent = item.get("intent")
-            if intent is None or item.get("position") is not None:
-                continue
+            if intent is None or item.get("position") is not None or item.get("outcome"):
+                continue  # a rejected or expired signal's item is over: it pairs no more
             if _linked(intent, pos) and intent["symbol"].upper() == pos["symbol"].upper():
                 return item_id
             distance = _near(intent, pos, self.settings)

@@ -427,3 +427,17 @@ def _snapshot(seconds: float) -> AccountSnapshot:
         server="Sim",
         time=T0 + timedelta(seconds=seconds),
     )
+
+
+def test_reconciliation_when_executed_after_a_terminal_rejection_then_item_stays_rejected() -> None:
+    """Final items leave memory at the next save, so pairing them would depend on batches."""
+    log = Log()
+    log.signal("late-fill")
+    command = cmd("late-fill")
+    log.fact(subjects.order(ACC, "rejected"), rejected(command, 1, retcode=None, comment="lost"))
+    log.fact(subjects.order(ACC, "executed"), executed(command, 2, position=16))
+    log.opened(16, 2, comment=f"mtq-{command[:8]}")
+    assert log.item(f"o:{command}")["status"] == "rejected"
+    assert log.item("p:16")["status"] == "manual"
+    row = log.views.signals.rows[("late-fill", ACC)]
+    assert (row["status"], row["mt5_position_id"]) == ("executed", 16)
