@@ -13,14 +13,16 @@ after the execution). The broker's word wins: an `OrderExecuted` after a termina
 rejection makes the row executed, since the position exists.
 
 Rows whose status is final stay in memory for `RETAIN` of log time after their last change
-(late facts still find them), then only in the table. Eviction happens when a signal is
-received, a point in the log, so a rebuild and a live projector keep the same rows.
+(late facts still find them), then only in the table. An event more than `RETAIN` after a
+final row's last change is ignored whether the row is still in memory or not, so a live
+projector, a restarted one and a rebuild agree (unless one account's log time lags another's
+by more than `RETAIN`). Eviction happens when a signal is received, a point in the log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -144,6 +146,8 @@ class SignalBook:
         """Final rows by the time of their last change, oldest first (for eviction)."""
         self._parked: dict[Key, dict[str, Any]] = {}
         """Rows evicted before their last change was saved."""
+        self._anchor = datetime.min.replace(tzinfo=UTC)
+        """The latest time a signal was received at (eviction counts from it)."""
 
     # --- lookups --------------------------------------------------------------------
 
@@ -161,7 +165,7 @@ class SignalBook:
         if handler is None:
             return None
         row = self.decision_row(kind, data)
-        if row is None:
+        if row is None or _too_late(row, time):
             return None
         handler(row, data, time)
         self._touched(row, time)
@@ -183,6 +187,8 @@ class SignalBook:
         key = (str(data["signal_id"]), str(data["account_id"]))
         found = self.rows.get(key)
         if found is not None:
+            if _too_late(found, time):
+                return None
             _note(found, time, "SignalReceived", "duplicate: already received")
             self._touched(found, time)
             return found
@@ -198,9 +204,9 @@ class SignalBook:
     def fact(self, fact: OrderExecuted | OrderRejected) -> dict[str, Any] | None:
         """Apply the agent's answer to a command; the row it changed (None: not a signal's)."""
         row = self.for_command(fact.command_id)
-        if row is None:
-            return None
         time = fact.time.isoformat()
+        if row is None or _too_late(row, time):
+            return None
         match fact:
             case OrderExecuted():
                 _executed(row, fact, time)
@@ -220,10 +226,11 @@ class SignalBook:
             self._final[key] = row["updated_at"]
 
     def _evict(self, time: str) -> None:
-        cutoff = datetime.fromisoformat(time) - RETAIN
+        self._anchor = max(self._anchor, _at(time))
+        cutoff = self._anchor - RETAIN
         while self._final:
             key, changed = next(iter(self._final.items()))
-            if datetime.fromisoformat(changed) >= cutoff:
+            if _at(changed) >= cutoff:
                 return
             del self._final[key]
             row = self.rows.pop(key)
@@ -278,6 +285,18 @@ class SignalBook:
 
 
 # --- how each event moves a row -------------------------------------------------------
+
+
+def _too_late(row: dict[str, Any], time: str) -> bool:
+    """An event more than RETAIN after a final row's last change (ignored)."""
+    if row["status"] not in FINAL:
+        return False
+    return _at(time) - _at(row["updated_at"]) > RETAIN
+
+
+def _at(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _sized(row: dict[str, Any], data: dict[str, Any], time: str) -> None:

@@ -441,3 +441,16 @@ def test_reconciliation_when_executed_after_a_terminal_rejection_then_item_stays
     assert log.item("p:16")["status"] == "manual"
     row = log.views.signals.rows[("late-fill", ACC)]
     assert (row["status"], row["mt5_position_id"]) == ("executed", 16)
+
+
+def test_late_fact_when_more_than_retain_after_the_row_ended_then_ignored_in_memory_or_not() -> (
+    None
+):
+    book = SignalBook()
+    row = sent(book)
+    book.fact(executed(cmd(), 6))
+    late = (RETAIN + timedelta(seconds=7)).total_seconds()
+    assert book.fact(rejected(cmd(), late)) is None
+    assert row["notes"] == []
+    assert book.fact(rejected(cmd(), late - 2)) is row  # within RETAIN: noted
+    assert [n["event"] for n in row["notes"]] == ["OrderRejected"]
