@@ -173,6 +173,21 @@ async def test_signals_when_projected_then_status_per_account_approvals_and_reco
         one = (await client.get("/api/v1/approvals/wait-1:acc-1")).json()
         assert (one["status"], one["signal_status"], one["actor"]) == ("pending", "received", None)
         assert (await client.get("/api/v1/approvals/wait-1:acc-9")).status_code == 404
+        recent = (await client.get("/api/v1/signals")).json()["items"]
+        assert [(s["signal_id"], len(s["accounts"])) for s in recent] == [
+            ("fan-1", 2),
+            ("wait-1", 1),
+        ]
+        page = (await client.get("/api/v1/approvals", params={"limit": 2})).json()
+        rest = (
+            await client.get(
+                "/api/v1/approvals", params={"limit": 2, "cursor": page["next_cursor"]}
+            )
+        ).json()
+        walked = [a["approval_id"] for a in page["items"] + rest["items"]]
+        assert walked == ["fan-1:acc-1", "fan-1:acc-2", "wait-1:acc-1"]
+        assert rest["next_cursor"] is None
+        assert [a["status"] for a in page["items"]] == ["approved", "approved"]
 
         recon = (await client.get("/accounts/acc-1/reconciliation")).json()["items"]
         [item] = [i for i in recon if i["signal_id"] == "fan-1"]
