@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 
 from bus import schemas
-from bus.schemas import query
+from bus.schemas import orders, query
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
@@ -36,6 +36,10 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (schemas.RiskControlReply, "mtq.risk.control.{identity} (reply)", "mtq-risk"),
     (schemas.RiskShowRequest, "mtq.risk.show", "mtq-risk"),
     (schemas.RiskShowReply, "mtq.risk.show (reply)", "mtq-risk"),
+    (orders.SignalSubmit, "mtq.orders.submit.{identity}", "mtq-orders"),
+    (orders.SignalReply, "mtq.orders.submit.{identity} (reply)", "mtq-orders"),
+    (orders.ApprovalSubmit, "mtq.orders.approve.{identity}", "mtq-orders"),
+    (orders.ApprovalReply, "mtq.orders.approve.{identity} (reply)", "mtq-orders"),
     (query.StatusQuery, "mtq.query.status", "mtq-query"),
     (query.StatusReply, "mtq.query.status (reply)", "mtq-query"),
     (query.PositionsQuery, "mtq.query.positions", "mtq-query"),

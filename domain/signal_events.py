@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from domain.events import RiskEvent
+from domain.signals import signal_command_id
 
 if TYPE_CHECKING:
     from domain.account import AccountRisk
@@ -22,6 +23,23 @@ def _book(aggregate: AccountRisk) -> dict[str, dict[str, Any]]:
 
 def _entry(aggregate: AccountRisk, signal_id: str) -> dict[str, Any]:
     return _book(aggregate)[signal_id]
+
+
+def _index(aggregate: AccountRisk, name: str) -> dict[str, str]:
+    """`_signals_awaiting` (signal id -> expires_at) or `_signals_approved` (command id ->
+    signal id): what each fact and check looks up without scanning every signal."""
+    index: dict[str, str] = aggregate.__dict__.setdefault(name, {})
+    return index
+
+
+AWAITING = "_signals_awaiting"
+APPROVED = "_signals_approved"
+
+
+def _settle(aggregate: AccountRisk, signal_id: str, command_id: str | None = None) -> None:
+    _index(aggregate, AWAITING).pop(signal_id, None)
+    if command_id is not None:
+        _index(aggregate, APPROVED).pop(command_id, None)
 
 
 def _answer_once(entry: dict[str, Any], status: str, reason: str = "") -> None:
@@ -94,6 +112,7 @@ class ApprovalRequested(RiskEvent):
         entry = _entry(aggregate, self.signal_id)
         entry["status"] = "awaiting_approval"
         _answer_once(entry, "awaiting_approval")
+        _index(aggregate, AWAITING)[self.signal_id] = entry["expires_at"]
 
 
 class Approved(RiskEvent):
@@ -106,6 +125,9 @@ class Approved(RiskEvent):
 
     def apply(self, aggregate: AccountRisk) -> None:
         _entry(aggregate, self.signal_id).update(status="approved", reason=self.reason)
+        _settle(aggregate, self.signal_id)
+        command_id = signal_command_id(self.signal_id, self.account_id)
+        _index(aggregate, APPROVED)[command_id] = self.signal_id
 
 
 class Rejected(RiskEvent):
@@ -120,6 +142,7 @@ class Rejected(RiskEvent):
         entry = _entry(aggregate, self.signal_id)
         entry.update(status="rejected", reason=self.reason)
         _answer_once(entry, "rejected", self.reason)
+        _settle(aggregate, self.signal_id, signal_command_id(self.signal_id, self.account_id))
 
 
 class SignalExpired(RiskEvent):
@@ -133,6 +156,7 @@ class SignalExpired(RiskEvent):
         entry = _entry(aggregate, self.signal_id)
         entry.update(status="expired", reason=self.reason)
         _answer_once(entry, "expired", self.reason)
+        _settle(aggregate, self.signal_id)
 
 
 class OrderPlaced(RiskEvent):
@@ -153,6 +177,7 @@ class OrderPlaced(RiskEvent):
         entry = _entry(aggregate, self.signal_id)
         entry.update(status="sent", command_id=self.command_id)
         _answer_once(entry, "sent")
+        _settle(aggregate, self.signal_id, self.command_id)
         aggregate._commands[self.command_id] = {
             "kind": "place_order",
             "signal_id": self.signal_id,

@@ -146,12 +146,8 @@ class SignalRules(AccountBase):
 
     def placement(self, command_id: str) -> str | None:
         """The signal id an approved, not yet placed signal has under `command_id`."""
-        for signal_id, entry in self.signals.items():
-            if entry["status"] == "approved" and command_id == signal_command_id(
-                signal_id, self.account_id
-            ):
-                return signal_id
-        return None
+        approved: dict[str, str] = self.__dict__.get(sev.APPROVED, {})
+        return approved.get(command_id)
 
     def signal_order(self, signal_id: str, price: Decimal) -> OrderRequest:
         """The pre-trade request of an approved signal at `price` (the current one)."""
@@ -205,15 +201,16 @@ class SignalRules(AccountBase):
 
     def expire_signals(self, at: FactRef) -> None:
         """SignalExpired for every approval still awaited past its `expires_at`."""
-        for signal_id, entry in self.signals.items():
-            if entry["status"] == "awaiting_approval" and expired(entry["expires_at"], at.time):
-                self._record(
-                    sev.SignalExpired,
-                    at,
-                    signal_id=signal_id,
-                    approval_id=approval_id(signal_id, self.account_id),
-                    reason=f"no approval by {entry['expires_at']}",
-                )
+        awaiting: dict[str, str] = self.__dict__.get(sev.AWAITING, {})
+        late = [s for s, expires_at in awaiting.items() if expired(expires_at, at.time)]
+        for signal_id in late:
+            self._record(
+                sev.SignalExpired,
+                at,
+                signal_id=signal_id,
+                approval_id=approval_id(signal_id, self.account_id),
+                reason=f"no approval by {awaiting[signal_id]}",
+            )
 
     def _approve(self, signal_id: str, ident: str, actor: str, reason: str, at: FactRef) -> None:
         self._record(

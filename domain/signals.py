@@ -82,7 +82,7 @@ class Refused:
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     """`value` rounded down to a whole number of `step`s."""
     steps = (value / step).to_integral_value(rounding=ROUND_FLOOR)
-    return steps * step
+    return (steps * step).quantize(step)  # written to the step: 0.10, not 0.1 nor 1E-1
 
 
 def stop_errors(

@@ -22,6 +22,13 @@ from bus.schemas.facts import (
     PositionOpened,
     TickReceived,
 )
+from bus.schemas.orders import (
+    AccountAnswer,
+    ApprovalReply,
+    ApprovalSubmit,
+    SignalReply,
+    SignalSubmit,
+)
 from bus.schemas.query import (
     AnalyticsQuery,
     AnalyticsReply,
@@ -48,11 +55,14 @@ from bus.schemas.risk import (
 )
 
 __all__ = [
+    "AccountAnswer",
     "AccountSnapshot",
     "AgentHeartbeat",
     "AgentLifecycleChanged",
     "AnalyticsQuery",
     "AnalyticsReply",
+    "ApprovalReply",
+    "ApprovalSubmit",
     "BarsQuery",
     "BarsReply",
     "CloseAll",
@@ -83,6 +93,8 @@ __all__ = [
     "RiskShowReply",
     "RiskShowRequest",
     "SetTradingState",
+    "SignalReply",
+    "SignalSubmit",
     "StatusQuery",
     "StatusReply",
     "TickReceived",

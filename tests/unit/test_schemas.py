@@ -32,6 +32,7 @@ from bus.schemas import (
     RiskShowRequest,
     SetTradingState,
     TickReceived,
+    orders,
 )
 from bus.schemas import query as q
 from bus.schemas.base import Message
@@ -129,6 +130,27 @@ SAMPLES: list[Message] = [
     RiskControlReply(account_id="ftmo-001", trading_state="REDUCING", changed=True),
     RiskShowRequest(account_id="ftmo-001"),
     RiskShowReply(account_id="ftmo-001", summary={"trading_state": "ACTIVE"}),
+    orders.SignalSubmit(
+        signal_id="demo-1",
+        strategy="demo",
+        symbol="EURUSD",
+        side="buy",
+        risk_percent=0.5,
+        sl=1.082,
+        actor="alice",
+    ),
+    orders.SignalReply(
+        signal_id="demo-1",
+        accounts=(orders.AccountAnswer(account_id="ftmo-001", status="sent", volume="0.10"),),
+    ),
+    orders.ApprovalSubmit(signal_id="demo-1", account_id="ftmo-001", decision="approve"),
+    orders.ApprovalReply(
+        signal_id="demo-1",
+        account_id="ftmo-001",
+        approval_id="demo-1:ftmo-001",
+        status="sent",
+        actor="api:alice",
+    ),
     q.StatusQuery(account="ftmo-001"),
     q.StatusReply(accounts=[{"account_id": "ftmo-001", "health": "HEALTHY"}]),
     q.PositionsQuery(account="ftmo-001", state="closed"),

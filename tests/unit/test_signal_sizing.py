@@ -33,7 +33,8 @@ def test_floor_to_step_rounds_down_never_up() -> None:
     assert floor_to_step(D("3.33333"), D("0.01")) == D("3.33")
     assert floor_to_step(D("0.019999"), D("0.01")) == D("0.01")
     assert floor_to_step(D("7.9"), D("0.5")) == D("7.5")
-    assert floor_to_step(D("2"), D("0.01")) == D("2.00")
+    assert str(floor_to_step(D("2"), D("0.01"))) == "2.00"
+    assert str(floor_to_step(D("0.1"), D("0.01"))) == "0.10"
 
 
 def test_risk_percent_eurusd_by_hand() -> None:
