@@ -12,8 +12,9 @@ Pairing: a position and an intent of the same symbol (case-insensitive) and side
 the position's comment is the intent's `client_order_id` (an integrated strategy's link) or
 `mtq-` and its first 8 hex digits (the comment the agent gives a signal's `PlaceOrder`),
 else when the volume is within `volume_match_percent` and the entry within
-`price_match_pips` (closest entry first, then the oldest intent). Manual positions (reason
-client, mobile, web) and positions with a magic number not ours never pair.
+`price_match_pips` (closest entry first, then the oldest intent); a signal's intent pairs by
+its comment only. Manual positions (reason client, mobile, web) and positions with a magic
+number not ours never pair.
 """
 
 from __future__ import annotations
@@ -273,7 +274,7 @@ class ReconBook:
         if signal is not None:
             item["signal"] = _signal_link(signal)
         self.items[item_id] = item
-        partner = self._position_for(intent)
+        partner = self._position_for(intent, linked_only=signal is not None)
         if partner is not None:
             self._absorb(item, self.items[partner], time)
         self._settle(item, time)
@@ -379,7 +380,7 @@ class ReconBook:
 
     # --- pairing ------------------------------------------------------------------------
 
-    def _position_for(self, intent: dict[str, Any]) -> str | None:
+    def _position_for(self, intent: dict[str, Any], *, linked_only: bool) -> str | None:
         best: tuple[float, str] | None = None
         for item_id, item in self.items.items():
             pos = item.get("position")
@@ -387,7 +388,7 @@ class ReconBook:
                 continue
             if _linked(intent, pos) and intent["symbol"].upper() == pos["symbol"].upper():
                 return item_id
-            distance = _near(intent, pos, self.settings)
+            distance = None if linked_only else _near(intent, pos, self.settings)
             if distance is not None and (best is None or distance < best[0]):
                 best = (distance, item_id)
         return None if best is None else best[1]
@@ -400,6 +401,8 @@ class ReconBook:
                 continue  # a rejected or expired signal's item is over: it pairs no more
             if _linked(intent, pos) and intent["symbol"].upper() == pos["symbol"].upper():
                 return item_id
+            if item.get("signal") is not None:
+                continue  # a signal's order pairs by its comment only
             distance = _near(intent, pos, self.settings)
             if distance is None:
                 continue

@@ -27,7 +27,8 @@ from typing import Any, Final
 
 import msgspec
 
-from bus.schemas import OrderExecuted, OrderRejected
+from bus.schemas import OrderExecuted, OrderRejected, PositionOpened
+from bus.schemas.base import from_msc
 from domain.signals import approval_id, signal_command_id
 from projections.db import Database
 
@@ -141,6 +142,8 @@ class SignalBook:
     def __init__(self) -> None:
         self.rows: dict[Key, dict[str, Any]] = {}
         self.by_command: dict[str, Key] = {}
+        self.by_comment: dict[tuple[str, str], Key] = {}
+        """(account_id, `mtq-<8 hex>`) -> row: a position opened by the signal's order."""
         self.dirty: set[Key] = set()
         self._final: dict[Key, str] = {}
         """Final rows by the time of their last change, oldest first (for eviction)."""
@@ -168,6 +171,7 @@ class SignalBook:
         if row is None or _too_late(row, time):
             return None
         handler(row, data, time)
+        self._index(row)
         self._touched(row, time)
         return row
 
@@ -195,11 +199,42 @@ class SignalBook:
         self._evict(time)
         row = new_row(data, time)
         self.rows[key] = row
-        self.by_command[row["command_id"]] = key
+        self._index(row)
         self.dirty.add(key)
         return row
 
+    def _index(self, row: dict[str, Any]) -> None:
+        key = (row["signal_id"], row["account_id"])
+        self.by_command[row["command_id"]] = key
+        self.by_comment[(row["account_id"], row["order_comment"])] = key
+
+    def _unindex(self, row: dict[str, Any]) -> None:
+        self.by_command.pop(row["command_id"], None)
+        self.by_comment.pop((row["account_id"], row["order_comment"]), None)
+
     # --- facts ----------------------------------------------------------------------
+
+    def position_opened(self, fact: PositionOpened) -> dict[str, Any] | None:
+        """A position with a signal's comment: its identifier, when the answer had none (a
+        pending order fills later); the row it changed, if any."""
+        key = self.by_comment.get((fact.account_id, fact.comment.strip()))
+        row = None if key is None else self.rows.get(key)
+        if (
+            row is None
+            or row["mt5_position_id"] is not None
+            or row["status"]
+            not in (
+                SENT,
+                EXECUTED,
+            )
+        ):
+            return None
+        time = from_msc(fact.time_msc).isoformat()
+        if _too_late(row, time):
+            return None
+        row["mt5_position_id"] = fact.identifier
+        self._touched(row, time)
+        return row
 
     def fact(self, fact: OrderExecuted | OrderRejected) -> dict[str, Any] | None:
         """Apply the agent's answer to a command; the row it changed (None: not a signal's)."""
@@ -234,7 +269,7 @@ class SignalBook:
                 return
             del self._final[key]
             row = self.rows.pop(key)
-            self.by_command.pop(row["command_id"], None)
+            self._unindex(row)
             if key in self.dirty:
                 self._parked[key] = row
 
@@ -279,7 +314,7 @@ class SignalBook:
             row = _loads(doc)
             key = (row["signal_id"], row["account_id"])
             self.rows[key] = row
-            self.by_command[row["command_id"]] = key
+            self._index(row)
             if row["status"] in FINAL:
                 self._final[key] = row["updated_at"]
 
@@ -356,7 +391,7 @@ def _placed(row: dict[str, Any], data: dict[str, Any], time: str) -> None:
         return
     command = _text(data.get("command_id"))
     if command and command != row["command_id"]:
-        row["command_id"], row["order_comment"] = command, order_comment(command)
+        row["command_id"], row["order_comment"] = command, order_comment(command)  # re-indexed
     if data.get("volume") is not None:
         row["volume"] = _num(data["volume"])
     if row["approval_status"] is None:

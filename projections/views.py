@@ -249,6 +249,7 @@ class Views:
         status["last_fact_time"] = time
         book = self._book(fact.account_id)
         book.opened(_recon_position(doc), time)
+        self.signals.position_opened(fact)
         return None
 
     def _modified(self, fact: PositionModified, status: dict[str, Any]) -> str | None:

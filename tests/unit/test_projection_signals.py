@@ -454,3 +454,18 @@ def test_late_fact_when_more_than_retain_after_the_row_ended_then_ignored_in_mem
     assert row["notes"] == []
     assert book.fact(rejected(cmd(), late - 2)) is row  # within RETAIN: noted
     assert [n["event"] for n in row["notes"]] == ["OrderRejected"]
+
+
+def test_pending_order_when_filled_later_then_position_id_from_its_comment() -> None:
+    log = Log()
+    log.signal("limit-1")
+    command = cmd("limit-1")
+    log.fact(subjects.order(ACC, "executed"), executed(command, 1, position=None, deal=None))
+    row = log.views.signals.rows[("limit-1", ACC)]
+    assert (row["status"], row["mt5_position_id"]) == ("executed", None)
+    log.opened(17, 30, comment="someone else's")
+    log.opened(18, 31, comment=f"mtq-{command[:8]}")
+    assert row["mt5_position_id"] == 18
+    assert row["updated_at"] == at(31)
+    assert log.item(f"o:{command}")["mt5_position_id"] == 18
+    assert log.item("p:17")["status"] == "manual"  # near in price and lots, but not its comment
