@@ -266,6 +266,13 @@ class RiskEngine:
 
     # --- requests (pre-trade, control) ---------------------------------------------------
 
+    async def commit(self) -> None:
+        """Commit what was decided through `decider.handle` directly (mtq-orders: a signal and
+        its placement commit as one group)."""
+        group = await self._flush()
+        if group is not None:
+            await group.done
+
     def request_ref(self) -> FactRef:
         """Where a request is decided: after the last fact decided, at the receive time."""
         return FactRef(self.decider.last_seq, self._clock())

@@ -13,7 +13,8 @@ from the account's facts (its last snapshot or heartbeat), never this process's 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final, cast
@@ -130,8 +131,22 @@ class OrdersService:
         self.engine = engine
         self.risk = risk
         self.strategies = strategies
-        self._lock = asyncio.Lock()
-        """One signal or approval at a time: a repeated signal id sees the first one whole."""
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        """Per signal id, one request at a time: a repeat sees the first one whole."""
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, signal_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(signal_id, (asyncio.Lock(), 0))
+        self._locks[signal_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[signal_id]
+            if users <= 1:
+                del self._locks[signal_id]
+            else:
+                self._locks[signal_id] = (lock, users - 1)
 
     def _targets(self, request: SignalSubmit, strategy: StrategyConfig) -> tuple[str, ...]:
         mine = strategy.account_ids(self.strategies.accounts)
@@ -151,7 +166,7 @@ class OrdersService:
         strategy = check_submit(request, self.strategies.by_name.get(request.strategy))
         if not self.engine.ready.is_set():
             raise ServiceRequestError(503, "risk engine is starting; try again shortly")
-        async with self._lock:
+        async with self._one_at_a_time(request.signal_id):
             targets = self._targets(request, strategy)
             accounts = self.engine.decider.accounts
             seen = [a for a in targets if a in accounts and accounts[a].signal(request.signal_id)]
@@ -202,7 +217,9 @@ class OrdersService:
                 status="rejected",
                 reason="no snapshot or heartbeat from the account yet: nothing to time it by",
             )
-        match await self.engine.request(SignalIn(account_id, signal, ref)):
+        # Decided now, committed with its placement (or alone): one commit, not two, before
+        # the PlaceOrder goes out. Nothing is awaited between the two decisions.
+        match self.engine.decider.handle(SignalIn(account_id, signal, ref)):
             case Rejected(reason=refusal):
                 raise ServiceRequestError(400, refusal)
             case _:
@@ -210,6 +227,8 @@ class OrdersService:
         entry = account.signal(request.signal_id)
         if entry is not None and entry["status"] == "approved":
             await self._place(account, request.signal_id, market)
+        else:
+            await self.engine.commit()
         return self._first_answer(account, request.signal_id)
 
     async def _market(self, account: AccountRisk, symbol: str) -> MarketEvidence:
@@ -257,7 +276,7 @@ class OrdersService:
     async def approve(self, request: ApprovalSubmit, identity: str) -> ApprovalReply:
         actor, note = approver(identity, request)
         account = self.risk.account(request.account_id)
-        async with self._lock:
+        async with self._one_at_a_time(request.signal_id):
             entry = account.signal(request.signal_id)
             if entry is None:
                 raise ServiceRequestError(

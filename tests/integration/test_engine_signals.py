@@ -3,6 +3,9 @@ RISK records them, PlaceOrder reaches CMD with the derived id, and the audit red
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +17,12 @@ from nats.aio.client import Client
 
 from bus import subjects
 from bus.codec import encode
+from bus.reader import read_facts
 from bus.schemas.orders import ApprovalReply, ApprovalSubmit, SignalReply, SignalSubmit
 from bus.schemas.risk import RiskControlRequest
 from domain.signals import floor_to_step, signal_command_id
-from engine.audit_run import run_verify
+from engine.audit_replay import RecordedEvent, VerifyResult, verify
+from engine.audit_run import read_recorded, run_verify
 from engine.store import open_store
 from tests.integration.engine_support import (
     T0,
@@ -28,6 +33,7 @@ from tests.integration.engine_support import (
     settled,
     stream_messages,
 )
+from tests.support import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -87,7 +93,13 @@ async def approve(nc: Client, identity: str, **fields: Any) -> ApprovalReply:
     return msgspec.json.decode(reply.data, type=ApprovalReply)
 
 
+async def serving(process: Any) -> None:
+    """The engine serves mtq-orders once it has caught up (after `ready`)."""
+    await eventually(lambda: process.orders_micro is not None, timeout=10)
+
+
 async def start(feed: FactFeed, process: Any) -> None:
+    await serving(process)
     last = 0
     for account_id, equity in EQUITIES.items():
         last = await feed.snapshot(account_id, equity, equity)
@@ -119,6 +131,23 @@ async def verified(nc: Client, url: str) -> None:
     result = await run_verify(nc, open_store(url))
     assert result.identical, result.summary()
     assert result.decisions == len(read_decisions(url))
+
+
+async def tampered_verify(nc: Client, url: str, signal_id: str) -> VerifyResult:
+    """Audit verify over RISK as read, with one recorded SignalReceived asking 2% not 1%."""
+    store = open_store(url)
+    recorded = await asyncio.to_thread(read_recorded, store)
+    for events in recorded.by_aggregate.values():
+        for i, entry in enumerate(events):
+            if entry.type_name == "SignalReceived" and entry.event.signal_id == signal_id:
+                body = json.loads(entry.stored.state)
+                assert body["risk_percent"] == "1.0"
+                state = json.dumps({**body, "risk_percent": "2"}, separators=(",", ":")).encode()
+                stored = dataclasses.replace(entry.stored, state=state)
+                events[i] = RecordedEvent(stored, store.mapper.to_domain_event(stored))
+                break
+    facts = read_facts(nc.jetstream(), until_seq=recorded.tracking)
+    return await verify(facts, recorded, store.mapper)
 
 
 async def test_fan_out_sized_by_risk_percent_placed_on_cmd_with_derived_ids_and_replayed(
@@ -164,6 +193,10 @@ async def test_fan_out_sized_by_risk_percent_placed_on_cmd_with_derived_ids_and_
         assert received["actor"] == "strategy:copier"
         assert received["received_at"] == T0.isoformat()  # the account's fact time
     await verified(nc, url)
+    tampered = await tampered_verify(nc, url, "fan-1")
+    assert not tampered.identical
+    assert tampered.difference is not None
+    assert "SignalSized" in tampered.difference.recorded  # 2% sizes another volume
 
 
 async def test_manual_approval_by_api_with_the_actor_recorded_then_expiry(
@@ -273,3 +306,31 @@ async def test_identities_bound_and_fields_named(
         code, _ = await submit_error(nc, "admin", signal_id="x-5", strategy="nope")
         assert code == "404"
         assert len(read_decisions(url)) == before
+
+
+async def test_after_a_restart_an_awaited_approval_is_still_decided_and_the_first_answer_kept(
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    url, nc, feed = engine_bus
+    path = tmp_path / "signals.yaml"
+    path.write_text(CONFIG)
+    async with running_engine(url, load(path)) as process:
+        await start(feed, process)
+        first = await submit(nc, "admin", signal_id="re-1", strategy="desk")
+        sent = await submit(nc, "admin", signal_id="re-2", strategy="copier", accounts=["acc-2"])
+    async with running_engine(url, load(path), snapshot_every=1) as process:
+        await serving(process)
+        again = await submit(nc, "admin", signal_id="re-1", strategy="desk")
+        assert again.duplicate
+        assert again.accounts == first.accounts
+        assert (await submit(nc, "admin", signal_id="re-2", strategy="copier")).accounts == (
+            sent.accounts
+        )
+        answer = await approve(nc, "admin", signal_id="re-1", account_id="acc-1",
+                               decision="approve")  # fmt: skip
+        assert answer.status == "sent"
+        assert len(await place_orders(nc)) == 2
+    async with running_engine(url, load(path)) as process:  # from the snapshot just taken
+        await serving(process)
+        assert (await submit(nc, "admin", signal_id="re-1", strategy="desk")).duplicate
+    await verified(nc, url)

@@ -90,6 +90,7 @@ async def test_signed_signal_over_http_and_its_approval(
     settings = replace(settings, tokens=(alice,))
     async with running_engine(url, config) as process, running_api(settings) as api:
         await eventually(lambda: api.state.nc is not None, timeout=10)
+        await eventually(lambda: process.orders_micro is not None, timeout=10)
         last = 0
         for account_id in ("strict-003", "ftmo-001"):
             last = await feed.snapshot(account_id, 100_000, 100_000)

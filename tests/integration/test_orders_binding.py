@@ -30,6 +30,7 @@ from tests.integration.engine_support import (
     write_config,
 )
 from tests.integration.secured_support import Secured, login
+from tests.support import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -65,6 +66,7 @@ async def engine(
             feed = FactFeed(admin.jetstream())
             await feed.tick(A, "EURUSD", 1.08490, 1.08500, T0)
             await settled(p, await feed.snapshot(A, 10_000, 10_000))
+            await eventually(lambda: p.orders_micro is not None, timeout=10)
             yield p
     finally:
         await admin.close()
