@@ -29,6 +29,7 @@ TABLES: Final = (
     "proj_candles",
     "proj_trade_days",
     "proj_equity_days",
+    "proj_signals",
 )
 
 _SCHEMA: Final = (
@@ -75,6 +76,13 @@ _SCHEMA: Final = (
     " PRIMARY KEY (account_id, day, dim, key))",
     "CREATE TABLE IF NOT EXISTS proj_equity_days (account_id TEXT NOT NULL, day TEXT NOT NULL,"
     " through TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (account_id, day))",
+    # signals (projections/signals.py): one row per signal and account
+    "CREATE TABLE IF NOT EXISTS proj_signals (signal_id TEXT NOT NULL, account_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, approval_status TEXT, command_id TEXT NOT NULL,"
+    " received_at TEXT NOT NULL, updated_at TEXT NOT NULL, doc TEXT NOT NULL,"
+    " PRIMARY KEY (signal_id, account_id))",
+    "CREATE INDEX IF NOT EXISTS proj_signals_received ON proj_signals (received_at, signal_id)",
+    "CREATE INDEX IF NOT EXISTS proj_signals_approval ON proj_signals (approval_status)",
 )
 
 

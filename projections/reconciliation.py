@@ -1,15 +1,20 @@
 """Reconciliation (docs/architecture.md §5): intended trades against the broker's positions,
-per account.
+per account, joined to the signals they came from.
 
 An item is an intent (an `OrderApproved` decision), a broker position (by MT5 identifier),
-or a pair of both. Its status is a pure function of what it holds and the account's
-tolerances; every change of status is kept in its history with the event time it began.
+a pair of both, or a signal that never became an order (rejected or expired). Its status is
+a pure function of what it holds and the account's tolerances; every change of status is
+kept in its history with the event time it began. An item of a signal carries its
+`signal_id` and `approval_id`; a paired one its `mt5_position_id`; a divergent one a
+`divergence_reason` (the reasons in words).
 
 Pairing: a position and an intent of the same symbol (case-insensitive) and side pair when
-the position's comment is the intent's `client_order_id` (an integrated strategy's link),
+the position's comment is the intent's `client_order_id` (an integrated strategy's link) or
+`mtq-` and its first 8 hex digits (the comment the agent gives a signal's `PlaceOrder`),
 else when the volume is within `volume_match_percent` and the entry within
-`price_match_pips` (closest entry first, then the oldest intent). Manual positions (reason
-client, mobile, web) and positions with a magic number not ours never pair.
+`price_match_pips` (closest entry first, then the oldest intent); a signal's intent pairs by
+its comment only. Manual positions (reason client, mobile, web) and positions with a magic
+number not ours never pair.
 """
 
 from __future__ import annotations
@@ -19,24 +24,40 @@ from typing import Any, Final
 from projections.settings import AccountSettings
 
 MATCHED: Final = "matched"
-DIVERGENT: Final = "divergent"
-UNMATCHED_BROKER: Final = "unmatched_broker"
-MISSING_AT_BROKER: Final = "missing_at_broker"
+SLIPPED: Final = "slipped"
+"""Paired, the entry, SL or TP beyond its tolerance."""
+PARTIAL: Final = "partial"
+"""Paired, the volume beyond its tolerance (a partial fill or close, or more lots)."""
+REJECTED: Final = "rejected"
+"""A signal rejected by its approver, the pre-trade check or the terminal."""
+EXPIRED: Final = "expired"
+"""A signal not approved (or not placed) before it expired."""
+NOT_EXECUTED: Final = "not_executed"
+"""An approved intent with no broker position after the fill window."""
+MANUAL: Final = "manual"
+"""A broker position no signal or approved order asked for."""
+CLOSED_BY_BROKER: Final = "closed_by_broker"
+"""An intent whose position the broker closed (SL, TP, stop-out)."""
 PENDING: Final = "pending"
 """An approved intent within its fill window (not yet a divergence)."""
 CLOSED: Final = "closed"
-"""Over: closed by us or by hand (a broker close of an intent is missing_at_broker)."""
+"""Over: closed by us or by hand."""
 UNKNOWN: Final = "unknown"
 """The agent is disconnected or stale: the broker's side is not known."""
 STATUSES: Final = (
     MATCHED,
-    DIVERGENT,
-    UNMATCHED_BROKER,
-    MISSING_AT_BROKER,
+    SLIPPED,
+    PARTIAL,
+    REJECTED,
+    EXPIRED,
+    NOT_EXECUTED,
+    MANUAL,
+    CLOSED_BY_BROKER,
     PENDING,
     CLOSED,
     UNKNOWN,
 )
+FINAL_STATUSES: Final = frozenset({CLOSED, CLOSED_BY_BROKER, REJECTED, EXPIRED})
 MANUAL_REASONS: Final = frozenset({"client", "mobile", "web"})
 BROKER_CLOSES: Final = frozenset({"sl", "tp", "so"})
 MAX_HISTORY: Final = 50
@@ -111,26 +132,67 @@ def _divergences(intent: dict[str, Any], pos: dict[str, Any], s: AccountSettings
 def classify(item: dict[str, Any], s: AccountSettings) -> tuple[str, list[Any]]:  # noqa: PLR0911 - one return per status
     """The status and reasons of an item, ignoring whether the agent is connected."""
     intent, pos = item.get("intent"), item.get("position")
+    outcome = item.get("outcome")
+    if outcome is not None and pos is None:
+        return outcome["status"], [
+            {"reason": outcome["status"], "by": outcome["actor"], "detail": outcome["reason"]}
+        ]
     if pos is not None and pos.get("closed") is not None:
         deal = pos["closed"]["deal_reason"]
         if intent is not None and deal in BROKER_CLOSES:
-            return MISSING_AT_BROKER, [{"reason": "closed_by_broker", "deal_reason": deal}]
+            return CLOSED_BY_BROKER, [{"reason": "closed_by_broker", "deal_reason": deal}]
         return CLOSED, [{"reason": "closed", "deal_reason": deal}]
     if intent is not None and pos is not None:
         found = _divergences(intent, pos, s)
-        return (DIVERGENT, found) if found else (MATCHED, [])
+        if not found:
+            return MATCHED, []
+        return (PARTIAL if any(r["reason"] == "volume" for r in found) else SLIPPED), found
     if pos is not None:
         if pos["reason"] in MANUAL_REASONS:
-            return UNMATCHED_BROKER, [{"reason": "manual", "position_reason": pos["reason"]}]
+            return MANUAL, [{"reason": "manual", "position_reason": pos["reason"]}]
         if not s.is_ours(pos["magic"]):
-            return UNMATCHED_BROKER, [{"reason": "foreign_magic", "magic": pos["magic"]}]
-        return UNMATCHED_BROKER, [{"reason": "no_intent"}]
+            return MANUAL, [{"reason": "foreign_magic", "magic": pos["magic"]}]
+        return MANUAL, [{"reason": "no_intent"}]
     assert intent is not None
     if item.get("expired_at") is not None:
-        return MISSING_AT_BROKER, [
-            {"reason": "never_filled", "window_s": s.tolerances.fill_window_s}
-        ]
+        return NOT_EXECUTED, [{"reason": "never_filled", "window_s": s.tolerances.fill_window_s}]
     return PENDING, []
+
+
+def describe(reasons: list[Any]) -> str | None:
+    """The reasons in words (None when there is no divergence to tell)."""
+    words = [w for w in (_words(r) for r in reasons) if w]
+    return "; ".join(words) or None
+
+
+def _words(r: dict[str, Any]) -> str:  # noqa: PLR0911 - one sentence per reason
+    match r["reason"]:
+        case "slippage":
+            off = f"{r['pips']} pips from {r['intended']}"
+            return f"entry {r['broker']} is {off} (limit {r['limit_pips']})"
+        case "volume":
+            off = f"{r['percent']}% from {r['intended']}"
+            return f"volume {r['broker']} is {off} (limit {r['limit_percent']}%)"
+        case "sl" | "tp" as name:
+            off = "none on one side" if r["pips"] is None else f"{r['pips']} pips off"
+            levels = f"{r['broker']} against {r['intended']}"
+            return f"{name.upper()} {levels}: {off} (limit {r['limit_pips']})"
+        case "never_filled":
+            return f"no broker position within {r['window_s']} s"
+        case "closed_by_broker":
+            return f"closed by the broker ({r['deal_reason']})"
+        case "manual":
+            return f"opened by hand ({r['position_reason']})"
+        case "foreign_magic":
+            return f"magic {r['magic']} is not ours"
+        case "no_intent":
+            return "no signal or approved order asked for it"
+        case "rejected" | "expired" as what:
+            return f"{what} by {r['by']}: {r['detail']}" if r["detail"] else f"{what} by {r['by']}"
+        case "agent_disconnected" | "agent_stale":
+            return f"{r['reason'].replace('_', ' ')} (last known: {r['last_known']})"
+        case _:
+            return ""
 
 
 def _pairable(pos: dict[str, Any], s: AccountSettings) -> bool:
@@ -143,7 +205,8 @@ def _pairable(pos: dict[str, Any], s: AccountSettings) -> bool:
 
 def _linked(intent: dict[str, Any], pos: dict[str, Any]) -> bool:
     coid = intent.get("client_order_id") or ""
-    return bool(coid) and pos.get("comment", "").strip() == coid
+    comment = pos.get("comment", "").strip()
+    return bool(coid) and comment in (coid, f"mtq-{coid[:8]}")
 
 
 def _near(intent: dict[str, Any], pos: dict[str, Any], s: AccountSettings) -> float | None:
@@ -178,8 +241,14 @@ class ReconBook:
 
     # --- inputs ---------------------------------------------------------------------
 
-    def intent(self, nid: int, time: str, request: dict[str, Any]) -> str:
-        """An approved order; pairs with an unpaired broker position if one fits."""
+    def intent(
+        self,
+        nid: int,
+        time: str,
+        request: dict[str, Any],
+        signal: dict[str, Any] | None = None,
+    ) -> str:
+        """An approved order (of `signal`, if a signal's); pairs with a fitting position."""
         coid = str(request.get("client_order_id") or "")
         item_id = f"o:{coid}" if coid and f"o:{coid}" not in self.items else f"o:#{nid}"
         intent = {
@@ -202,12 +271,41 @@ class ReconBook:
             "since": time,
             "history": [],
         }
+        if signal is not None:
+            item["signal"] = _signal_link(signal)
         self.items[item_id] = item
-        partner = self._position_for(intent)
+        partner = self._position_for(intent, linked_only=signal is not None)
         if partner is not None:
             self._absorb(item, self.items[partner], time)
         self._settle(item, time)
         return item_id
+
+    def outcome(self, signal: dict[str, Any], time: str) -> None:
+        """A signal rejected or expired: its intent's item (or a new one) says so."""
+        link = _signal_link(signal)
+        outcome = {
+            "status": signal["status"],
+            "actor": signal["actor"] or "",
+            "reason": signal["reason"],
+        }
+        item_id = f"o:{link['command_id']}"
+        item = self.items.get(item_id)
+        if item is None:
+            item = {
+                "item_id": item_id,
+                "intent": None,
+                "position": None,
+                "signal": link,
+                "status": "",
+                "reasons": [],
+                "since": time,
+                "history": [],
+            }
+            self.items[item_id] = item
+        elif item.get("position") is not None:
+            return  # the broker has it: the position tells
+        item["outcome"] = outcome
+        self._settle(item, time)
 
     def opened(self, pos: dict[str, Any], time: str) -> bool:
         """A broker position appeared; False when its identifier is already known."""
@@ -273,6 +371,7 @@ class ReconBook:
                 intent is None
                 or item.get("position") is not None
                 or item.get("expired_at") is not None
+                or item.get("outcome") is not None
             ):
                 continue
             if _seconds_between(intent["time"], time) > window:
@@ -281,7 +380,7 @@ class ReconBook:
 
     # --- pairing ------------------------------------------------------------------------
 
-    def _position_for(self, intent: dict[str, Any]) -> str | None:
+    def _position_for(self, intent: dict[str, Any], *, linked_only: bool) -> str | None:
         best: tuple[float, str] | None = None
         for item_id, item in self.items.items():
             pos = item.get("position")
@@ -289,7 +388,7 @@ class ReconBook:
                 continue
             if _linked(intent, pos) and intent["symbol"].upper() == pos["symbol"].upper():
                 return item_id
-            distance = _near(intent, pos, self.settings)
+            distance = None if linked_only else _near(intent, pos, self.settings)
             if distance is not None and (best is None or distance < best[0]):
                 best = (distance, item_id)
         return None if best is None else best[1]
@@ -298,10 +397,12 @@ class ReconBook:
         best: tuple[float, int, str] | None = None
         for item_id, item in self.items.items():
             intent = item.get("intent")
-            if intent is None or item.get("position") is not None:
-                continue
+            if intent is None or item.get("position") is not None or item.get("outcome"):
+                continue  # a rejected or expired signal's item is over: it pairs no more
             if _linked(intent, pos) and intent["symbol"].upper() == pos["symbol"].upper():
                 return item_id
+            if item.get("signal") is not None:
+                continue  # a signal's order pairs by its comment only
             distance = _near(intent, pos, self.settings)
             if distance is None:
                 continue
@@ -336,6 +437,7 @@ class ReconBook:
             status = UNKNOWN
         if status != item["status"] or reasons != item["reasons"]:
             item["status"], item["reasons"], item["since"] = status, reasons, time
+            item.update(_joined(item, reasons))
             entry = {"status": status, "reasons": reasons, "since": time}
             item["history"] = [*item["history"], entry][-MAX_HISTORY:]
             touched = True
@@ -344,16 +446,31 @@ class ReconBook:
             self.deleted.discard(item["item_id"])
 
 
+def _signal_link(signal: dict[str, Any]) -> dict[str, Any]:
+    return {k: signal[k] for k in ("signal_id", "approval_id", "command_id")}
+
+
+def _joined(item: dict[str, Any], reasons: list[Any]) -> dict[str, Any]:
+    """The item's signal, position and divergence as top-level fields."""
+    link = item.get("signal") or {}
+    pos = item.get("position")
+    return {
+        "signal_id": link.get("signal_id"),
+        "approval_id": link.get("approval_id"),
+        "mt5_position_id": None if pos is None else pos["identifier"],
+        "divergence_reason": describe(reasons),
+    }
+
+
 def _final(status: str, reasons: list[Any]) -> bool:
-    """Over for good: closed, or an intent whose position the broker closed."""
-    if status == CLOSED:
-        return True
-    return status == MISSING_AT_BROKER and reasons[0]["reason"] == "closed_by_broker"
+    """Over for good: closed (by us, by hand or by the broker), rejected or expired."""
+    del reasons
+    return status in FINAL_STATUSES
 
 
 def _live(item: dict[str, Any]) -> bool:
     pos = item.get("position")
-    return item["status"] != CLOSED and not (pos is not None and pos.get("closed"))
+    return item["status"] not in FINAL_STATUSES and not (pos is not None and pos.get("closed"))
 
 
 def is_live(doc: dict[str, Any]) -> bool:
@@ -371,8 +488,5 @@ def overlay_stale(doc: dict[str, Any], stale: bool) -> dict[str, Any]:
     """As read: a live item of an agent whose facts are stale is `unknown` (never missing)."""
     if not stale or doc["status"] == UNKNOWN or _final(doc["status"], doc["reasons"]):
         return doc
-    return {
-        **doc,
-        "status": UNKNOWN,
-        "reasons": [{"reason": "agent_stale", "last_known": doc["status"]}],
-    }
+    reasons = [{"reason": "agent_stale", "last_known": doc["status"]}]
+    return {**doc, "status": UNKNOWN, "reasons": reasons, "divergence_reason": describe(reasons)}

@@ -35,6 +35,8 @@ from projections.db import Database
 from projections.equity_days import EquityDays
 from projections.reconciliation import ReconBook, is_live
 from projections.settings import AccountSettings
+from projections.signals import DECISIONS as SIGNAL_DECISIONS
+from projections.signals import EXPIRED, REJECTED, SignalBook
 from projections.trades import TradeBook
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Views:
         self.applied = 0
         self.trades = TradeBook()
         self.equity_days = EquityDays()
+        self.signals = SignalBook()
 
     # --- bookkeeping ----------------------------------------------------------------
 
@@ -164,11 +167,19 @@ class Views:
                     "command_id": fact.command_id,
                     "time": fact.time.isoformat(),
                 }
+                self._signal_answered(fact)
                 return None
             case TickReceived():
                 return "unexpected_tick"
             case _:
                 assert_never(fact)
+
+    def _signal_answered(self, fact: OrderExecuted | OrderRejected) -> None:
+        before = self.signals.for_command(fact.command_id)
+        was = None if before is None else before["status"]
+        row = self.signals.fact(fact)
+        if row is not None and row["status"] == REJECTED and was != REJECTED:
+            self._book(fact.account_id).outcome(row, fact.time.isoformat())
 
     def _agent(self, account_id: str, status: dict[str, Any], time: str) -> None:
         status["last_fact_time"] = time
@@ -238,6 +249,7 @@ class Views:
         status["last_fact_time"] = time
         book = self._book(fact.account_id)
         book.opened(_recon_position(doc), time)
+        self.signals.position_opened(fact)
         return None
 
     def _modified(self, fact: PositionModified, status: dict[str, Any]) -> str | None:
@@ -318,13 +330,27 @@ class Views:
         decision.pop("timestamp", None)
         try:
             riskview.apply_decision(kind, decision, time, nid, risk, status)
+            signal = self._signal_decision(kind, decision, time)
             if kind == "OrderApproved":
-                self._book(account_id).intent(nid, time, decision["request"])
+                self._book(account_id).intent(nid, time, decision["request"], signal=signal)
         except (KeyError, TypeError, ValueError) as exc:
             self.unapplied(account_id, f"bad_decision: {exc!r}", f"RISK #{nid} {subject}")
             return
         if kind in riskview.LOGGED:
             self._risk_rows.append((account_id, nid, kind, time, dumps(decision)))
+
+    def _signal_decision(
+        self, kind: str, decision: dict[str, Any], time: str
+    ) -> dict[str, Any] | None:
+        """Apply a decision to the signals view; the signal row it concerns, if any."""
+        if kind not in SIGNAL_DECISIONS:
+            return None
+        before = self.signals.decision_row(kind, decision)
+        was = None if before is None else before["status"]
+        row = self.signals.decision(kind, decision, time)
+        if row is not None and row["status"] in (REJECTED, EXPIRED) and was != row["status"]:
+            self._book(row["account_id"]).outcome(row, time)
+        return row
 
     # --- persistence --------------------------------------------------------------------
 
@@ -374,7 +400,8 @@ class Views:
             + len(recon_rows)
             + len(bars)
         )
-        return written + self.trades.save(cur) + self.equity_days.save(cur)
+        saved = self.trades.save(cur) + self.equity_days.save(cur) + self.signals.save(cur)
+        return written + saved
 
     def changed_status(self) -> list[str]:
         """Accounts whose status changed since the last `clear`."""
@@ -390,6 +417,7 @@ class Views:
         self._dirty_meta = False
         self.trades.clear()
         self.equity_days.clear()
+        self.signals.clear()
         for book in self.recon.values():
             book.dirty.clear()
             book.deleted.clear()
@@ -454,6 +482,7 @@ class Views:
             self.meta = loads(doc)
         self.trades.load(db)
         self.equity_days.load(db, self.bars)
+        self.signals.load(db)
 
 
 def decode_decision(data: bytes) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ from mtq.http import (
     routes_ops,
     routes_orders,
     routes_reads,
+    routes_signals,
     routes_ui,
     ws,
 )
@@ -315,6 +316,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(routes_reads.router)
+    app.include_router(routes_signals.router)
     app.include_router(routes_analytics.router)
     app.include_router(routes_export.router)
     app.include_router(ws.router)

@@ -181,8 +181,13 @@ class ReconciliationItem(_Doc):
     account_id: str
     item_id: str
     status: str = Field(
-        description="matched, divergent, unmatched_broker, missing_at_broker, closed, unknown"
+        description="matched, slipped, partial, rejected, expired, not_executed, manual,"
+        " closed_by_broker; pending, closed, unknown"
     )
+    signal_id: str | None = Field(None, description="the signal it came from, if any")
+    approval_id: str | None = None
+    mt5_position_id: int | None = None
+    divergence_reason: str | None = Field(None, description="the reasons in words")
     reasons: list[dict[str, Any]] = []
     intent: dict[str, Any] | None = None
     position: dict[str, Any] | None = None

@@ -43,7 +43,17 @@ Cursor = Annotated[str | None, Query(max_length=2000, description="`next_cursor`
 From = Annotated[datetime | None, Query(alias="from", description="ISO-8601 time, UTC if naive")]
 To = Annotated[datetime | None, Query(alias="to", description="ISO-8601 time, UTC if naive")]
 ReconStatus = Literal[
-    "matched", "divergent", "unmatched_broker", "missing_at_broker", "closed", "unknown"
+    "matched",
+    "slipped",
+    "partial",
+    "rejected",
+    "expired",
+    "not_executed",
+    "manual",
+    "closed_by_broker",
+    "pending",
+    "closed",
+    "unknown",
 ]
 AlertKind = Literal[
     "DrawdownWarning",

@@ -19,6 +19,7 @@ ASSETS: Final = {
     "app.js": "text/javascript",
     "analytics.js": "text/javascript",
     "candles.js": "text/javascript",
+    "signals.js": "text/javascript",
     "style.css": "text/css",
 }
 router = APIRouter(include_in_schema=False)
@@ -57,6 +58,11 @@ async def analytics_page(
     account_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
 ) -> HTMLResponse:
     return HTMLResponse(_page("analytics.html"))
+
+
+@router.get("/ui/signals")
+async def signals_page() -> HTMLResponse:
+    return HTMLResponse(_page("signals.html"))
 
 
 @router.get("/static/{name}")

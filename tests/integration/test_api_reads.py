@@ -131,10 +131,10 @@ async def test_reconciliation_when_filtered_by_status_then_counts(api: RunningAp
     assert body["items"], body
     assert sum(body["counts"].values()) == len(body["items"])
     assert {i["account_id"] for i in body["items"]} == {"acc-a"}
-    unmatched = (await get(api, "/accounts/acc-a/reconciliation", status="unmatched_broker")).json()
+    unmatched = (await get(api, "/accounts/acc-a/reconciliation", status="manual")).json()
     assert unmatched["items"]
-    assert {i["status"] for i in unmatched["items"]} == {"unmatched_broker"}
-    none = (await get(api, "/accounts/acc-a/reconciliation", status="divergent")).json()
+    assert {i["status"] for i in unmatched["items"]} == {"manual"}
+    none = (await get(api, "/accounts/acc-a/reconciliation", status="slipped")).json()
     assert none["items"] == []
 
 

@@ -179,7 +179,7 @@ async def test_projector_when_trading_day_runs_then_every_view_answers(
         assert by_id["o:c-1"]["status"] == "matched"
         assert by_id["o:c-1"]["position"]["identifier"] == 11
         assert by_id["p:12"]["status"] == "closed"
-        assert [h["status"] for h in by_id["p:12"]["history"]] == ["unmatched_broker", "closed"]
+        assert [h["status"] for h in by_id["p:12"]["history"]] == ["manual", "closed"]
 
         risk = await query(nc, "risk", account="acc-1")
         [view] = risk["accounts"]
@@ -255,8 +255,8 @@ async def test_status_when_heartbeats_stop_then_unhealthy_and_items_unknown(
         assert acc["health"]["reasons"][0] == "heartbeat_missed"
         [item] = (await query(nc, "reconciliation", account="acc-1"))["items"]
         assert item["status"] == "unknown"
-        assert item["reasons"] == [{"reason": "agent_stale", "last_known": "unmatched_broker"}]
+        assert item["reasons"] == [{"reason": "agent_stale", "last_known": "manual"}]
     db = open_database(db_url)
     [(stored,)] = db.query("SELECT status FROM proj_reconciliation")
-    assert stored == "unmatched_broker"  # the stored view stays a function of the log
+    assert stored == "manual"  # the stored view stays a function of the log
     db.close()

@@ -44,6 +44,7 @@ _KEYS = {
     "proj_candles": "symbol, tf, account_id, start_msc",
     "proj_trade_days": "account_id, day, dim, key",
     "proj_equity_days": "account_id, day",
+    "proj_signals": "signal_id, account_id",
 }
 
 

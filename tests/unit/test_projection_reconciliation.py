@@ -103,7 +103,7 @@ def test_match_when_entry_just_beyond_price_tolerance_then_unpaired(
     book.intent(1, T0, intent(symbol=symbol, price=price))
     book.opened(position(symbol=symbol, price_open=filled), T1)
     statuses = {i["item_id"]: i["status"] for i in book.items.values()}
-    assert statuses == {"o:#1": "pending", "p:7": "unmatched_broker"}
+    assert statuses == {"o:#1": "pending", "p:7": "manual"}
     assert reasons(book.items["p:7"]) == ["no_intent"]
 
 
@@ -112,7 +112,7 @@ def test_match_when_volume_at_tolerance_then_matched_and_beyond_then_unpaired() 
     book = ReconBook(settings())
     book.intent(1, T0, intent())
     book.opened(position(volume=1.051), T1)
-    assert book.items["p:7"]["status"] == "unmatched_broker"
+    assert book.items["p:7"]["status"] == "manual"
 
 
 def test_match_when_symbol_case_differs_then_matched() -> None:
@@ -130,12 +130,12 @@ def test_match_when_side_differs_then_unpaired() -> None:
 def test_match_when_intent_arrives_after_its_position_then_paired_with_history() -> None:
     book = ReconBook(settings())
     book.opened(position(), T0)
-    assert only(book)["status"] == "unmatched_broker"
+    assert only(book)["status"] == "manual"
     book.intent(3, T1, intent())
     item = only(book)
     assert item["status"] == "matched"
     assert item["paired_from"] == "p:7"
-    assert [h["status"] for h in item["history"]] == ["unmatched_broker", "matched"]
+    assert [h["status"] for h in item["history"]] == ["manual", "matched"]
     assert book.deleted == {"p:7"}
 
 
@@ -162,7 +162,7 @@ def test_slippage_when_at_limit_then_matched_and_beyond_then_divergent(
         "matched"
     )
     item = linked(ReconBook(settings()), want, {"symbol": symbol, "price_open": beyond})
-    assert item["status"] == "divergent"
+    assert item["status"] == "slipped"
     assert item["reasons"] == [
         {"reason": "slippage", "pips": pips, "limit_pips": 5.0, "intended": price, "broker": beyond}
     ]
@@ -173,7 +173,7 @@ def test_slippage_when_at_limit_then_matched_and_beyond_then_divergent(
 def test_volume_when_at_divergence_limit_then_matched_and_beyond_then_divergent() -> None:
     assert linked(ReconBook(settings()), {}, {"volume": 1.10})["status"] == "matched"
     item = linked(ReconBook(settings()), {}, {"volume": 1.11})
-    assert item["status"] == "divergent"
+    assert item["status"] == "partial"
     assert item["reasons"][0] | {"percent": round(item["reasons"][0]["percent"], 3)} == {
         "reason": "volume",
         "percent": 11.0,
@@ -201,7 +201,7 @@ def test_sl_tp_when_at_limit_then_matched_and_beyond_then_divergent(  # noqa: PL
     item = linked(
         ReconBook(settings()), want, {"symbol": symbol, "price_open": price, name: beyond}
     )
-    assert item["status"] == "divergent"
+    assert item["status"] == "slipped"
     assert item["reasons"] == [
         {"reason": name, "pips": 10.1, "limit_pips": 10.0, "intended": level, "broker": beyond}
     ]
@@ -234,7 +234,7 @@ def test_unmatched_broker_when_manual_then_reason_named(reason: str) -> None:
     book.intent(1, T0, intent())  # a fitting intent never pairs with a manual trade
     book.opened(position(reason=reason), T1)
     item = book.items["p:7"]
-    assert item["status"] == "unmatched_broker"
+    assert item["status"] == "manual"
     assert item["reasons"] == [{"reason": "manual", "position_reason": reason}]
 
 
@@ -254,7 +254,7 @@ def test_missing_when_window_passes_without_fill_then_never_filled() -> None:
     assert only(book)["status"] == "pending"  # exactly at the 10 s window
     book.clock(T11)
     item = only(book)
-    assert item["status"] == "missing_at_broker"
+    assert item["status"] == "not_executed"
     assert item["reasons"] == [{"reason": "never_filled", "window_s": 10.0}]
     assert item["since"] == T11
     book.opened(position(), "2026-03-02T09:00:20+00:00")  # filled late after all
@@ -267,9 +267,9 @@ def test_missing_when_broker_closed_the_position_then_deal_reason(deal: str) -> 
     pair(book, intent(), position())
     book.closed(7, deal, 1.08, T10)
     item = only(book)
-    assert item["status"] == "missing_at_broker"
+    assert item["status"] == "closed_by_broker"
     assert item["reasons"] == [{"reason": "closed_by_broker", "deal_reason": deal}]
-    assert [h["status"] for h in item["history"]] == ["pending", "matched", "missing_at_broker"]
+    assert [h["status"] for h in item["history"]] == ["pending", "matched", "closed_by_broker"]
     assert [h["since"] for h in item["history"]] == [T0, T1, T10]
 
 
@@ -288,7 +288,7 @@ def test_partial_close_when_volume_halves_then_divergent_volume() -> None:
     pair(book, intent(), position())
     book.modified(position(volume=0.5), T10)
     item = only(book)
-    assert item["status"] == "divergent"
+    assert item["status"] == "partial"
     assert item["reasons"][0]["reason"] == "volume"
     assert item["reasons"][0]["broker"] == 0.5
 
@@ -323,10 +323,10 @@ def test_stale_agent_when_read_then_unknown_not_missing() -> None:
     book.intent(1, T0, intent())
     book.clock(T11)
     item = only(book)
-    assert item["status"] == "missing_at_broker"
+    assert item["status"] == "not_executed"
     shown = overlay_stale(item, stale=True)
     assert shown["status"] == "unknown"
-    assert shown["reasons"] == [{"reason": "agent_stale", "last_known": "missing_at_broker"}]
+    assert shown["reasons"] == [{"reason": "agent_stale", "last_known": "not_executed"}]
     assert overlay_stale(item, stale=False) is item
 
 
@@ -334,4 +334,4 @@ def test_stale_agent_when_item_closed_by_broker_then_kept() -> None:
     book = ReconBook(settings())
     pair(book, intent(), position())
     book.closed(7, "tp", 1.09, T10)
-    assert overlay_stale(only(book), stale=True)["status"] == "missing_at_broker"
+    assert overlay_stale(only(book), stale=True)["status"] == "closed_by_broker"
