@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from agents.order_requests import place_request
+from agents.store import transaction
 from agents.terminal.mt5 import constants as c
+from agents.terminal.mt5.structures import TradeDeal
 from agents.terminal.simulator import events as sim_events
-from bus.schemas import ModifyPosition, OrderExecuted, OrderRejected, PlaceOrder
+from agents.terminal.simulator.settings import FaultSpec
+from bus.codec import encode
+from bus.schemas import ClosePosition, ModifyPosition, OrderExecuted, OrderRejected, PlaceOrder
 from tests.unit.test_agent_support import Rig, utc
 
 CID = "0123abcd" + "e" * 24
@@ -72,3 +77,100 @@ async def test_modify_when_ticket_unknown_then_rejected_without_send(rig: Rig) -
     (rejected,) = rig.of(OrderRejected)
     assert rejected.comment == "unknown ticket 424242: no open position"
     assert sends(rig) == []
+
+
+# --- never twice: the order executes and its answer is lost -------------------------------
+
+
+@pytest.fixture
+def lossy(tmp_path: Path) -> Iterator[Rig]:
+    lost = FaultSpec("order_send_lost_reply", start_s=0.0, duration_s=3600.0)
+    made = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",), faults=(lost,))
+    yield made
+    made.close()
+
+
+def mtq_deals(rig: Rig, comment: str) -> list[TradeDeal]:
+    return [d for d in rig.sim.deals if d.comment == comment]
+
+
+async def test_place_when_answer_lost_then_found_by_comment_and_one_position(lossy: Rig) -> None:
+    await lossy.poll()
+    await lossy.agent.executor.handle(place())
+    (result,) = lossy.of(OrderExecuted)
+    (deal,) = mtq_deals(lossy, "mtq-0123abcd")
+    assert (result.deal, result.position, result.volume) == (deal.ticket, deal.position_id, 0.2)
+    assert len(sends(lossy)) == 1  # found in the deals: never sent again
+    assert len(lossy.sim.positions_get() or ()) == 1
+    assert lossy.agent.executor.sender.found == 1
+
+
+@pytest.mark.parametrize("volume", [0.1, None])
+async def test_close_when_answer_lost_then_found_and_exactly_one_closing_deal(
+    lossy: Rig, volume: float | None
+) -> None:
+    opened = lossy.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.3)
+    await lossy.poll()
+    command = ClosePosition(command_id="c10se" + "0" * 27, account_id="rules",
+                            ticket=opened.ticket, volume=volume)  # fmt: skip
+    await lossy.agent.executor.handle(command)
+    (result,) = lossy.of(OrderExecuted)
+    (deal,) = mtq_deals(lossy, "mtq-c10se000")
+    assert deal.entry == c.DEAL_ENTRY_OUT
+    assert (result.deal, result.position) == (deal.ticket, opened.identifier)
+    assert result.volume == (0.1 if volume else 0.3)
+    assert len(sends(lossy)) == 1
+    left = lossy.sim.positions_get() or ()
+    assert [p.volume for p in left] == ([0.2] if volume else [])
+
+
+async def test_place_when_no_reply_and_nothing_executed_then_sent_again_once_absent(
+    tmp_path: Path,
+) -> None:
+    nothing = FaultSpec("order_send_none", start_s=0.0, duration_s=3600.0)
+    rig = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",), faults=(nothing,))
+    try:
+        await rig.poll()
+        await rig.agent.executor.handle(place())
+        (rejected,) = rig.of(OrderRejected)
+        assert rejected.comment.startswith("order_send returned None: -1")
+        assert rejected.comment.endswith("after 4 attempts")
+        assert rig.sim.positions_get() == ()
+        assert rig.agent.executor.sender.lookups == 4  # one search before each resend
+    finally:
+        rig.close()
+
+
+async def test_resume_when_agent_died_after_the_send_then_answered_from_the_lookup(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",))
+    await rig.poll()
+    command = place()
+    with transaction(rig.agent.conn):  # recorded, then sent, then the agent died
+        rig.agent.executor.state.command_started(CID, "PlaceOrder", encode(command),
+                                                 rig.clock.now())  # fmt: skip
+    tick = rig.sim.symbol_info_tick("EURUSD")
+    assert tick is not None
+    sent = rig.sim.order_send(place_request(command, tick, c.ORDER_FILLING_FOK))
+    assert sent is not None
+    answered = await rig.agent.executor.resume_interrupted()
+    assert answered == 1
+    (result,) = rig.of(OrderExecuted)
+    assert (result.command_id, result.deal) == (CID, sent.deal)
+    assert len(sends(rig)) == 1
+    rig.close()
+
+
+async def test_resume_when_agent_died_before_the_send_then_sent_once(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",))
+    await rig.poll()
+    with transaction(rig.agent.conn):
+        rig.agent.executor.state.command_started(CID, "PlaceOrder", encode(place()),
+                                                 rig.clock.now())  # fmt: skip
+    await rig.agent.executor.resume_interrupted()
+    (result,) = rig.of(OrderExecuted)
+    assert result.retcode == c.TRADE_RETCODE_DONE
+    assert len(sends(rig)) == 1
+    assert len(rig.sim.positions_get() or ()) == 1
+    rig.close()

@@ -10,7 +10,14 @@ if TYPE_CHECKING:
     from config.models import SimulatorConfig, SymbolConfig
 
 FaultKind = Literal[
-    "disconnect", "ipc_error", "ipc_timeout", "order_send_none", "stale_feed", "equity_drop"
+    "disconnect",
+    "ipc_error",
+    "ipc_timeout",
+    "order_send_none",
+    "order_send_lost_reply",
+    "order_send_hang",
+    "stale_feed",
+    "equity_drop",
 ]
 MarginMode = Literal["hedging", "netting"]
 MARGIN_MODES: tuple[str, ...] = ("hedging", "netting")
@@ -19,6 +26,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "ipc_error",
     "ipc_timeout",
     "order_send_none",
+    "order_send_lost_reply",
+    "order_send_hang",
     "stale_feed",
     "equity_drop",
 )
@@ -187,6 +196,12 @@ class FaultSpec:
     - ipc_error / ipc_timeout: calls fail with -10004 / -10005 (each with `probability`);
       transient, no re-initialize needed.
     - order_send_none: `order_send` returns None (RES_E_FAIL) and executes nothing.
+    - order_send_lost_reply: `order_send` executes (position, deal, pending order: all
+      there), then returns None with the same RES_E_FAIL, as a real terminal does when the
+      trade server's answer is lost; the caller cannot tell it from order_send_none.
+    - order_send_hang: `order_send` executes, then blocks the calling thread for `hang_s`
+      wall-clock seconds before returning None (-10005 IPC timeout): a process killed in
+      that window dies between the order and its answer.
     - stale_feed: no new ticks for `symbol` (all symbols when None); orders on it are
       refused with TRADE_RETCODE_MARKET_CLOSED.
     - equity_drop: `account_info()` reports equity (and profit) `drop_percent` lower, a bad
@@ -199,6 +214,7 @@ class FaultSpec:
     symbol: str | None = None
     drop_percent: float = 10.0
     probability: float = 1.0
+    hang_s: float = 30.0
 
     def active(self, elapsed_s: float) -> bool:
         return self.start_s <= elapsed_s < self.start_s + self.duration_s
@@ -294,6 +310,7 @@ def settings_from_config(
             symbol=f.symbol,
             drop_percent=f.drop_percent,
             probability=f.probability,
+            hang_s=f.hang_s,
         )
         for f in sim.faults
     )

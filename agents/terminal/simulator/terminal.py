@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
@@ -50,6 +51,7 @@ _WORLD_CHANGING = frozenset({c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL}
 OK: tuple[int, str] = (c.RES_S_OK, "Success")
 NO_IPC: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
 IPC_TIMEOUT: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
+NO_REPLY: tuple[int, str] = (c.RES_E_FAIL, "Terminal: Call failed (no reply from trade server)")
 VERSION: tuple[int, int, str] = (500, 4755, "1 Jan 2026")
 
 
@@ -483,14 +485,33 @@ class SimulatedTerminal(ModuleApi):
             return tuple(deals)
 
     def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
+        hang_s: float | None = None
         with self._lock:
             result = self._order_send(request)
             recorded = dict(request) if isinstance(request, dict) else {}
             retcode = None if result is None else result.retcode
             if retcode in _WORLD_CHANGING:
                 self._record("order", recorded)
+                hang_s = self._lost_reply()
             self.world.history.append(OrderHandled(self.world.now_msc, recorded, retcode))
-            return result
+            if hang_s is None:
+                return result
+        if hang_s:
+            time.sleep(hang_s)  # a blocked terminal call, outside the lock as in the module
+        return None
+
+    def _lost_reply(self) -> float | None:
+        """After an order executed: None to answer it, else the seconds to block before
+        answering None (the lost-reply faults; `last_error` is set)."""
+        elapsed = self.world.elapsed_s
+        if self._faulted("order_send_lost_reply"):
+            self._error = NO_REPLY
+            return 0.0
+        hang = self.world.faults.active("order_send_hang", elapsed)
+        if hang is not None and self._faulted("order_send_hang"):
+            self._error = IPC_TIMEOUT
+            return hang.hang_s
+        return None
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -579,7 +600,7 @@ class SimulatedTerminal(ModuleApi):
         if not self._gate():
             return None
         if self._faulted("order_send_none"):
-            self._error = (c.RES_E_FAIL, "Terminal: Call failed (no reply from trade server)")
+            self._error = NO_REPLY
             return None
         try:
             req = parse_request(request)
