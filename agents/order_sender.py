@@ -143,8 +143,14 @@ class OrderSender:
         return match
 
     async def _filling(self, symbol: str) -> int:
+        """The symbol's filling mode; a symbol not in Market Watch is selected first (its
+        quotes and orders fail until then)."""
         if symbol not in self._symbols:
-            self._symbols[symbol] = await self.session.call("symbol_info", symbol)
+            info = await self.session.call("symbol_info", symbol)
+            if info is not None and not info.select:
+                log.info("%s is not in Market Watch: selecting it", symbol)
+                await self.session.call("symbol_select", symbol, True)
+            self._symbols[symbol] = info
         return filling_for(self._symbols[symbol])
 
     async def _position_of(self, order: int) -> int | None:
@@ -164,9 +170,9 @@ class OrderSender:
             return self.rejected(cid, None, f"terminal unavailable: {self.session.last_error}")
 
         async def build() -> dict[str, Any]:
+            filling = await self._filling(command.symbol)
             tick = await self.session.call("symbol_info_tick", command.symbol)
             offset = self.server_offset_s() or 0
-            filling = await self._filling(command.symbol)
             return place_request(command, tick, filling, server_offset_s=offset)
 
         async def check() -> Found | None:
@@ -227,8 +233,9 @@ class OrderSender:
         symbol, identifier = str(position.symbol), int(position.identifier)
 
         async def build() -> dict[str, Any]:
+            filling = await self._filling(symbol)
             tick = await self.session.call("symbol_info_tick", symbol)
-            return close_request(position, close_volume, tick, await self._filling(symbol), cid)
+            return close_request(position, close_volume, tick, filling, cid)
 
         async def check() -> Found | None:
             return await self.lookup.closed(comment, identifier, since_s)

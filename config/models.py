@@ -67,6 +67,8 @@ FaultKind = Literal[
     "order_send_hang",
     "stale_feed",
     "equity_drop",
+    "autotrading_disabled",
+    "trade_server_disconnect",
 ]
 
 

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
-_WORLD_CHANGING = frozenset({c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL})
+_WORLD_CHANGING = frozenset(
+    {c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL, c.TRADE_RETCODE_PLACED}
+)
 OK: tuple[int, str] = (c.RES_S_OK, "Success")
 NO_IPC: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
 IPC_TIMEOUT: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
@@ -319,12 +321,13 @@ class SimulatedTerminal(ModuleApi):
         with self._lock:
             if not self._gate():
                 return None
+            faults, elapsed = self.world.faults, self.world.elapsed_s
             return TerminalInfo(
                 community_account=False,
                 community_connection=False,
-                connected=True,
+                connected=faults.active("trade_server_disconnect", elapsed) is None,
                 dlls_allowed=False,
-                trade_allowed=True,
+                trade_allowed=faults.active("autotrading_disabled", elapsed) is None,
                 tradeapi_disabled=False,
                 email_enabled=False,
                 ftp_enabled=False,
@@ -409,6 +412,8 @@ class SimulatedTerminal(ModuleApi):
                 volume_step=spec.volume_step,
                 trade_exemode=spec.trade_exemode,
                 filling_mode=spec.filling_mode,
+                trade_stops_level=spec.stops_level,
+                trade_freeze_level=spec.freeze_level,
                 swap_mode=c.SYMBOL_SWAP_MODE_POINTS,
                 swap_long=spec.swap_long,
                 swap_short=spec.swap_short,
@@ -429,6 +434,10 @@ class SimulatedTerminal(ModuleApi):
                 for _ in range(self.settings.fast_steps):
                     self.world.step()
             if not self._gate() or not self._known(symbol):
+                return None
+            if symbol in self.world.hidden:
+                self._error = (c.RES_E_NOT_FOUND, f"Terminal: Not found ({symbol} is not in "
+                               "Market Watch: symbol_select it)")  # fmt: skip
                 return None
             return self.world.feeds[symbol].tick
 
