@@ -226,6 +226,7 @@ class Agent:
         if self.session.reconnects != self._reconnects_seen:
             self._reconnects_seen = self.session.reconnects
             self.server_clock.expire()  # the terminal may have come back on another server
+            await self._select_symbols()
         for symbol in self.symbols:
             await self._poll_symbol(symbol)
         now = time.monotonic()
@@ -233,6 +234,14 @@ class Agent:
             self._state_polled_at = now
             await self._poll_positions()
             await self._poll_account()
+
+    async def _select_symbols(self) -> None:
+        """Put the account's symbols in Market Watch (a terminal quotes only those)."""
+        for symbol in self.symbols:
+            try:
+                await self.session.call("symbol_select", symbol, True)
+            except TerminalUnavailable as exc:
+                log.warning("symbol_select(%s) failed: %s", symbol, exc)
 
     async def _poll_symbol(self, symbol: str) -> None:
         tick: Tick | None = await self.session.call("symbol_info_tick", symbol)

@@ -4,6 +4,8 @@ NATS: the request the terminal sees and the answer the agent publishes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,14 @@ from agents.terminal.mt5.structures import TradeDeal
 from agents.terminal.simulator import events as sim_events
 from agents.terminal.simulator.settings import FaultSpec
 from bus.codec import encode
-from bus.schemas import ClosePosition, ModifyPosition, OrderExecuted, OrderRejected, PlaceOrder
+from bus.schemas import (
+    ClosePosition,
+    ModifyPosition,
+    OrderExecuted,
+    OrderRejected,
+    PlaceOrder,
+    TickReceived,
+)
 from tests.unit.test_agent_support import Rig, utc
 
 CID = "0123abcd" + "e" * 24
@@ -174,3 +183,90 @@ async def test_resume_when_agent_died_before_the_send_then_sent_once(tmp_path: P
     assert len(sends(rig)) == 1
     assert len(rig.sim.positions_get() or ()) == 1
     rig.close()
+
+
+# --- pending orders, refusals, Market Watch, the simulated trader's own trades ----------------
+
+
+async def test_place_when_buy_limit_with_expiry_then_pending_with_specified_time(rig: Rig) -> None:
+    await rig.poll()
+    tick = rig.sim.symbol_info_tick("EURUSD")
+    assert tick is not None
+    expires = datetime.fromtimestamp(rig.clock.now() + 600, UTC).replace(microsecond=0)
+    price = round(tick.ask - 0.0020, 5)
+    await rig.agent.executor.handle(place(order_type="limit", price=price, expires_at=expires))
+    (result,) = rig.of(OrderExecuted)
+    (order,) = rig.sim.orders_get() or ()
+    assert (result.retcode, result.ticket, result.deal) == (c.TRADE_RETCODE_PLACED, order.ticket,
+                                                           None)  # fmt: skip
+    assert (order.comment, order.price_open, order.type) == ("mtq-0123abcd", price,
+                                                             c.ORDER_TYPE_BUY_LIMIT)  # fmt: skip
+    assert order.type_time == c.ORDER_TIME_SPECIFIED
+    assert order.time_expiration == int(expires.timestamp())  # a UTC server: offset 0
+
+
+async def test_place_when_pending_answer_lost_then_found_in_orders_and_placed_once(
+    lossy: Rig,
+) -> None:
+    await lossy.poll()
+    tick = lossy.sim.symbol_info_tick("EURUSD")
+    assert tick is not None
+    await lossy.agent.executor.handle(place(order_type="stop", price=round(tick.ask + 0.002, 5)))
+    (result,) = lossy.of(OrderExecuted)
+    (order,) = lossy.sim.orders_get() or ()
+    assert (result.retcode, result.ticket) == (c.TRADE_RETCODE_PLACED, order.ticket)
+    assert len(sends(lossy)) == 1
+
+
+async def test_place_when_market_closed_then_rejected_with_retcode_and_not_retried(
+    rig: Rig,
+) -> None:
+    rig.sim.world.specs["EURUSD"] = replace(rig.sim.world.specs["EURUSD"], sessions=((0, 0, 1),))
+    await rig.poll()
+    await rig.agent.executor.handle(place())
+    (rejected,) = rig.of(OrderRejected)
+    assert (rejected.retcode, rejected.comment) == (c.TRADE_RETCODE_MARKET_CLOSED, "Market closed")
+    assert len(sends(rig)) == 1
+    assert rig.sim.positions_get() == ()
+
+
+async def test_place_when_symbol_not_in_market_watch_then_selected_and_executed(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",), hidden_symbols=("EURUSD",))
+    try:
+        await rig.agent.executor.handle(place())
+        (result,) = rig.of(OrderExecuted)
+        assert result.retcode == c.TRADE_RETCODE_DONE
+        info = rig.sim.symbol_info("EURUSD")
+        assert info is not None
+        assert info.select is True
+    finally:
+        rig.close()
+
+
+async def test_place_when_trader_has_own_positions_then_lookup_finds_only_the_signals(
+    lossy: Rig,
+) -> None:
+    own = lossy.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.2, comment="sim-0123abcd")
+    other = lossy.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.2, comment="mtq-99999999")
+    await lossy.poll()
+    await lossy.agent.executor.handle(place())
+    (result,) = lossy.of(OrderExecuted)
+    assert result.position not in (own.identifier, other.identifier)
+    (mine,) = [p for p in lossy.sim.positions_get() or () if p.comment == "mtq-0123abcd"]
+    assert result.position == mine.identifier
+    assert len(lossy.sim.positions_get() or ()) == 3
+
+
+async def test_poll_when_symbol_not_in_market_watch_then_agent_selects_it_and_gets_ticks(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",), hidden_symbols=("EURUSD",))
+    try:
+        await rig.poll()
+        await rig.poll(0.5)
+        assert rig.of(TickReceived)
+        assert rig.agent.session.failures == 0
+    finally:
+        rig.close()
