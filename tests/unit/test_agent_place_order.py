@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agents.order_requests import place_request
+from agents.order_requests import close_request, place_request
 from agents.store import transaction
 from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import TradeDeal
@@ -270,3 +271,109 @@ async def test_poll_when_symbol_not_in_market_watch_then_agent_selects_it_and_ge
         assert rig.agent.session.failures == 0
     finally:
         rig.close()
+
+
+# --- retries, lost answers on SL/TP and on a timed-out IPC, resumed closes ---------------------
+
+
+async def test_place_when_requoted_then_retried_without_lookups_and_bounded(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await rig.poll()
+    session = rig.agent.session
+    real = session.order_send
+    requotes = iter([c.TRADE_RETCODE_REQUOTE, c.TRADE_RETCODE_PRICE_CHANGED])
+
+    async def requoted(request: dict[str, object]) -> tuple[Any, tuple[int, str]]:
+        code = next(requotes, None)
+        if code is None:
+            return await real(request)
+        result, error = await real({**request, "volume": -1.0})  # refused: nothing executes
+        assert result is not None
+        return result._replace(retcode=code, comment="Requote"), error
+
+    monkeypatch.setattr(session, "order_send", requoted)
+    await rig.agent.executor.handle(place())
+    (result,) = rig.of(OrderExecuted)
+    assert result.retcode == c.TRADE_RETCODE_DONE
+    assert len(rig.sim.positions_get() or ()) == 1
+    assert rig.agent.executor.sender.lookups == 0  # a requote executed nothing
+
+
+async def test_place_when_always_requoted_then_rejected_after_the_bounded_attempts(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await rig.poll()
+    session = rig.agent.session
+    real = session.order_send
+
+    async def requoted(request: dict[str, object]) -> tuple[Any, tuple[int, str]]:
+        result, error = await real({**request, "volume": -1.0})
+        assert result is not None
+        return result._replace(retcode=c.TRADE_RETCODE_PRICE_OFF, comment="Off quotes"), error
+
+    monkeypatch.setattr(session, "order_send", requoted)
+    await rig.agent.executor.handle(place())
+    (rejected,) = rig.of(OrderRejected)
+    assert (rejected.retcode, rejected.comment) == (c.TRADE_RETCODE_PRICE_OFF,
+                                                    "Off quotes after 4 attempts")  # fmt: skip
+    assert len(sends(rig)) == 4
+    assert rig.sim.positions_get() == ()
+
+
+async def test_modify_when_answer_lost_then_found_on_the_position_and_sent_once(
+    lossy: Rig,
+) -> None:
+    opened = lossy.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.1)
+    await lossy.poll()
+    sl = round(opened.price_open - 0.0050, 5)
+    command = ModifyPosition(command_id="m" * 32, account_id="rules", ticket=opened.ticket, sl=sl)
+    await lossy.agent.executor.handle(command)
+    (result,) = lossy.of(OrderExecuted)
+    assert result.position == opened.identifier
+    assert len(sends(lossy)) == 1
+    (pos,) = lossy.sim.positions_get() or ()
+    assert pos.sl == sl
+
+
+async def test_place_when_ipc_times_out_after_executing_then_reconnects_and_finds_it(
+    tmp_path: Path,
+) -> None:
+    hang = FaultSpec("order_send_hang", start_s=0.0, duration_s=3600.0, hang_s=0.0)
+    rig = Rig(tmp_path, utc("2026-01-06T10:00:00"), ("EURUSD",), faults=(hang,))
+    try:
+        await rig.poll()
+        reconnects = rig.agent.session.reconnects
+        await rig.agent.executor.handle(place())
+        (result,) = rig.of(OrderExecuted)
+        assert result.deal is not None
+        assert rig.agent.session.reconnects == reconnects + 1  # -10005 dropped the session
+        assert len(sends(rig)) == 1
+        assert len(rig.sim.positions_get() or ()) == 1
+    finally:
+        rig.close()
+
+
+async def test_resume_when_partial_close_done_before_the_crash_then_not_closed_again(
+    rig: Rig,
+) -> None:
+    opened = rig.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.3)
+    await rig.poll()
+    command = ClosePosition(command_id="c10se" + "0" * 27, account_id="rules",
+                            ticket=opened.ticket, volume=0.1)  # fmt: skip
+    with transaction(rig.agent.conn):
+        rig.agent.executor.state.command_started(command.command_id, "ClosePosition",
+                                                 encode(command), rig.clock.now())  # fmt: skip
+    tick = rig.sim.symbol_info_tick("EURUSD")
+    assert tick is not None
+    (position,) = rig.sim.positions_get() or ()
+    done = rig.sim.order_send(
+        close_request(position, 0.1, tick, c.ORDER_FILLING_FOK, command.command_id)
+    )
+    assert done is not None
+    await rig.agent.executor.resume_interrupted()
+    (result,) = rig.of(OrderExecuted)
+    assert (result.deal, result.volume) == (done.deal, 0.1)
+    (left,) = rig.sim.positions_get() or ()
+    assert left.volume == 0.2
+    assert len(sends(rig)) == 1
