@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import OrderSendResult
 from agents.terminal.simulator import ManualClock, SimulatedTerminal, SimulatorSettings
+from agents.terminal.simulator.persistence import WorldJournal
 from agents.terminal.simulator.sessions import FOREX_WEEK
 from agents.terminal.simulator.settings import DEFAULT_SYMBOLS, FaultSpec, SymbolSpec
 
@@ -187,3 +189,30 @@ def test_pending_when_price_wrong_side_or_expiry_past_then_10015_and_10022() -> 
                    type_time=c.ORDER_TIME_SPECIFIED, expiration=gone)  # fmt: skip
     assert past.retcode == c.TRADE_RETCODE_INVALID_EXPIRATION
     assert sim.orders_get() == ()
+
+
+# --- the journal keeps what orders depend on --------------------------------------------------
+
+
+def test_journal_when_rebuilt_then_selected_symbol_pending_order_and_its_fill_are_back(
+    tmp_path: Path,
+) -> None:
+    settings = SimulatorSettings(seed=3, symbols=(EURUSD,), hidden_symbols=("EURUSD",))
+    clock = ManualClock(TUESDAY)
+    path = tmp_path / "sim.jsonl"
+    sim = SimulatedTerminal.persistent(settings, path, clock)
+    assert sim.initialize()
+    assert sim.symbol_select("EURUSD", True)
+    price = round(ask(sim) - 0.00100, 5)
+    placed = pending(sim, c.ORDER_TYPE_BUY_LIMIT, price)
+    assert placed.retcode == c.TRADE_RETCODE_PLACED
+    clock.advance(5.0)
+    rebuilt = SimulatedTerminal(settings, ManualClock(clock.now()),
+                                journal=WorldJournal.read(path), use_snapshot=False)  # fmt: skip
+    assert rebuilt.initialize()
+    assert rebuilt.orders_get() == sim.orders_get()
+    (order,) = rebuilt.orders_get() or ()
+    assert order.ticket == placed.order
+    info = rebuilt.symbol_info("EURUSD")
+    assert info is not None
+    assert info.select is True

@@ -48,6 +48,14 @@ def in_group(symbol: str, group: str | None) -> bool:
     return included
 
 
+def show(world: SimWorld, symbol: str, enable: bool) -> None:
+    """Put `symbol` in Market Watch or take it out (journaled: orders depend on it)."""
+    if enable:
+        world.hidden.discard(symbol)
+    else:
+        world.hidden.add(symbol)
+
+
 def to_msc(when: When) -> int:
     if isinstance(when, datetime):
         return int(when.timestamp() * 1000)
@@ -65,6 +73,9 @@ class ModuleApi:
         raise NotImplementedError
 
     def _known(self, symbol: str) -> bool:  # pragma: no cover - provided by SimulatedTerminal
+        raise NotImplementedError
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:  # pragma: no cover
@@ -95,10 +106,9 @@ class ModuleApi:
         with self._lock:
             if not self._gate() or not self._known(symbol):
                 return False
-            if enable:
-                self.world.hidden.discard(symbol)
-            else:
-                self.world.hidden.add(symbol)
+            if enable != (symbol not in self.world.hidden):
+                show(self.world, symbol, enable)
+                self._record("symbol_select", {"symbol": symbol, "enable": enable})
             return True
 
     def copy_ticks_range(

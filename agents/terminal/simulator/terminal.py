@@ -25,7 +25,7 @@ from agents.terminal.mt5.tick_array import TickArray, tick_array
 from agents.terminal.simulator.checked import STALE_MS, order_for
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
-from agents.terminal.simulator.module_api import ModuleApi, in_group
+from agents.terminal.simulator.module_api import ModuleApi, in_group, show
 from agents.terminal.simulator.orders import (
     InvalidRequest,
     parse_request,
@@ -559,6 +559,8 @@ class SimulatedTerminal(ModuleApi):
                 world.trading_state = str(entry.data["state"])
             elif entry.kind == "rollover":
                 world.rollover(None, reopen=entry.data.get("reopen"))
+            elif entry.kind == "symbol_select":
+                show(world, str(entry.data["symbol"]), bool(entry.data["enable"]))
             elif entry.kind == "order":
                 try:
                     result = self._desk.execute(parse_request(entry.data))
