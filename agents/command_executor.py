@@ -29,7 +29,6 @@ from bus.schemas import (
     PlaceOrder,
     SetTradingState,
 )
-from bus.schemas.base import utc_now
 
 __all__ = ["CommandExecutor", "Result", "filling_for", "order_comment"]
 
@@ -78,6 +77,7 @@ class CommandExecutor:
 
     def use_clock(self, clock: Callable[[], float]) -> None:
         self.clock = clock
+        self.sender.clock = clock
         self.sender.lookup.wall = clock
 
     @property
@@ -170,7 +170,7 @@ class CommandExecutor:
                     ticket=0,
                     retcode=c.TRADE_RETCODE_DONE,
                     comment="no open positions to close",
-                    time=utc_now(),
+                    time=self.sender.now(),
                 )
             ]
         for p in positions:
@@ -193,7 +193,7 @@ class CommandExecutor:
             ticket=0,
             retcode=c.TRADE_RETCODE_DONE,
             comment=f"trading state {command.state}",
-            time=utc_now(),
+            time=self.sender.now(),
         )
 
     def _finish(self, command_id: str, results: list[Result]) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from agents.order_lookup import Found, Lookup
@@ -29,7 +31,6 @@ from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import TradePosition
 from agents.terminal.mt5.symbol_info import SymbolInfo
 from bus.schemas import ModifyPosition, OrderExecuted, OrderRejected, PlaceOrder
-from bus.schemas.base import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class OrderSender:
         self.retry_delay_s = retry_delay_s
         self.terminal_wait_s = terminal_wait_s
         self.lookup = Lookup(session)
+        self.clock: Callable[[], float] = time.time
+        """The agent's UTC clock: answers are stamped with it, as heartbeats are."""
         self.server_offset_s: Callable[[], int | None] = lambda: None
         """The trade server's UTC offset (the agent's measurement): pending orders' expiry."""
         self._symbols: dict[str, SymbolInfo | None] = {}
@@ -95,10 +98,13 @@ class OrderSender:
 
     # --- answers -------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
     def rejected(self, cid: str, ticket: int | None, comment: str,
                  retcode: int | None = None) -> OrderRejected:  # fmt: skip
         return OrderRejected(account_id=self.account_id, command_id=cid, ticket=ticket,
-                             retcode=retcode, comment=comment, time=utc_now())  # fmt: skip
+                             retcode=retcode, comment=comment, time=self.now())  # fmt: skip
 
     def executed_from(self, cid: str, ticket: int | None, found: Found) -> OrderExecuted:
         pending = found.deal is None and found.where in ("order", "history order")
@@ -112,7 +118,7 @@ class OrderSender:
             position=found.position,
             volume=found.volume,
             price=found.price,
-            time=utc_now(),
+            time=self.now(),
         )
 
     # --- the terminal ----------------------------------------------------------------------
@@ -348,7 +354,7 @@ class OrderSender:
             position=position,
             volume=float(result.volume),
             price=float(result.price),
-            time=utc_now(),
+            time=self.now(),
         )
 
     async def _last_look(

@@ -19,6 +19,7 @@ from agents.terminal.simulator import events as sim_events
 from agents.terminal.simulator.settings import FaultSpec
 from bus.codec import encode
 from bus.schemas import (
+    CloseAll,
     ClosePosition,
     ModifyPosition,
     OrderExecuted,
@@ -377,3 +378,27 @@ async def test_resume_when_partial_close_done_before_the_crash_then_not_closed_a
     (left,) = rig.sim.positions_get() or ()
     assert left.volume == 0.2
     assert len(sends(rig)) == 1
+
+
+async def test_resume_when_close_all_interrupted_then_found_closes_answered_rest_closed(
+    rig: Rig,
+) -> None:
+    first = rig.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.1)
+    second = rig.sim.open_position("EURUSD", c.POSITION_TYPE_SELL, 0.2)
+    await rig.poll()
+    command = CloseAll(command_id="a11" + "0" * 29, account_id="rules")
+    with transaction(rig.agent.conn):
+        rig.agent.executor.state.command_started(command.command_id, "CloseAll",
+                                                 encode(command), rig.clock.now())  # fmt: skip
+    tick = rig.sim.symbol_info_tick("EURUSD")
+    assert tick is not None
+    (pos,) = rig.sim.positions_get(ticket=first.ticket) or ()
+    done = rig.sim.order_send(close_request(pos, 0.1, tick, c.ORDER_FILLING_FOK,
+                                            command.command_id))  # fmt: skip
+    assert done is not None  # the first close went out, then the agent died
+    await rig.agent.executor.resume_interrupted()
+    results = rig.of(OrderExecuted)
+    assert sorted((r.ticket, r.volume) for r in results) == [(first.identifier, 0.1),
+                                                             (second.ticket, 0.2)]  # fmt: skip
+    assert rig.sim.positions_get() == ()
+    assert len(sends(rig)) == 2
