@@ -67,6 +67,9 @@ class _Attempts:
     last: tuple[int | None, str] = (None, "")
     refused: bool = False
     """The terminal refused for a reason a retry does not change."""
+    already: int | None = None
+    lost: bool = False
+    """An answer was lost on the way (None, an exception, a timeout)."""
 
 
 class OrderSender:
@@ -210,7 +213,8 @@ class OrderSender:
                          float(now.volume), "position")  # fmt: skip
 
         return await self._send(cid, ticket, str(position.symbol), build, check,
-                                position=int(position.identifier), look_first=resumed)  # fmt: skip
+                                position=int(position.identifier), look_first=resumed,
+                                already=c.TRADE_RETCODE_NO_CHANGES)  # fmt: skip
 
     async def close(
         self, cid: str, ticket: int, volume: float | None, since_s: float, *, resumed: bool
@@ -228,7 +232,13 @@ class OrderSender:
                     self.found += 1
                     return self.executed_from(cid, ticket, found)
         except TerminalUnavailable as exc:
-            return self.rejected(cid, ticket, f"terminal unavailable: {exc}")
+            why = f"terminal unavailable: {exc}"
+            if resumed:
+                why = (
+                    f"outcome unknown: the agent stopped while closing and the terminal could "
+                    f"not be searched ({exc}): check positions before resending"
+                )
+            return self.rejected(cid, ticket, why)
         if position is None:
             return self.rejected(cid, ticket, f"unknown ticket {ticket}: no open position")
         close_volume = float(position.volume) if volume is None else float(volume)
@@ -274,10 +284,13 @@ class OrderSender:
         *,
         position: int | None,
         look_first: bool,
+        already: int | None = None,
     ) -> Result:
         """Send what `build` makes; `position` is the identifier when known (closes, SL/TP),
-        else read from the order's deal."""
-        state = _Attempts(cid, ticket, symbol, position, uncertain=look_first)
+        else read from the order's deal; `already` is a retcode that means the wanted state
+        holds after a lost answer (10025 No changes for SL/TP)."""
+        state = _Attempts(cid, ticket, symbol, position, uncertain=look_first, already=already,
+                          lost=look_first)  # fmt: skip
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.retry_delay_s * attempt)
@@ -314,12 +327,13 @@ class OrderSender:
             result, error = await self.session.order_send(request)
         except TerminalUnavailable as exc:
             state.last, state.uncertain = (None, f"terminal unavailable: {exc}"), True
+            state.lost = True
             return None
         if result is None:
             state.last = (None, f"order_send returned None: {error[0]} {error[1]}")
             # -2 (invalid arguments) is refused before anything is sent; the same request fails
             state.refused = error[0] == c.RES_E_INVALID_PARAMS
-            state.uncertain = not state.refused
+            state.uncertain = state.lost = not state.refused
             return None
         return await self._answered(state, result)
 
@@ -337,6 +351,8 @@ class OrderSender:
         retcode = int(result.retcode)
         if retcode == c.TRADE_RETCODE_INVALID_FILL:
             self._symbols.pop(state.symbol, None)  # read the modes again next time
+        if retcode == state.already and state.lost:
+            retcode = c.TRADE_RETCODE_DONE  # the lost attempt did it (rounded levels differ)
         if retcode not in EXECUTED:
             state.last = (retcode, str(result.comment))
             state.refused = retcode not in RETRY_RETCODES

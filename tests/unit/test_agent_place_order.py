@@ -402,3 +402,25 @@ async def test_resume_when_close_all_interrupted_then_found_closes_answered_rest
                                                              (second.ticket, 0.2)]  # fmt: skip
     assert rig.sim.positions_get() == ()
     assert len(sends(rig)) == 2
+
+
+async def test_modify_when_lost_answer_and_levels_rounded_then_no_changes_counts_as_done(
+    lossy: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = lossy.sim.open_position("EURUSD", c.POSITION_TYPE_BUY, 0.1)
+    await lossy.poll()
+    sl = round(opened.price_open - 0.0050, 5)
+    real = lossy.sim.order_send
+
+    def rounding(request: dict[str, Any]) -> Any:  # the server keeps 5 digits
+        return real({**request, "sl": round(float(request["sl"]), 5)})
+
+    monkeypatch.setattr(lossy.sim, "order_send", rounding)
+    command = ModifyPosition(command_id="m" * 32, account_id="rules", ticket=opened.ticket,
+                             sl=sl + 0.000001)  # fmt: skip
+    await lossy.agent.executor.handle(command)
+    (result,) = lossy.of(OrderExecuted)
+    assert result.retcode == c.TRADE_RETCODE_DONE
+    (pos,) = lossy.sim.positions_get() or ()
+    assert pos.sl == sl
+    assert [e.retcode for e in sends(lossy)] == [c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_NO_CHANGES]
