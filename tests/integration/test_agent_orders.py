@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
+from agents.harness import simulator_account, start_agent
 from agents.order_requests import order_comment
 from agents.terminal.factory import simulator_world_path
+from agents.terminal.simulator.settings import FaultSpec
 from bus import subjects
 from bus.codec import encode
 from bus.schemas import OrderExecuted, OrderRejected, PlaceOrder
 from bus.topology import ensure_topology
-from tests.integration.agent_support import decoded, read_subject, until
+from tests.integration.agent_support import decoded, read_subject, simulator, until
 
-pytestmark = [pytest.mark.nats, pytest.mark.slow]
+pytestmark = [pytest.mark.nats]
 
 CONFIG = """
 accounts:
@@ -53,6 +55,42 @@ def _orders_in_journal(path: Path, comment: str) -> int:
     return sum(1 for entry in lines if entry.get("order", {}).get("comment") == comment)
 
 
+async def test_place_order_when_answer_lost_over_nats_then_one_position_and_one_answer(
+    nc: Client, nats_url: str, tmp_path: Path
+) -> None:
+    await ensure_topology(nc.jetstream())
+    account = f"lost-{uuid.uuid4().hex[:8]}"
+    lost = FaultSpec("order_send_lost_reply", start_s=0.0, duration_s=86_400.0)
+    terminal = simulator(faults=(lost,))
+    running = start_agent(simulator_account(account), terminal, nats_url=nats_url,
+                          data_dir=tmp_path)  # fmt: skip
+    command_id = uuid.uuid4().hex
+    try:
+        command = PlaceOrder(command_id=command_id, account_id=account, symbol="EURUSD",
+                             side="sell", volume=0.3, deviation_points=10)  # fmt: skip
+        for _ in range(2):  # a re-sent command is not executed again either
+            await nc.jetstream().publish(subjects.command(account, "place_order"),
+                                         encode(command))  # fmt: skip
+
+        async def answered() -> list[OrderExecuted | OrderRejected]:
+            facts = decoded(await read_subject(nc, f"mt5.{account}.order.*", idle=0.3))
+            found = [f for f in facts if isinstance(f, OrderExecuted | OrderRejected)]
+            assert found
+            return found
+
+        (result,) = await until(answered, timeout=15)
+        assert isinstance(result, OrderExecuted), result
+        await until(lambda: running.agent.executor.duplicates == 1, timeout=10)
+        (position,) = terminal.positions_get() or ()
+        assert position.comment == order_comment(command_id)
+        assert (result.position, result.volume) == (position.identifier, 0.3)
+        deals = [d for d in terminal.deals if d.comment == order_comment(command_id)]
+        assert len(deals) == 1
+    finally:
+        await running.close()
+
+
+@pytest.mark.slow
 async def test_place_order_when_agent_sigkilled_between_send_and_answer_then_no_second_order(
     nc: Client, nats_url: str, tmp_path: Path
 ) -> None:
