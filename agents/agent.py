@@ -114,6 +114,8 @@ class Agent:
         self.executor = executor
         self.clock = clock
         self.server_clock = ServerClock(clock)
+        executor.sender.server_offset_s = lambda: self.server_clock.offset_s
+        executor.use_clock(clock)
         self._rebuilt_reset: datetime | None = None
         self._reconnects_seen = 0
         self.known: dict[int, PositionRecord] = self.state.positions()
@@ -138,20 +140,13 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("agent %s starting (%d positions recorded)", self.account_id, len(self.known))
-        self.executor.reject_interrupted()
         tasks = [
             asyncio.create_task(self.link.run(stop), name="nats-link"),
             asyncio.create_task(self.publisher.run(stop), name="publisher"),
             asyncio.create_task(self._poll_loop(stop), name="poll"),
             asyncio.create_task(self._heartbeat_loop(stop), name="heartbeat"),
         ]
-        if self.tuning.consume_commands:
-            tasks.append(
-                asyncio.create_task(
-                    consume_commands(self.link, self.account_id, self.executor.handle, stop),
-                    name="commands",
-                )
-            )
+        tasks.append(asyncio.create_task(self._commands(stop), name="commands"))
         if checks_orders(self.session):
             trader = CheckedTrader(self.account_id, self.session, self.link)
             tasks.append(asyncio.create_task(trader.run(stop), name="checked-trader"))
@@ -170,6 +165,15 @@ class Agent:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("agent task %s failed: %r", task.get_name(), task.exception())
             await self._close()
+
+    async def _commands(self, stop: asyncio.Event) -> None:
+        """Resume what a crash interrupted (looked up on the terminal), then take commands."""
+        try:
+            await self.executor.resume_interrupted()
+        except Exception:
+            log.exception("resuming interrupted commands failed; they stay unanswered")
+        if self.tuning.consume_commands:
+            await consume_commands(self.link, self.account_id, self.executor.handle, stop)
 
     def kill(self, stop: asyncio.Event) -> None:
         """Stop at once without flushing or closing anything (a crash, for tests)."""
@@ -222,6 +226,7 @@ class Agent:
         if self.session.reconnects != self._reconnects_seen:
             self._reconnects_seen = self.session.reconnects
             self.server_clock.expire()  # the terminal may have come back on another server
+            await self._select_symbols()
         for symbol in self.symbols:
             await self._poll_symbol(symbol)
         now = time.monotonic()
@@ -229,6 +234,14 @@ class Agent:
             self._state_polled_at = now
             await self._poll_positions()
             await self._poll_account()
+
+    async def _select_symbols(self) -> None:
+        """Put the account's symbols in Market Watch (a terminal quotes only those)."""
+        for symbol in self.symbols:
+            try:
+                await self.session.call("symbol_select", symbol, True)
+            except TerminalUnavailable as exc:
+                log.warning("symbol_select(%s) failed: %s", symbol, exc)
 
     async def _poll_symbol(self, symbol: str) -> None:
         tick: Tick | None = await self.session.call("symbol_info_tick", symbol)

@@ -18,8 +18,8 @@ import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from agents.command_executor import filling_for
 from agents.nats_link import NatsLink
+from agents.order_requests import filling_for
 from agents.session import TerminalSession, TerminalUnavailable
 from bus import subjects
 from bus.codec import encode

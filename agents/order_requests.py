@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from agents.terminal.mt5 import constants as c
 from agents.terminal.mt5.structures import Tick, TradePosition
+from agents.terminal.mt5.symbol_info import SymbolInfo
 from bus.schemas import ModifyPosition, PlaceOrder
 
 MTQ_MAGIC: Final = 20_240_601
@@ -21,6 +22,24 @@ _PENDING_TYPES: Final = {
     ("buy", "stop"): c.ORDER_TYPE_BUY_STOP,
     ("sell", "stop"): c.ORDER_TYPE_SELL_STOP,
 }
+
+
+def filling_for(info: SymbolInfo | None) -> int:
+    """The `type_filling` a market deal on this symbol must use.
+
+    Request and Instant execution pick it themselves (FOK is sent). Market execution allows
+    only the flags in `filling_mode` (FOK 1, IOC 2), never RETURN; Exchange execution allows
+    RETURN besides. FOK is preferred (all or nothing), as MQL5's CTrade does.
+    """
+    if info is None:
+        return c.ORDER_FILLING_FOK
+    if info.filling_mode & c.SYMBOL_FILLING_FOK:
+        return c.ORDER_FILLING_FOK
+    if info.filling_mode & c.SYMBOL_FILLING_IOC:
+        return c.ORDER_FILLING_IOC
+    if info.trade_exemode == c.SYMBOL_TRADE_EXECUTION_EXCHANGE:
+        return c.ORDER_FILLING_RETURN
+    return c.ORDER_FILLING_FOK  # Market execution with no flag: the broker's 10030 is reported
 
 
 def order_comment(command_id: str) -> str:

@@ -24,6 +24,16 @@ class CommandRecord:
         return self.result_payload is not None
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    command_id: str
+    kind: str
+    received_at: float
+    """The agent's clock when it was recorded (bounds the deal history searched)."""
+    body: bytes | None
+    """The command as it came (None in files from before bodies were kept)."""
+
+
 class AgentState:
     """Rows in the agent's SQLite file; writes join the caller's open transaction."""
 
@@ -61,19 +71,24 @@ class AgentState:
         payload = None if row[4] is None else bytes(row[4])
         return CommandRecord(str(row[0]), str(row[1]), row[2], row[3], payload)
 
-    def command_started(self, command_id: str, kind: str) -> None:
+    def command_started(
+        self, command_id: str, kind: str, body: bytes | None = None, at: float | None = None
+    ) -> None:
+        """Record a command before it runs; `body` (its wire bytes) lets a restart resume it,
+        `at` is the agent's clock (default: the wall clock)."""
         self._conn.execute(
-            "INSERT OR IGNORE INTO commands (command_id, kind, received_at) VALUES (?, ?, ?)",
-            (command_id, kind, time.time()),
+            "INSERT OR IGNORE INTO commands (command_id, kind, received_at, body) "
+            "VALUES (?, ?, ?, ?)",
+            (command_id, kind, time.time() if at is None else at, body),
         )
 
-    def unfinished_commands(self) -> list[tuple[str, str]]:
-        """(command id, kind) of commands started but never finished (a crash mid-way)."""
+    def unfinished_commands(self) -> list[Unfinished]:
+        """Commands started but never finished (a crash mid-way), oldest first."""
         return [
-            (str(cid), str(kind))
-            for cid, kind in self._conn.execute(
-                "SELECT command_id, kind FROM commands WHERE result_payload IS NULL "
-                "ORDER BY received_at"
+            Unfinished(str(cid), str(kind), float(at), None if body is None else bytes(body))
+            for cid, kind, at, body in self._conn.execute(
+                "SELECT command_id, kind, received_at, body FROM commands "
+                "WHERE result_payload IS NULL ORDER BY received_at"
             )
         ]
 

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS commands (
     received_at REAL NOT NULL,
     result_subject TEXT,
     result_msg_id TEXT,
-    result_payload BLOB
+    result_payload BLOB,
+    body BLOB
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -46,6 +47,9 @@ def open_store(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(_SCHEMA)
+    columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(commands)")}
+    if "body" not in columns:  # a file from before commands kept their body
+        conn.execute("ALTER TABLE commands ADD COLUMN body BLOB")
     return conn
 
 

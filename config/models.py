@@ -61,7 +61,16 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 FaultKind = Literal[
-    "disconnect", "ipc_error", "ipc_timeout", "order_send_none", "stale_feed", "equity_drop"
+    "disconnect",
+    "ipc_error",
+    "ipc_timeout",
+    "order_send_none",
+    "order_send_lost_reply",
+    "order_send_hang",
+    "stale_feed",
+    "equity_drop",
+    "autotrading_disabled",
+    "trade_server_disconnect",
 ]
 
 
@@ -136,6 +145,8 @@ class FaultConfig(_Frozen):
     symbol: SymbolName | None = None
     drop_percent: PercentOrZero = 0.0
     probability: Probability = 1.0
+    hang_s: NonNegativeFloat = 30.0
+    """order_send_hang: wall-clock seconds `order_send` blocks after executing."""
 
 
 class SimulatorConfig(_Frozen):

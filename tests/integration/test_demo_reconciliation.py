@@ -89,7 +89,7 @@ async def test_demo_when_traders_check_before_opening_then_every_reconciliation_
 
     assert risk[0]["counts"]["approved"] >= 3
     matched, _ = seen["matched"]
-    assert matched["intent"]["client_order_id"].startswith("mtq-")
+    assert matched["intent"]["client_order_id"].startswith("sim-")
     assert matched["position"]["comment"] == matched["intent"]["client_order_id"]
     _, divergent = seen.get("slipped") or seen["partial"]
     assert {r["reason"] for r in divergent["reasons"]} <= {"slippage", "volume", "sl", "tp"}

@@ -44,7 +44,7 @@ def test_trader_when_risk_check_then_requests_not_trades_and_manual_ones_trade()
     positions = terminal.positions_get() or ()
     assert requests, "the trader asked for checks"
     assert {r["fate"] for r in requests} <= {"checked", "slip", "volume", "sl", "unfilled"}
-    assert all(r["client_order_id"].startswith("mtq-") for r in requests)
+    assert all(r["client_order_id"].startswith("sim-") for r in requests)
     assert all(len(r["client_order_id"]) == 12 and r["client_order_id"].isascii()
                for r in requests)  # fmt: skip
     assert positions, "manual opens are traded at once"

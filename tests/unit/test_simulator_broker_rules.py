@@ -70,7 +70,7 @@ def test_order_send_when_filling_not_in_symbol_modes_under_market_execution_then
     assert result.retcode == retcode
     assert len(sim.positions_get() or ()) == (retcode == mt5.TRADE_RETCODE_DONE)
     if retcode == mt5.TRADE_RETCODE_INVALID_FILL:
-        assert result.comment == "Invalid order filling type"
+        assert result.comment == "Unsupported filling mode"
 
 
 def test_order_send_when_price_moved_then_requote_only_under_instant_execution() -> None:

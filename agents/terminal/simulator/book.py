@@ -283,7 +283,18 @@ class Book:
         self.positions[ticket] = pos
         return pos
 
+    def fill_as(self, order: int) -> None:
+        """The next deal carries this order ticket (a pending order being filled)."""
+        self.__dict__["_fill_order"] = order
+
+    def take_order(self) -> int:
+        """A new order ticket (a pending order's)."""
+        return self._take_order()
+
     def _take_order(self) -> int:
+        preset: int | None = self.__dict__.pop("_fill_order", None)
+        if preset is not None:
+            return preset
         self._next_order += 1
         return self._next_order - 1
 

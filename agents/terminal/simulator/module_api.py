@@ -1,8 +1,9 @@
 """The rest of the `MetaTrader5` module's functions, for using the simulator as a drop-in.
 
-The agent does not need these; scripts written against `MetaTrader5` do. The simulator has no
-pending orders or market depth: `orders_get` is empty and `market_book_*` fail with
-RES_E_UNSUPPORTED. Its bars (`copy_rates_*`) are made from the ticks it keeps.
+The agent does not need most of these; scripts written against `MetaTrader5` do. Pending
+orders are in `orders_get` until filled or expired (then in `history_orders_get`); there is no
+market depth: `market_book_*` fail with RES_E_UNSUPPORTED. Its bars (`copy_rates_*`) are made
+from the ticks it keeps.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def in_group(symbol: str, group: str | None) -> bool:
     return included
 
 
+def show(world: SimWorld, symbol: str, enable: bool) -> None:
+    """Put `symbol` in Market Watch or take it out (journaled: orders depend on it)."""
+    if enable:
+        world.hidden.discard(symbol)
+    else:
+        world.hidden.add(symbol)
+
+
 def to_msc(when: When) -> int:
     if isinstance(when, datetime):
         return int(when.timestamp() * 1000)
@@ -64,6 +73,9 @@ class ModuleApi:
         raise NotImplementedError
 
     def _known(self, symbol: str) -> bool:  # pragma: no cover - provided by SimulatedTerminal
+        raise NotImplementedError
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:  # pragma: no cover
@@ -94,10 +106,9 @@ class ModuleApi:
         with self._lock:
             if not self._gate() or not self._known(symbol):
                 return False
-            if enable:
-                self.world.hidden.discard(symbol)
-            else:
-                self.world.hidden.add(symbol)
+            if enable != (symbol not in self.world.hidden):
+                show(self.world, symbol, enable)
+                self._record("symbol_select", {"symbol": symbol, "enable": enable})
             return True
 
     def copy_ticks_range(
@@ -175,13 +186,24 @@ class ModuleApi:
 
     def orders_total(self) -> int | None:
         with self._lock:
-            return 0 if self._gate() else None
+            return len(self.world.pending) if self._gate() else None
 
     def orders_get(
         self, symbol: str | None = None, *, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradeOrder, ...] | None:
+        """Pending orders; one filter applies: symbol, else group, else ticket."""
         with self._lock:
-            return () if self._gate() else None
+            if not self._gate():
+                return None
+            world = self.world
+            found = [
+                o
+                for o in world.pending.values()
+                if (symbol is None or o.symbol == symbol)
+                and (group is None or in_group(o.symbol, group))
+                and (ticket is None or o.ticket == ticket)
+            ]
+            return tuple(o.as_mt5(_quote(world.feeds[o.symbol], o.type)) for o in found)
 
     def history_orders_get(
         self,
@@ -192,13 +214,28 @@ class ModuleApi:
         ticket: int | None = None,
         position: int | None = None,
     ) -> tuple[TradeOrder, ...] | None:
-        """Filled market orders, one per deal (the simulator fills every order at once)."""
+        """Filled market orders (one per deal) and pending orders filled or expired."""
         deals = self.history_deals_get(
             date_from, date_to, group=group, ticket=ticket, position=position
         )
         if deals is None:
             return None
-        return tuple(_order_of(d) for d in deals if d.order)
+        with self._lock:
+            done = {o.ticket: o for o in self.world.orders_done}
+        lo = to_msc(date_from) if date_from is not None else 0
+        hi = to_msc(date_to) if date_to is not None else 2**62
+        orders = [done.pop(d.order).as_mt5(d.price) if d.order in done else _order_of(d)
+                  for d in deals if d.order]  # fmt: skip
+        expired = [
+            o.as_mt5(o.price)
+            for o in done.values()
+            if o.state == c.ORDER_STATE_EXPIRED
+            and (ticket is None or o.ticket == ticket)
+            and (position is None)
+            and (group is None or in_group(o.symbol, group))
+            and lo <= o.done_msc <= hi
+        ]
+        return tuple(orders + expired)
 
     def history_orders_total(self, date_from: When, date_to: When) -> int | None:
         found = self.history_orders_get(date_from, date_to)
@@ -260,6 +297,10 @@ class ModuleApi:
             comment="Done" if not retcode else "Rejected",
             request=req,
         )
+
+
+def _quote(feed: Any, type_: int) -> float:
+    return float(feed.ask if type_ in (c.ORDER_TYPE_BUY_LIMIT, c.ORDER_TYPE_BUY_STOP) else feed.bid)
 
 
 def _order_of(deal: TradeDeal) -> TradeOrder:

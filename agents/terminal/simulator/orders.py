@@ -95,11 +95,27 @@ def volume_valid(spec: SymbolSpec, volume: float) -> bool:
     return abs(steps - round(steps)) < 1e-6
 
 
-def stops_valid(type_: int, sl: float, tp: float, bid: float, ask: float) -> bool:
-    """SL and TP (0 = none) on the right side of the price a position would close at."""
+def stops_valid(
+    type_: int, sl: float, tp: float, bid: float, ask: float, *, gap: float = 0.0
+) -> bool:
+    """SL and TP (0 = none) on the right side of the price a position would close at, and
+    at least `gap` (the stops level) from it."""
+    eps = 1e-12
     if type_ == c.POSITION_TYPE_BUY:
-        return (sl == 0 or sl < bid) and (tp == 0 or tp > bid)
-    return (sl == 0 or sl > ask) and (tp == 0 or tp < ask)
+        return (sl == 0 or (sl < bid and bid - sl >= gap - eps)) and (
+            tp == 0 or (tp > bid and tp - bid >= gap - eps)
+        )
+    return (sl == 0 or (sl > ask and sl - ask >= gap - eps)) and (
+        tp == 0 or (tp < ask and ask - tp >= gap - eps)
+    )
+
+
+def frozen(type_: int, sl: float, tp: float, bid: float, ask: float, *, gap: float) -> bool:
+    """Whether the position's SL or TP is within the freeze level of the closing price."""
+    if gap <= 0:
+        return False
+    price = bid if type_ == c.POSITION_TYPE_BUY else ask
+    return any(level and abs(price - level) < gap for level in (sl, tp))
 
 
 RETCODE_COMMENTS: dict[int, str] = {
@@ -113,5 +129,11 @@ RETCODE_COMMENTS: dict[int, str] = {
     c.TRADE_RETCODE_POSITION_CLOSED: "Position doesn't exist",
     c.TRADE_RETCODE_INVALID_CLOSE_VOLUME: "Invalid close volume",
     c.TRADE_RETCODE_MARKET_CLOSED: "Market closed",
-    c.TRADE_RETCODE_INVALID_FILL: "Invalid order filling type",
+    c.TRADE_RETCODE_INVALID_FILL: "Unsupported filling mode",
+    c.TRADE_RETCODE_PLACED: "Request placed",
+    c.TRADE_RETCODE_INVALID_PRICE: "Invalid price",
+    c.TRADE_RETCODE_INVALID_EXPIRATION: "Invalid expiration",
+    c.TRADE_RETCODE_FROZEN: "Request frozen",
+    c.TRADE_RETCODE_CLIENT_DISABLES_AT: "AutoTrading disabled by client",
+    c.TRADE_RETCODE_CONNECTION: "No connection with the trade server",
 }

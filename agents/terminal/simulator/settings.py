@@ -10,7 +10,16 @@ if TYPE_CHECKING:
     from config.models import SimulatorConfig, SymbolConfig
 
 FaultKind = Literal[
-    "disconnect", "ipc_error", "ipc_timeout", "order_send_none", "stale_feed", "equity_drop"
+    "disconnect",
+    "ipc_error",
+    "ipc_timeout",
+    "order_send_none",
+    "order_send_lost_reply",
+    "order_send_hang",
+    "stale_feed",
+    "equity_drop",
+    "autotrading_disabled",
+    "trade_server_disconnect",
 ]
 MarginMode = Literal["hedging", "netting"]
 MARGIN_MODES: tuple[str, ...] = ("hedging", "netting")
@@ -19,8 +28,12 @@ FAULT_KINDS: tuple[str, ...] = (
     "ipc_error",
     "ipc_timeout",
     "order_send_none",
+    "order_send_lost_reply",
+    "order_send_hang",
     "stale_feed",
     "equity_drop",
+    "autotrading_disabled",
+    "trade_server_disconnect",
 )
 
 
@@ -59,6 +72,16 @@ class SymbolSpec:
     swap_short: float = 0.0
     swap_rollover3days: int = 3
     """Day of the week (0 Sunday .. 6 Saturday) whose rollover charges triple swap."""
+    stops_level: int = 0
+    """SYMBOL_TRADE_STOPS_LEVEL: SL/TP (and a pending price) at least this many points from
+    the market, else 10016 Invalid stops (10015 Invalid price for a pending price)."""
+    freeze_level: int = 0
+    """SYMBOL_TRADE_FREEZE_LEVEL: a position whose SL or TP is within this many points of the
+    market cannot have them changed (10029 Frozen)."""
+    sessions: tuple[tuple[int, int, int], ...] = ()
+    """Trading sessions in server time: (weekday 0 Sunday .. 6 Saturday, first minute, end
+    minute); none: always open. Orders outside them answer 10018 Market closed
+    (`sessions.FOREX_WEEK` is Monday 00:00 to Friday 23:55)."""
 
     @property
     def pip(self) -> float:
@@ -187,8 +210,18 @@ class FaultSpec:
     - ipc_error / ipc_timeout: calls fail with -10004 / -10005 (each with `probability`);
       transient, no re-initialize needed.
     - order_send_none: `order_send` returns None (RES_E_FAIL) and executes nothing.
+    - order_send_lost_reply: `order_send` executes (position, deal, pending order: all
+      there), then returns None with the same RES_E_FAIL, as a real terminal does when the
+      trade server's answer is lost; the caller cannot tell it from order_send_none.
+    - order_send_hang: `order_send` executes, then blocks the calling thread for `hang_s`
+      wall-clock seconds before returning None (-10005 IPC timeout): a process killed in
+      that window dies between the order and its answer.
     - stale_feed: no new ticks for `symbol` (all symbols when None); orders on it are
       refused with TRADE_RETCODE_MARKET_CLOSED.
+    - autotrading_disabled: the terminal's AutoTrading button is off: `terminal_info()
+      .trade_allowed` is False and every order answers 10027 (TRADE_RETCODE_CLIENT_DISABLES_AT).
+    - trade_server_disconnect: the terminal runs but lost its trade server: `terminal_info()
+      .connected` is False and every order answers 10031 (TRADE_RETCODE_CONNECTION).
     - equity_drop: `account_info()` reports equity (and profit) `drop_percent` lower, a bad
       reading; balance, positions and stop-out are unaffected.
     """
@@ -199,6 +232,7 @@ class FaultSpec:
     symbol: str | None = None
     drop_percent: float = 10.0
     probability: float = 1.0
+    hang_s: float = 30.0
 
     def active(self, elapsed_s: float) -> bool:
         return self.start_s <= elapsed_s < self.start_s + self.duration_s
@@ -236,6 +270,9 @@ class SimulatorSettings:
     rollover_reopen: bool = False
     """At the daily rollover, re-open every position under a new ticket (same identifier), as
     brokers that charge swap by re-opening do."""
+    hidden_symbols: tuple[str, ...] = ()
+    """Symbols not in Market Watch at start: `symbol_info_tick` fails and orders answer 10013
+    until `symbol_select(symbol, True)`."""
     margin_mode: MarginMode = "hedging"
     """"hedging" (ACCOUNT_MARGIN_MODE_RETAIL_HEDGING: any number of positions per symbol,
     closed by ticket) or "netting" (ACCOUNT_MARGIN_MODE_RETAIL_NETTING: one position per
@@ -294,6 +331,7 @@ def settings_from_config(
             symbol=f.symbol,
             drop_percent=f.drop_percent,
             probability=f.probability,
+            hang_s=f.hang_s,
         )
         for f in sim.faults
     )

@@ -2,7 +2,8 @@
 
 With `risk_check` it trades like an integrated strategy: each open of its own (magic) is a
 request the agent checks with `mtq.risk.check` before sending it, under a `client_order_id`
-it also puts into the position comment. Each open draws a fate that the demo's
+it also puts into the position comment (`sim-<8 hex>`: never `mtq-<8 hex>`, the comment of
+the orders mtq itself sends for signals and closes). Each open draws a fate that the demo's
 reconciliation shows: sent as checked, manual (no check), slipped, a different volume or SL,
 or never sent.
 """
@@ -84,4 +85,4 @@ class RandomTrader:
         fate = rng.choices(FATES, weights=spec.fate_weights)[0]
         if fate == "manual":
             return replace(intent, fate=fate, magic=0, reason=rng.choice(_MANUAL))
-        return replace(intent, fate=fate, client_order_id=f"mtq-{rng.getrandbits(32):08x}")
+        return replace(intent, fate=fate, client_order_id=f"sim-{rng.getrandbits(32):08x}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,7 +25,7 @@ from agents.terminal.mt5.tick_array import TickArray, tick_array
 from agents.terminal.simulator.checked import STALE_MS, order_for
 from agents.terminal.simulator.clock import SimClock, WallClock
 from agents.terminal.simulator.events import OrderHandled, SimEvent
-from agents.terminal.simulator.module_api import ModuleApi, in_group
+from agents.terminal.simulator.module_api import ModuleApi, in_group, show
 from agents.terminal.simulator.orders import (
     InvalidRequest,
     parse_request,
@@ -46,10 +47,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
-_WORLD_CHANGING = frozenset({c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL})
+_WORLD_CHANGING = frozenset(
+    {c.TRADE_RETCODE_DONE, c.TRADE_RETCODE_DONE_PARTIAL, c.TRADE_RETCODE_PLACED}
+)
 OK: tuple[int, str] = (c.RES_S_OK, "Success")
 NO_IPC: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
 IPC_TIMEOUT: tuple[int, str] = (c.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
+NO_REPLY: tuple[int, str] = (c.RES_E_FAIL, "Terminal: Call failed (no reply from trade server)")
 VERSION: tuple[int, int, str] = (500, 4755, "1 Jan 2026")
 
 
@@ -317,12 +321,13 @@ class SimulatedTerminal(ModuleApi):
         with self._lock:
             if not self._gate():
                 return None
+            faults, elapsed = self.world.faults, self.world.elapsed_s
             return TerminalInfo(
                 community_account=False,
                 community_connection=False,
-                connected=True,
+                connected=faults.active("trade_server_disconnect", elapsed) is None,
                 dlls_allowed=False,
-                trade_allowed=True,
+                trade_allowed=faults.active("autotrading_disabled", elapsed) is None,
                 tradeapi_disabled=False,
                 email_enabled=False,
                 ftp_enabled=False,
@@ -407,6 +412,8 @@ class SimulatedTerminal(ModuleApi):
                 volume_step=spec.volume_step,
                 trade_exemode=spec.trade_exemode,
                 filling_mode=spec.filling_mode,
+                trade_stops_level=spec.stops_level,
+                trade_freeze_level=spec.freeze_level,
                 swap_mode=c.SYMBOL_SWAP_MODE_POINTS,
                 swap_long=spec.swap_long,
                 swap_short=spec.swap_short,
@@ -427,6 +434,10 @@ class SimulatedTerminal(ModuleApi):
                 for _ in range(self.settings.fast_steps):
                     self.world.step()
             if not self._gate() or not self._known(symbol):
+                return None
+            if symbol in self.world.hidden:
+                self._error = (c.RES_E_NOT_FOUND, f"Terminal: Not found ({symbol} is not in "
+                               "Market Watch: symbol_select it)")  # fmt: skip
                 return None
             return self.world.feeds[symbol].tick
 
@@ -483,14 +494,33 @@ class SimulatedTerminal(ModuleApi):
             return tuple(deals)
 
     def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
+        hang_s: float | None = None
         with self._lock:
             result = self._order_send(request)
             recorded = dict(request) if isinstance(request, dict) else {}
             retcode = None if result is None else result.retcode
             if retcode in _WORLD_CHANGING:
                 self._record("order", recorded)
+                hang_s = self._lost_reply()
             self.world.history.append(OrderHandled(self.world.now_msc, recorded, retcode))
-            return result
+            if hang_s is None:
+                return result
+        if hang_s:
+            time.sleep(hang_s)  # a blocked terminal call, outside the lock as in the module
+        return None
+
+    def _lost_reply(self) -> float | None:
+        """After an order executed: None to answer it, else the seconds to block before
+        answering None (the lost-reply faults; `last_error` is set)."""
+        elapsed = self.world.elapsed_s
+        if self._faulted("order_send_lost_reply"):
+            self._error = NO_REPLY
+            return 0.0
+        hang = self.world.faults.active("order_send_hang", elapsed)
+        if hang is not None and self._faulted("order_send_hang"):
+            self._error = IPC_TIMEOUT
+            return hang.hang_s
+        return None
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -529,6 +559,8 @@ class SimulatedTerminal(ModuleApi):
                 world.trading_state = str(entry.data["state"])
             elif entry.kind == "rollover":
                 world.rollover(None, reopen=entry.data.get("reopen"))
+            elif entry.kind == "symbol_select":
+                show(world, str(entry.data["symbol"]), bool(entry.data["enable"]))
             elif entry.kind == "order":
                 try:
                     result = self._desk.execute(parse_request(entry.data))
@@ -579,7 +611,7 @@ class SimulatedTerminal(ModuleApi):
         if not self._gate():
             return None
         if self._faulted("order_send_none"):
-            self._error = (c.RES_E_FAIL, "Terminal: Call failed (no reply from trade server)")
+            self._error = NO_REPLY
             return None
         try:
             req = parse_request(request)

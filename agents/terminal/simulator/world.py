@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from agents.terminal.mt5 import constants as c
@@ -23,6 +24,7 @@ from agents.terminal.simulator.events import (
 from agents.terminal.simulator.faults import FaultSchedule
 from agents.terminal.simulator.market import SymbolFeed
 from agents.terminal.simulator.netting import NetResult, NettingBook
+from agents.terminal.simulator.pending import PendingOrder
 from agents.terminal.simulator.server_time import DAY_MS, ServerTime
 from agents.terminal.simulator.settings import SimulatorSettings, SymbolSpec
 from agents.terminal.simulator.strategy import CloseIntent, OpenIntent, RandomTrader
@@ -55,7 +57,7 @@ class SimWorld:
         self.trader = RandomTrader(settings.strategy, settings.seed)
         self.trader_tickets: list[int] = []
         """Identifiers of the scripted trader's positions (tickets may change at rollover)."""
-        self.hidden: set[str] = set()
+        self.hidden: set[str] = set(settings.hidden_symbols)
         """Symbols taken out of Market Watch with `symbol_select(symbol, False)`."""
         self.trade_requests: deque[TradeRequest] = deque(maxlen=64)
         """Opens the scripted trader wants checked (`risk_check`), for the agent to take."""
@@ -64,6 +66,10 @@ class SimWorld:
         self.trading_state = "ACTIVE"
         """The account's risk state as the agent last reported it; the scripted trader only
         opens positions while it is ACTIVE."""
+        self.pending: dict[int, PendingOrder] = {}
+        """Pending orders by ticket, until filled or expired."""
+        self.orders_done: list[PendingOrder] = []
+        """Pending orders filled or expired (`history_orders_get`)."""
         self.history: deque[SimEvent] = deque(maxlen=settings.history_limit)
         self._record_fault_transitions()
         for name, feed in self.feeds.items():
@@ -79,6 +85,8 @@ class SimWorld:
         """Snapshots from before checked requests existed load with none."""
         state.setdefault("trade_requests", deque(maxlen=64))
         state.setdefault("awaiting", {})
+        state.setdefault("pending", {})
+        state.setdefault("orders_done", [])
         self.__dict__.update(state)
 
     @property
@@ -110,6 +118,8 @@ class SimWorld:
             history.append(TickGenerated(name, tick))
             if self.book.positions:
                 self._on_quote(name)
+        if self.pending:
+            self._check_pending(now)
         if now // DAY_MS != self._server_day:
             self._new_server_day(now)
         if self.trader.spec.kind != "none":
@@ -305,6 +315,29 @@ class SimWorld:
                 return
             worst = min(book.positions.values(), key=lambda p: (p.profit, p.ticket))
             self.close(worst.ticket, None, c.DEAL_REASON_SO)
+
+    def place_pending(self, order: PendingOrder) -> PendingOrder:
+        """Keep a pending order (its ticket is the book's next order ticket)."""
+        placed = replace(order, ticket=self.book.take_order(), setup_msc=self.now_msc)
+        self.pending[placed.ticket] = placed
+        return placed
+
+    def _check_pending(self, now: int) -> None:
+        for order in list(self.pending.values()):
+            feed = self.feeds[order.symbol]
+            if order.expired(now):
+                del self.pending[order.ticket]
+                self.orders_done.append(order.done(c.ORDER_STATE_EXPIRED, now))
+            elif order.triggered(feed.bid, feed.ask):
+                del self.pending[order.ticket]
+                self.book.fill_as(order.ticket)
+                _, deal = self.trade(order.symbol, order.position_type, order.volume,
+                                       sl=order.sl, tp=order.tp, magic=order.magic,
+                                       reason=c.POSITION_REASON_EXPERT,
+                                       comment=order.comment)  # fmt: skip
+                self.orders_done.append(
+                    order.done(c.ORDER_STATE_FILLED, now, int(deal.position_id))
+                )
 
     def _record_fault_transitions(self) -> None:
         for fault, started in self.faults.transitions(self.elapsed_s):
