@@ -36,6 +36,7 @@ from domain.inputs import (
 )
 from domain.loss_rules import LossRules
 from domain.money import CENT
+from domain.news_rule import NewsRules
 from domain.position_rules import PositionRules
 from domain.pretrade import check_order as pretrade_check
 from domain.rules import RiskRules
@@ -51,7 +52,7 @@ from domain.trading_state import (
 
 NAMESPACE: Final = UUID("6f1c1c3e-4d0e-5b8a-9a57-0b7d1e4c2a10")
 """Namespace of `account_risk_id`; never change it (ids in the store derive from it)."""
-_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at", "_floors"})
+_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at", "_floors", "_calendar_cache"})
 """Never persisted: `_latest_at`, the latest snapshot time accepted, is rebuilt on start by
 `recall_snapshot` from the facts after the last recorded snapshot; `_floors` (the typed
 `thresholds`) is derived from the rules, anchors and peak whenever it is missing."""
@@ -63,7 +64,7 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(LossRules, PositionRules, ScheduleRules):
+class AccountRisk(NewsRules, LossRules, PositionRules, ScheduleRules):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent
@@ -234,6 +235,7 @@ class AccountRisk(LossRules, PositionRules, ScheduleRules):
             now=at.time,
             equity=self._equity,
             liquidation_pending=None if self._pending is None else self._pending["reason"],
+            blackout=self.blackout_reasons(request.symbol, at.time),
         )
         event_class = ev.OrderApproved if answer.approved else ev.OrderDenied
         self._record(

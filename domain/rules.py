@@ -126,6 +126,19 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class NewsBlackout:
+    """No opening or closing of a targeted symbol from `before_minutes` before a calendar
+    event of at least `impact` to `after_minutes` after it (domain/news.py)."""
+
+    impact: Literal["low", "medium", "high"] = "high"
+    before_minutes: int = 2
+    after_minutes: int = 2
+    instruments: Literal["by_currency", "all"] = "by_currency"
+    sl_tp_warn_pips: Decimal | None = None
+    """At a window's opening, alert on each targeted position whose SL/TP is this close."""
+
+
+@dataclass(frozen=True)
 class PositionLimits:
     """Limits on what may be open at once; `action` when one is broken."""
 
@@ -161,6 +174,7 @@ class RiskRules:
     """A pending liquidation is cancelled only above floor + this share of floor..warning."""
     feed: FeedRule = field(default_factory=FeedRule)
     schedule: Schedule = field(default_factory=Schedule)
+    news_blackout: NewsBlackout | None = None
 
     @property
     def peak_runs(self) -> int:
@@ -170,12 +184,14 @@ class RiskRules:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form: Decimals as strings, tuples as lists, keys in field order.
 
-        An empty schedule is left out, so rules recorded before schedules existed compare
-        (and replay) unchanged.
+        An empty schedule and no news_blackout are left out, so rules recorded before they
+        existed compare (and replay) unchanged.
         """
         result: dict[str, Any] = _to_plain(self)
         if self.schedule == Schedule():
             del result["schedule"]
+        if self.news_blackout is None:
+            del result["news_blackout"]
         return result
 
     @classmethod

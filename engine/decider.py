@@ -11,7 +11,7 @@ from bus.codec import DecodeError, decode_fact_of
 from bus.schemas import Fact
 from domain import AccountRisk, FactRef, PreTradeAnswer, RiskError, RiskRules, account_risk_id
 from engine.facts import apply_fact, fact_time, recall_fact
-from engine.messages import CheckIn, ConfigIn, ControlIn, FactIn, Message
+from engine.messages import CalendarIn, CheckIn, ConfigIn, ControlIn, FactIn, Message
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOT_DECIDED = frozenset({"tick"})
@@ -79,8 +79,20 @@ class Decider:
                 return Applied(account_id, ()) if self.configure(account_id, rules, at) else SKIPPED
             case CheckIn() | ControlIn():
                 return self._request(message)
+            case CalendarIn():
+                return self._calendar(message)
             case _:
                 assert_never(message)
+
+    def _calendar(self, message: CalendarIn) -> Outcome:
+        account = self.accounts.get(message.account_id)
+        if account is None:
+            return Rejected("unknown_account", f"account {message.account_id!r} is not registered")
+        before = len(account.pending_events)
+        if not account.import_calendar(message.calendar, message.actor, message.at):
+            return SKIPPED
+        self.touch(account)
+        return Applied(message.account_id, (), tuple(account.pending_events[before:]))
 
     def _request(self, message: CheckIn | ControlIn) -> Outcome:
         account = self.accounts.get(message.account_id)

@@ -1,7 +1,8 @@
 """Recorded decisions that were made on an input other than a fact, and how to redo them.
 
-Config (`AccountRegistered`, `LimitsChanged`), pre-trade (`OrderApproved`, `OrderDenied`)
-and operator control (`TradingStateChanged` by an actor other than risk) each record what
+Config (`AccountRegistered`, `LimitsChanged`), pre-trade (`OrderApproved`, `OrderDenied`),
+operator control (`TradingStateChanged` by an actor other than risk) and news calendars
+(`CalendarImported`) each record what
 they were decided on; audit redoes them at the same point of the fact log.
 """
 
@@ -13,8 +14,10 @@ from typing import Any, Final
 
 from domain import FactRef, InvalidControl, MarketEvidence, OrderRequest, RiskRules
 from domain import events as ev
+from domain import news_events as nev
+from domain.news import Calendar
 from domain.trading_state import CONTROL_ACTIONS, ControlAction
-from engine.messages import CheckIn, ConfigIn, ControlIn, Message
+from engine.messages import CalendarIn, CheckIn, ConfigIn, ControlIn, Message
 
 RISK_ACTOR: Final = "risk"
 
@@ -28,6 +31,8 @@ def is_input(event: Any) -> bool:
             ev.AccountRegistered() | ev.LimitsChanged() | ev.OrderApproved() | ev.OrderDenied()
             | ev.DayRebased()
         ):  # fmt: skip
+            return True
+        case nev.CalendarImported():
             return True
         case _:
             return False
@@ -46,6 +51,9 @@ def recorded_input(event: Any) -> Message | None:
             return ControlIn(event.account_id, action, reason, event.actor, at)
         case ev.DayRebased():  # the reset that follows it is recorded on its own
             return ControlIn(event.account_id, "reset", event.reason, event.actor, at, rebase=True)
+        case nev.CalendarImported():  # its digest is recomputed from the recorded events
+            calendar = Calendar.from_plain(event.events, event.source)
+            return CalendarIn(event.account_id, calendar, event.actor, at)
         case _:
             return None
 

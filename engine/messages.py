@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain import FactRef, MarketEvidence, OrderRequest, RiskRules
+from domain.news import Calendar
 from domain.trading_state import ControlAction
 
 
@@ -45,4 +46,14 @@ class ConfigIn:
     at: FactRef
 
 
-Message = FactIn | CheckIn | ControlIn | ConfigIn
+@dataclass(frozen=True, slots=True)
+class CalendarIn:
+    """A news calendar put in force on one account (`mtq news import`, the config's file)."""
+
+    account_id: str
+    calendar: Calendar
+    actor: str
+    at: FactRef
+
+
+Message = FactIn | CheckIn | ControlIn | ConfigIn | CalendarIn
