@@ -505,6 +505,14 @@ class AccountConfig(_Frozen):
         return f"${self.password_env} ({state})"
 
 
+class NewsConfig(_Frozen):
+    """`calendar`: a CSV or iCalendar file of news events (config/calendar.py; relative to
+    the first config file's directory), put in force on every account with a
+    `risk.news_blackout` when the engine starts and on `mtq reload`."""
+
+    calendar: str | None = None
+
+
 class MtqConfig(_Frozen):
     """The whole configuration: accounts after merging defaults, supervisor and streams."""
 
@@ -513,6 +521,7 @@ class MtqConfig(_Frozen):
     streams: StreamsConfig = StreamsConfig()
     api: ApiConfig = ApiConfig()
     alerts: AlertsConfig = AlertsConfig()
+    news: NewsConfig = NewsConfig()
     source: tuple[str, ...] = Field(default=(), exclude=True)
     """Files this configuration was loaded from (left out of dumps)."""
 
