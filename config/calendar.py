@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from config.errors import ConfigError, ConfigFileError, Issue, ValidationResult
+from config.models import MtqConfig
 from domain.news import IMPACTS, Calendar, Impact, NewsEvent
 
 _CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
@@ -199,3 +200,20 @@ def _ics_currencies(component: Any) -> list[str]:
         return []
     groups = categories if isinstance(categories, list) else [categories]
     return [str(c) for group in groups for c in group.cats if _CURRENCY.match(str(c).upper())]
+
+
+def calendar_path(config: MtqConfig) -> Path | None:
+    """The config's `news.calendar`, relative to the first config file's directory."""
+    name = config.news.calendar
+    if name is None:
+        return None
+    path = Path(name)
+    if not path.is_absolute() and config.source:
+        path = Path(config.source[0]).parent / path
+    return path
+
+
+def config_calendar(config: MtqConfig) -> Calendar | None:
+    """The calendar the config names (CalendarError, ConfigFileError if it is not usable)."""
+    path = calendar_path(config)
+    return None if path is None else load_calendar(path)

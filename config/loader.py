@@ -26,6 +26,7 @@ from config.models import (
     AlertsConfig,
     ApiConfig,
     MtqConfig,
+    NewsConfig,
     StreamsConfig,
     SupervisorConfig,
 )
@@ -39,6 +40,7 @@ TOP_LEVEL_KEYS: Final = (
     "streams",
     "api",
     "alerts",
+    "news",
     "merge",
     "merge_function",
     "accounts",
@@ -85,6 +87,7 @@ class _Build:
     streams: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
+    news: dict[str, Any] = field(default_factory=dict)
     strategy: str = "default"
     function_spec: tuple[SourceFile, str] | None = None
     accounts: list[tuple[SourceFile, int, Mapping[str, Any]]] = field(default_factory=list)
@@ -118,6 +121,7 @@ class _Build:
                 streams=streams,
                 api=api,
                 alerts=alerts,
+                news=_quiet(NewsConfig, self.news) or NewsConfig(),
                 source=self.paths,
             )
             if not config.enabled_accounts():
@@ -167,6 +171,7 @@ class _Build:
             ("streams", StreamsConfig),
             ("api", ApiConfig),
             ("alerts", AlertsConfig),
+            ("news", NewsConfig),
         )
         for name, model in sections:
             section = self._section(src, data, name)

@@ -186,12 +186,12 @@ class AccountRisk(NewsRules, LossRules, PositionRules, ScheduleRules):
 
     # --- decisions ---------------------------------------------------------------------
 
-    def change_limits(self, rules: RiskRules, at: FactRef) -> None:
-        """Put new rules in force; LimitsUnchanged when they are the recorded ones."""
+    def change_limits(self, rules: RiskRules, at: FactRef, actor: str | None = None) -> None:
+        """Put new rules in force (by `actor`: a reload); LimitsUnchanged when in force."""
         data = rules.to_dict()
         if data == self._rules_dict:
             raise LimitsUnchanged(f"account {self.account_id}: limits already in force")
-        self._record(ev.LimitsChanged, at, rules=data)
+        self._record(ev.LimitsChanged, at, rules=data, actor=actor)
 
     def observe_account(self, state: AccountState, at: FactRef) -> None:
         """Decide on an account snapshot: feed, trading day, floors, warnings, breaches.

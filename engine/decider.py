@@ -75,8 +75,9 @@ class Decider:
         match message:
             case FactIn(seq=seq, subject=subject, data=data):
                 return self.decide(seq, subject, data)
-            case ConfigIn(account_id=account_id, rules=rules, at=at):
-                return Applied(account_id, ()) if self.configure(account_id, rules, at) else SKIPPED
+            case ConfigIn(account_id=account_id, rules=rules, at=at, actor=actor):
+                changed = self.configure(account_id, rules, at, actor)
+                return Applied(account_id, ()) if changed else SKIPPED
             case CheckIn() | ControlIn():
                 return self._request(message)
             case CalendarIn():
@@ -179,7 +180,9 @@ class Decider:
         self._touched[account.account_id] = account
         self._pending = sum(len(a.pending_events) for a in self._touched.values())
 
-    def configure(self, account_id: str, rules: RiskRules, at: FactRef) -> bool:
+    def configure(
+        self, account_id: str, rules: RiskRules, at: FactRef, actor: str | None = None
+    ) -> bool:
         """Register an account or record its new limits; False when nothing changed."""
         account = self.accounts.get(account_id)
         if account is None:
@@ -188,7 +191,7 @@ class Decider:
         elif account.rules == rules:
             return False
         else:
-            account.change_limits(rules, at)
+            account.change_limits(rules, at, actor)
         self.touch(account)
         return True
 

@@ -38,12 +38,15 @@ def is_input(event: Any) -> bool:
             return False
 
 
-def recorded_input(event: Any) -> Message | None:
+def recorded_input(event: Any) -> Message | None:  # noqa: PLR0911 - one return per input
     """The message `event` was decided on, to decide it again (None: not an input)."""
     at = FactRef(event.seq, event.timestamp)
     match event:
-        case ev.AccountRegistered() | ev.LimitsChanged():
+        case ev.AccountRegistered():
             return ConfigIn(event.account_id, RiskRules.from_dict(event.rules), at)
+        case ev.LimitsChanged():
+            rules = RiskRules.from_dict(event.rules)
+            return ConfigIn(event.account_id, rules, at, event.__dict__.get("actor"))
         case ev.OrderApproved() | ev.OrderDenied():
             return CheckIn(event.account_id, _request(event.request), _market(event.market), at)
         case ev.TradingStateChanged() if event.actor != RISK_ACTOR:

@@ -44,6 +44,8 @@ class ConfigIn:
     account_id: str
     rules: RiskRules
     at: FactRef
+    actor: str | None = None
+    """Who reloaded the config (None: the config applied at start)."""
 
 
 @dataclass(frozen=True, slots=True)
