@@ -46,6 +46,7 @@ from bus.schemas.risk import (
     RiskShowReply,
     RiskShowRequest,
 )
+from bus.security.client import ANONYMOUS
 from bus.security.identities import ADMIN, HTTP_API
 from config.errors import ConfigError
 from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError, RiskRules
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
 SERVICE: Final = subjects.SERVICE_RISK
+CALENDAR_IMPORTERS: Final = frozenset({ADMIN, ANONYMOUS})
+"""Who may put a calendar in force: admin, or anyone on an open (insecure) server."""
 DEFAULT_ACTOR: Final = RiskControlRequest(account_id="x", action="pause", reason="").actor
 """The schema's default `actor`: a caller that wrote none leaves no note."""
 
@@ -124,7 +127,7 @@ class RiskService:
     ) -> CalendarImportReply:
         """`mtq.risk.calendar.<identity>`: admin only; recorded on every account with a
         news_blackout as CalendarImported (its digest and events)."""
-        if identity != ADMIN:
+        if identity not in CALENDAR_IMPORTERS:
             raise ServiceRequestError(403, f"only {ADMIN} imports news calendars, not {identity}")
         self._ready()
         events = tuple(
