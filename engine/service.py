@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
 SERVICE: Final = subjects.SERVICE_RISK
+LINE_BREAK: Final = " | "
+"""Between the lines of a multi-line error (a NATS header holds one line)."""
 CALENDAR_IMPORTERS: Final = frozenset({ADMIN, ANONYMOUS})
 """Who may put a calendar in force: admin, or anyone on an open (insecure) server."""
 DEFAULT_ACTOR: Final = RiskControlRequest(account_id="x", action="pause", reason="").actor
@@ -192,8 +194,8 @@ class RiskService:
                 fresh = await asyncio.to_thread(self._reload)
             except ConfigError as exc:
                 lines = exc.result.lines() if exc.result is not None else [str(exc)]
-                raise ServiceRequestError(
-                    400, "config rejected, the running one is kept:\n" + "\n".join(lines)
+                raise ServiceRequestError(  # one header line: the issues split by LINE_BREAK
+                    400, LINE_BREAK.join(["config rejected, the running one is kept:", *lines])
                 ) from None
             changed, removed = await self.engine.reconfigure(fresh.rules, fresh.calendar, identity)
         log.warning(

@@ -20,12 +20,15 @@ from typing import Annotated
 
 import msgspec
 import typer
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 
 from bus import subjects
 from bus.codec import encode
 from bus.connection import connect, settings_from_env
 from bus.datadir import read_holder
 from bus.schemas.news import ReloadReply, ReloadRequest
+from engine.service import LINE_BREAK
 from mtq import runtime
 from mtq.configs import load_or_exit
 from mtq.options import DataOption, NatsUrlOption
@@ -41,12 +44,21 @@ async def _ask(url: str) -> bytes:
         runtime.fail(f"cannot ask for a reload as this identity: {exc}")
     nc = await connect(settings)
     try:
-        return await runtime.ask_service(
-            nc, subject, encode(ReloadRequest()), responder="risk engine",
-            start_hint="start `mtq engine run` or `mtq up`", timeout_s=30,
-        )  # fmt: skip
+        reply = await nc.request(subject, encode(ReloadRequest()), timeout=30)
+    except NoRespondersError:
+        runtime.fail(f"no risk engine answers on {subject}: start `mtq engine run` or `mtq up`")
+    except NatsTimeout:
+        runtime.fail(f"the risk engine did not answer on {subject} within 30 s")
     finally:
         await nc.close()
+    headers = reply.headers or {}
+    code = headers.get("Nats-Service-Error-Code")
+    if code:
+        head, *lines = headers.get("Nats-Service-Error", "error").split(LINE_BREAK)
+        for line in lines:
+            runtime.err_console.print(line, highlight=False, markup=False)
+        runtime.fail(head, runtime.EXIT_USAGE if code.startswith("4") else runtime.EXIT_PROBLEMS)
+    return reply.data
 
 
 def signal_up(data: Path) -> int | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agents.supervisor.services import ServiceRunner
+from agents.supervisor.services import ServiceRunner, ServiceSpec
 from bus.connection import URL_FILE_NAME
 from bus.datadir import DataDirLock, write_atomic
 from bus.embedded import EmbeddedNatsServer, EmbeddedServerError
@@ -24,6 +25,7 @@ from mtq.http.auth import TokenFormatError
 from mtq.http.server import ApiBindError
 from mtq.http.server import bind as bind_socket
 from mtq.options import ConfigOption, DataOption, NatsPortOption
+from mtq.reload import ConfigReload
 from mtq.runtime import console, fail
 from mtq.serving import (
     DEFAULT_HTTP,
@@ -149,6 +151,14 @@ async def _serve(
     # Signals first: a Ctrl-C from now on stops mtq in order, however early it comes.
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
+    reloads: list[ConfigReload] = []  # SIGHUP before the parts exist does nothing
+
+    def on_hangup() -> None:
+        for reload in reloads:
+            reload.requested()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
     admin = identities.auth(ADMIN)
     try:
         report = await runtime.unless_stopped(provision(config, url, admin), stop)
@@ -188,6 +198,14 @@ async def _serve(
         )
     )
     parts.append(ServicePart(api))
+    supervisor_part = parts[-2]
+    assert isinstance(supervisor_part, SupervisorPart)
+
+    def api_spec(new: MtqConfig) -> ServiceSpec:
+        fresh = ServiceWiring(new, [config_path], url, data, identities)
+        return service_specs(fresh, api_socket)[-1]
+
+    reloads.append(ConfigReload(config_path, url, identities, supervisor_part, api, api_spec, say))
     _banner(url, config, data, server, identities, api=_address(api_socket))
     try:
         await run_parts(parts, stop, say)
