@@ -1,6 +1,12 @@
 """What SIGHUP does to `mtq up` (and `mtq reload`, which sends it): apply the edited config
 without a restart, or refuse it and keep the running one.
 
+The children (engine, projector, API, agents) read the config *in force*, a copy `mtq up`
+keeps in `DATA/run/config/` (with the news calendar file it names), never the file being
+edited: a child restarted by a crash reads what was accepted, not a half-edited file. A
+reload replaces that copy only once the edited file is valid. Each reload's outcome is
+written to `DATA/run/reload.json` (`mtq reload` waits for it and prints it).
+
 In order: the files are validated (file:line errors on the console, nothing changes), new
 accounts get their NATS identities (secured mode), the engine re-reads the config
 (`mtq.risk.reload.admin`: LimitsChanged with the actor `admin`, refused with file:line
@@ -12,8 +18,11 @@ tokens and webhooks again (requests in that moment wait on the socket's backlog)
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -22,10 +31,12 @@ from agents.supervisor.services import ServiceRunner, ServiceSpec
 from bus import subjects
 from bus.codec import encode
 from bus.connection import connect, settings_from_env
+from bus.datadir import write_atomic
 from bus.schemas.news import ReloadReply, ReloadRequest
 from bus.security.authdir import AuthDirError
 from bus.security.identities import ADMIN
 from config import ConfigError, MtqConfig, load_config
+from config.calendar import calendar_path
 from engine.service import LINE_BREAK
 from mtq.bootstrap import check_api_secrets
 from mtq.http.auth import TokenFormatError
@@ -34,13 +45,48 @@ from mtq.system import Identities, Say, SupervisorPart
 ENGINE_TIMEOUT_S = 30.0
 
 
+RESULT_FILE = "reload.json"
+
+
 class ReloadRefused(RuntimeError):
     """The new config cannot be applied; the message says why (one line or several)."""
+
+
+def staged_dir(data: Path) -> Path:
+    return data / "run" / "config"
+
+
+def stage_config(config_path: Path, config: MtqConfig, data: Path) -> Path:
+    """Copy the accepted config (and its news calendar, at the same relative place) into
+    `DATA/run/config/`; the copy's path, which the children are given."""
+    directory = staged_dir(data)
+    directory.mkdir(parents=True, exist_ok=True)
+    calendar = config.news.calendar
+    if calendar is not None and not Path(calendar).is_absolute():
+        source = calendar_path(config)
+        target = (directory / calendar).resolve()
+        if source is not None and target.is_relative_to(directory.resolve()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        else:
+            raise ReloadRefused(f"news.calendar {calendar!r} must stay under the config's dir")
+    staged = directory / config_path.name
+    write_atomic(staged, config_path.read_text(encoding="utf-8"))
+    return staged
+
+
+def read_result(data: Path) -> dict[str, object] | None:
+    try:
+        found: dict[str, object] = json.loads((data / "run" / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return found
 
 
 @dataclass
 class ConfigReload:
     config_path: Path
+    data: Path
     nats_url: str
     identities: Identities
     supervisor: SupervisorPart
@@ -49,6 +95,7 @@ class ConfigReload:
     say: Say
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _tasks: set[asyncio.Task[bool]] = field(default_factory=set, init=False)
+    _count: int = field(default=0, init=False)
 
     def requested(self) -> None:
         """The SIGHUP handler: reload in the background (one reload at a time)."""
@@ -59,25 +106,42 @@ class ConfigReload:
     async def reload(self) -> bool:
         """Apply the config file as it is now; False (and the running one kept) if refused."""
         async with self._lock:
+            self._count += 1
             self.say(f"reload: reading {self.config_path}")
             try:
+                if self.api.state != "RUNNING":
+                    raise ReloadRefused("mtq up is still starting (or stopping); try again")
                 config = await asyncio.to_thread(self._validated)
+                await asyncio.to_thread(stage_config, self.config_path, config, self.data)
                 engine = await self._ask_engine()
             except ReloadRefused as exc:
-                for line in str(exc).splitlines():
+                lines = [*str(exc).splitlines(), "config rejected; the running one is kept"]
+                for line in lines:
                     self.say(f"reload: {line}")
-                self.say("reload: config rejected; the running one is kept")
+                self._write_result(ok=False, lines=lines)
                 return False
             started, stopped = await self.supervisor.reconfigure(config)
             self.api.spec = self.api_spec(config)
             await self.api.stop()
             await self.api.start()
-            self.say(
-                f"reload: done: limits changed on {', '.join(engine.changed) or 'none'}; "
-                f"agents started {', '.join(started) or 'none'}, stopped "
-                f"{', '.join(stopped) or 'none'}; API tokens and webhooks reloaded"
-            )
+            lines = [
+                f"limits changed on {', '.join(engine.changed) or 'none'}",
+                f"agents started: {', '.join(started) or 'none'}; stopped: "
+                f"{', '.join(stopped) or 'none'}",
+                "API tokens and webhooks reloaded",
+            ]
+            self.say(f"reload: done: {'; '.join(lines)}")
+            self._write_result(ok=True, lines=lines)
             return True
+
+    def _write_result(self, *, ok: bool, lines: list[str]) -> None:
+        result = {
+            "count": self._count,
+            "at": datetime.now(UTC).isoformat(),
+            "ok": ok,
+            "lines": lines,
+        }
+        write_atomic(self.data / "run" / RESULT_FILE, json.dumps(result) + "\n")
 
     def _validated(self) -> MtqConfig:
         try:

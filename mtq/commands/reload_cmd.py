@@ -2,19 +2,21 @@
 
 1. With `--config`, the files are validated here first: an invalid config prints every
    file:line error and exits 2, sending nothing.
-2. The engine re-reads its own config files (`mtq.risk.reload.<identity>`): changed limits
-   are recorded as `LimitsChanged` with the identity as the actor, added accounts are
-   registered; an invalid config is refused with its file:line errors and the limits in
+2. An engine run alone re-reads its own config files (`mtq.risk.reload.<identity>`):
+   changed limits are recorded as `LimitsChanged` with the identity as the actor, added
+   accounts are registered; an invalid config is refused with its file:line errors and the limits in
    force stay.
-3. When `mtq up` holds the data dir it gets SIGHUP: its supervisor starts the agents of
-   added accounts and stops those of removed ones gracefully, and the API reloads its
-   tokens and webhooks (see `mtq up`).
+3. When `mtq up` holds the data dir, step 2 is its own: it gets SIGHUP, validates its
+   config, has the engine re-read it (actor `admin`), starts the agents of added accounts
+   and stops those of removed ones gracefully, and restarts the API on its socket with the
+   new tokens and webhooks (mtq/reload.py); its outcome is printed here.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -32,8 +34,11 @@ from engine.service import LINE_BREAK
 from mtq import runtime
 from mtq.configs import load_or_exit
 from mtq.options import DataOption, NatsUrlOption
+from mtq.reload import read_result
 
 UP_COMMAND = "mtq up"
+UP_TIMEOUT_S = 120.0
+"""How long `mtq up` may take to reload (agents stopped gracefully, the API restarted)."""
 
 
 async def _ask(url: str) -> bytes:
@@ -61,13 +66,33 @@ async def _ask(url: str) -> bytes:
     return reply.data
 
 
-def signal_up(data: Path) -> int | None:
-    """SIGHUP to the `mtq up` holding `data` (its pid), None when none runs there."""
+def up_pid(data: Path) -> int | None:
+    """The pid of the `mtq up` holding `data`, None when none runs there."""
     holder = read_holder(data)
     if holder is None or not holder.command.startswith(UP_COMMAND) or not holder.alive():
         return None
-    os.kill(holder.pid, signal.SIGHUP)
     return holder.pid
+
+
+def reload_up(pid: int, data: Path) -> None:
+    """SIGHUP to `mtq up`, then its outcome (DATA/run/reload.json) printed; exit 2 if refused."""
+    before = read_result(data)
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    result = before
+    while result == before:
+        if time.monotonic() > deadline:
+            runtime.fail(f"mtq up (pid {pid}) did not report the reload within {UP_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+        result = read_result(data)
+    assert result is not None
+    lines = [str(line) for line in result.get("lines", [])]  # type: ignore[attr-defined]
+    if not result.get("ok"):
+        for line in lines[:-1]:
+            runtime.err_console.print(line, highlight=False, markup=False)
+        runtime.fail(lines[-1] if lines else "mtq up refused the config")
+    for line in lines:
+        runtime.console.print(f"mtq up (pid {pid}): {line}", highlight=False, markup=False)
 
 
 def reload(
@@ -79,20 +104,19 @@ def reload(
     nats_url: NatsUrlOption = None,
     data: DataOption = Path("data"),
 ) -> None:
-    """Re-read the config of the running engine (and `mtq up`): limits, accounts, tokens."""
+    """Re-read the config of the running `mtq up` (or engine): limits, accounts, tokens."""
     if config:
         load_or_exit(config)
+    pid = up_pid(data)
+    if pid is not None:
+        reload_up(pid, data)
+        return
     url = runtime.nats_url(nats_url, data)
     reply = msgspec.json.decode(runtime.run(lambda: _ask(url)), type=ReloadReply)
     changed = ", ".join(reply.changed) or "none"
     runtime.console.print(f"engine: limits changed on {changed}", highlight=False)
     if reply.removed:
         runtime.console.print(f"engine: no longer configured: {', '.join(reply.removed)}")
-    pid = signal_up(data)
-    if pid is not None:
-        runtime.console.print(
-            f"mtq up (pid {pid}): SIGHUP sent (agents, API tokens and webhooks)", highlight=False
-        )
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ from mtq.http.auth import TokenFormatError
 from mtq.http.server import ApiBindError
 from mtq.http.server import bind as bind_socket
 from mtq.options import ConfigOption, DataOption, NatsPortOption
-from mtq.reload import ConfigReload
+from mtq.reload import ConfigReload, ReloadRefused, stage_config
 from mtq.runtime import console, fail
 from mtq.serving import (
     DEFAULT_HTTP,
@@ -174,7 +174,11 @@ async def _serve(
         await provision(config, url, admin)
 
     api_socket = _api_socket(http)
-    wiring = ServiceWiring(config, [config_path], url, data, identities)
+    try:
+        in_force = stage_config(config_path, config, data)
+    except ReloadRefused as exc:
+        fail(str(exc))
+    wiring = ServiceWiring(config, [in_force], url, data, identities)
     engine, projector, api = (
         ServiceRunner(spec, on_line=_child_line(say, spec.name))
         for spec in service_specs(wiring, api_socket)
@@ -190,7 +194,7 @@ async def _serve(
     parts.append(
         SupervisorPart(
             config,
-            [config_path],
+            [in_force],
             url,
             data,
             identities=identities,
@@ -202,10 +206,12 @@ async def _serve(
     assert isinstance(supervisor_part, SupervisorPart)
 
     def api_spec(new: MtqConfig) -> ServiceSpec:
-        fresh = ServiceWiring(new, [config_path], url, data, identities)
+        fresh = ServiceWiring(new, [in_force], url, data, identities)
         return service_specs(fresh, api_socket)[-1]
 
-    reloads.append(ConfigReload(config_path, url, identities, supervisor_part, api, api_spec, say))
+    reloads.append(
+        ConfigReload(config_path, data, url, identities, supervisor_part, api, api_spec, say)
+    )
     _banner(url, config, data, server, identities, api=_address(api_socket))
     try:
         await run_parts(parts, stop, say)
