@@ -54,6 +54,8 @@ async def test_reload_when_config_changes_then_limits_agents_follow_and_invalid_
         assert "agents started: up-c; stopped: up-b" in done.stdout, done.stdout
         after = eventually_sync(lambda: _agents(data, {"up-a", "up-c"}), timeout=90,
                                 message="agents of up-a and up-c")  # fmt: skip
+        assert after is not None
+        assert first is not None
         assert after["up-a"] == first["up-a"]  # left running
         nc = await connect_admin(url, data)
         try:
