@@ -36,7 +36,7 @@ from bus.schemas.news import ReloadReply, ReloadRequest
 from bus.security.authdir import AuthDirError
 from bus.security.identities import ADMIN
 from config import ConfigError, MtqConfig, load_config
-from config.calendar import calendar_path
+from config.calendar import calendar_path, config_calendar
 from engine.service import LINE_BREAK
 from mtq.bootstrap import check_api_secrets
 from mtq.http.auth import TokenFormatError
@@ -147,6 +147,7 @@ class ConfigReload:
         try:
             config = load_config([self.config_path])
             check_api_secrets(config)
+            config_calendar(config)  # the engine reads it: refused here, not half applied
         except ConfigError as exc:
             lines = exc.result.lines() if exc.result is not None else [str(exc)]
             raise ReloadRefused("\n".join(lines)) from None

@@ -19,6 +19,7 @@ from bus.security.client import TlsFiles
 from bus.security.identities import ADMIN
 from bus.topology import TopologyConflict, TopologyReport
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
+from config.calendar import config_calendar
 from mtq import runtime
 from mtq.bootstrap import ServiceWiring, check_api_secrets, provision, service_specs
 from mtq.http.auth import TokenFormatError
@@ -294,6 +295,7 @@ def up(  # every option is keyword-only: typer passes them by name
     loaded = _load(config)
     try:
         check_api_secrets(loaded)  # bad tokens or notify URLs exit 2 before anything starts
+        config_calendar(loaded)  # so does a news calendar the engine could not read
     except (TokenFormatError, ConfigError) as exc:
         fail(str(exc))
     lock = runtime.lock_data_dir(data, "mtq up")
