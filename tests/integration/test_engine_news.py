@@ -152,3 +152,32 @@ def _tamper_calendar(recorded: Recorded, mapper: Mapper[UUID]) -> Recorded:
                                     json.dumps(body).encode())  # fmt: skip
             stored.append(event)
     return Recorded.from_stored(stored, mapper, recorded.tracking)
+
+
+async def test_config_calendar_recorded_once_and_in_force_across_restarts_from_snapshots(
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    url, nc, feed = engine_bus
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "week.csv").write_text(CSV)
+    path = write_config(tmp_path, ACCOUNT)
+    path.write_text(path.read_text() + "news: {calendar: news/week.csv}\n")
+    config = load(path)
+    clock = Clock(NFP)
+    async with running_engine(url, config, clock=clock, snapshot_every=1) as process:
+        seq = await feed.snapshot("news-1", 100_000, 100_000, at=NFP - timedelta(minutes=40))
+        await settled(process, seq)
+        first = await _check(nc, "buy", 1)
+    for n in (2, 3):  # restarts: from the snapshot, the calendar is still in force
+        async with running_engine(url, config, clock=clock, snapshot_every=1) as process:
+            seq = await feed.heartbeat("news-1", NFP - timedelta(minutes=39 - n))
+            await settled(process, seq)
+            again = await _check(nc, "buy", n)
+            assert not again.approved
+            assert again.reasons[0].startswith("news blackout: USD Non-Farm Payrolls")
+    assert not first.approved
+    decisions = read_decisions(url)
+    imported = [d.body for d in decisions if d.type == "CalendarImported"]
+    assert [(d["actor"], d["source"], d["count"]) for d in imported] == [("config", "week.csv", 3)]
+    replayed = await run_verify(nc, open_store(url))
+    assert replayed.identical, replayed.summary()
