@@ -220,6 +220,8 @@ ALERT_KINDS: Final = (
     "FeedRestored",
     "ScheduleWarning",
     "ScheduleFlattened",
+    "NewsStopNearWindow",
+    "NewsWindowViolation",
     "AgentUnhealthy",
     "BusUnreachable",
 )

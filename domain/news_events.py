@@ -68,6 +68,7 @@ class NewsStopNearWindow(RiskEvent):
     reference: Decimal
     distance_pips: Decimal
     warn_pips: Decimal
+    reason: str
 
 
 class NewsWindowViolation(RiskEvent):
@@ -81,3 +82,4 @@ class NewsWindowViolation(RiskEvent):
     deal_reason: str
     start: datetime
     end: datetime
+    reason: str

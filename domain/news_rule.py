@@ -150,6 +150,8 @@ class NewsRules(PositionRules, ScheduleRules):
                     reference=position["price_open"],
                     distance_pips=distance,
                     warn_pips=rule.sl_tp_warn_pips,
+                    reason=f"position {position['identifier']} {position['symbol']}: SL/TP "
+                    f"{distance:f} pips away as {event.label} opens a blackout",
                 )
 
     def _stop_distance(self, position: dict[str, Any]) -> Decimal | None:
@@ -203,4 +205,6 @@ class NewsRules(PositionRules, ScheduleRules):
                 deal_reason=deal_reason,
                 start=start,
                 end=end,
+                reason=f"position {identifier} {symbol} {deal} ({deal_reason}) inside the "
+                f"blackout of {event.label}",
             )
