@@ -112,8 +112,15 @@ class ConfigReload:
                 if self.api.state != "RUNNING":
                     raise ReloadRefused("mtq up is still starting (or stopping); try again")
                 config = await asyncio.to_thread(self._validated)
+                staged = staged_dir(self.data) / self.config_path.name
+                previous = staged.read_text(encoding="utf-8") if staged.exists() else None
                 await asyncio.to_thread(stage_config, self.config_path, config, self.data)
-                engine = await self._ask_engine()
+                try:
+                    engine = await self._ask_engine()
+                except ReloadRefused:
+                    if previous is not None:  # the engine has not taken it: nor will a restart
+                        write_atomic(staged, previous)
+                    raise
             except ReloadRefused as exc:
                 lines = [*str(exc).splitlines(), "config rejected; the running one is kept"]
                 for line in lines:
