@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 
 from bus import schemas
-from bus.schemas import query
+from bus.schemas import news, query
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
@@ -36,6 +36,12 @@ CHANNELS: Final[tuple[tuple[type[schemas.base.Message], str, str], ...]] = (
     (schemas.RiskControlReply, "mtq.risk.control.{identity} (reply)", "mtq-risk"),
     (schemas.RiskShowRequest, "mtq.risk.show", "mtq-risk"),
     (schemas.RiskShowReply, "mtq.risk.show (reply)", "mtq-risk"),
+    (news.CalendarImportRequest, "mtq.risk.calendar.{identity}", "mtq-risk"),
+    (news.CalendarImportReply, "mtq.risk.calendar.{identity} (reply)", "mtq-risk"),
+    (news.NewsListRequest, "mtq.risk.news", "mtq-risk"),
+    (news.NewsListReply, "mtq.risk.news (reply)", "mtq-risk"),
+    (news.ReloadRequest, "mtq.risk.reload.{identity}", "mtq-risk"),
+    (news.ReloadReply, "mtq.risk.reload.{identity} (reply)", "mtq-risk"),
     (query.StatusQuery, "mtq.query.status", "mtq-query"),
     (query.StatusReply, "mtq.query.status (reply)", "mtq-query"),
     (query.PositionsQuery, "mtq.query.positions", "mtq-query"),

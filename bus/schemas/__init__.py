@@ -22,6 +22,14 @@ from bus.schemas.facts import (
     PositionOpened,
     TickReceived,
 )
+from bus.schemas.news import (
+    CalendarImportReply,
+    CalendarImportRequest,
+    NewsListReply,
+    NewsListRequest,
+    ReloadReply,
+    ReloadRequest,
+)
 from bus.schemas.query import (
     AnalyticsQuery,
     AnalyticsReply,
@@ -55,6 +63,8 @@ __all__ = [
     "AnalyticsReply",
     "BarsQuery",
     "BarsReply",
+    "CalendarImportReply",
+    "CalendarImportRequest",
     "CloseAll",
     "ClosePosition",
     "Command",
@@ -62,6 +72,8 @@ __all__ = [
     "EquityReply",
     "Fact",
     "ModifyPosition",
+    "NewsListReply",
+    "NewsListRequest",
     "OrderExecuted",
     "OrderFact",
     "OrderRejected",
@@ -74,6 +86,8 @@ __all__ = [
     "PositionsReply",
     "ReconciliationQuery",
     "ReconciliationReply",
+    "ReloadReply",
+    "ReloadRequest",
     "RiskCheckReply",
     "RiskCheckRequest",
     "RiskControlReply",

@@ -32,6 +32,7 @@ from bus.schemas import (
     RiskShowRequest,
     SetTradingState,
     TickReceived,
+    news,
 )
 from bus.schemas import query as q
 from bus.schemas.base import Message
@@ -129,6 +130,22 @@ SAMPLES: list[Message] = [
     RiskControlReply(account_id="ftmo-001", trading_state="REDUCING", changed=True),
     RiskShowRequest(account_id="ftmo-001"),
     RiskShowReply(account_id="ftmo-001", summary={"trading_state": "ACTIVE"}),
+    news.CalendarImportRequest(
+        source="week.csv",
+        events=(
+            news.NewsEventWire(
+                time=datetime(2026, 3, 6, 13, 30, tzinfo=UTC),
+                impact="high",
+                title="Non-Farm Payrolls",
+                currencies=("USD",),
+            ),
+        ),
+    ),
+    news.CalendarImportReply(digest="sha256:00", events=1, recorded=("ftmo-001",)),
+    news.NewsListRequest(account_id="ftmo-001"),
+    news.NewsListReply(accounts=(news.CalendarInForce(account_id="ftmo-001", blackout=True),)),
+    news.ReloadRequest(),
+    news.ReloadReply(changed=("ftmo-001",)),
     q.StatusQuery(account="ftmo-001"),
     q.StatusReply(accounts=[{"account_id": "ftmo-001", "health": "HEALTHY"}]),
     q.PositionsQuery(account="ftmo-001", state="closed"),
