@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain import FactRef
 from domain.news import Calendar, NewsEvent, symbol_currencies, targets
-from domain.rules import FeedRule, NewsBlackout
+from domain.rules import AllowedHours, FeedRule, NewsBlackout, Schedule
 from tests.unit.test_domain_support import D, Feed, names, rebuild, rules
 
 NFP = datetime(2026, 3, 6, 13, 30, tzinfo=UTC)
@@ -24,10 +24,14 @@ def event(at: datetime = NFP, currency: str = "USD", impact: str = "high") -> Ne
     return NewsEvent(at, impact, "Non-Farm Payrolls", (currency,))  # type: ignore[arg-type]
 
 
-def feed_with(calendar: Calendar, rule: NewsBlackout = RULE, start: datetime | None = None) -> Feed:
-    feed = Feed(
-        replace(rules(), news_blackout=rule, feed=QUIET), start=start or NFP - timedelta(hours=1)
-    )
+def feed_with(
+    calendar: Calendar,
+    rule: NewsBlackout = RULE,
+    start: datetime | None = None,
+    schedule: Schedule | None = None,
+) -> Feed:
+    chosen = replace(rules(), news_blackout=rule, feed=QUIET, schedule=schedule or Schedule())
+    feed = Feed(chosen, start=start or NFP - timedelta(hours=1))
     assert feed.account.import_calendar(calendar, "admin", FactRef(feed.seq, feed.time))
     feed.collect()
     feed.snapshot("100000.00")
@@ -128,6 +132,9 @@ minutes = st.integers(min_value=0, max_value=10)
     probes=st.lists(st.integers(min_value=-30, max_value=640), min_size=1, max_size=20),
     symbol=st.sampled_from(["EURUSD", "XAUUSD", "USDJPY", "GBPJPY"]),
     side=st.sampled_from(["buy", "sell"]),
+    zone=st.sampled_from(
+        ["UTC", "America/New_York", "Europe/Prague", "Asia/Tokyo", "Australia/Sydney"]
+    ),
 )
 def test_no_order_inside_a_window_is_ever_approved(  # noqa: PLR0917 - hypothesis draws
     offsets: list[int],
@@ -137,14 +144,17 @@ def test_no_order_inside_a_window_is_ever_approved(  # noqa: PLR0917 - hypothesi
     probes: list[int],
     symbol: str,
     side: str,
+    zone: str,
 ) -> None:
+    """With a trading window in a random zone beside it: the blackout never gives way."""
     start = NFP - timedelta(hours=1)
     news = tuple(
         event(start + timedelta(minutes=m), currency=c)
         for m, c in zip(offsets, currencies, strict=False)
     )
     rule = NewsBlackout(before_minutes=before, after_minutes=after)
-    feed = feed_with(Calendar(news), rule, start=start - timedelta(hours=1))
+    window = Schedule(allowed_hours=AllowedHours("00:00", "23:59", zone))
+    feed = feed_with(Calendar(news), rule, start=start - timedelta(hours=1), schedule=window)
     feed.open(1, symbol=symbol, side=side)
     base, quote = symbol_currencies(symbol)
     for probe in sorted(probes):
@@ -160,3 +170,5 @@ def test_no_order_inside_a_window_is_ever_approved(  # noqa: PLR0917 - hypothesi
             if inside:
                 assert not answer.approved, (when, answer)
                 assert answer.reasons[0].startswith("news blackout"), answer.reasons
+            else:
+                assert not any(r.startswith("news blackout") for r in answer.reasons), answer
