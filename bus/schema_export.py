@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 
 from bus import schemas, subjects
-from bus.schemas import orders, query
+from bus.schemas import news, orders, query
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:mtq:schema:"
@@ -53,6 +53,12 @@ def _channels() -> tuple[tuple[type[schemas.base.Message], str, str], ...]:
         (orders.SignalReply, s.orders_submit(_ID) + _REPLY, s.SERVICE_ORDERS),
         (orders.ApprovalSubmit, s.orders_approve(_ID), s.SERVICE_ORDERS),
         (orders.ApprovalReply, s.orders_approve(_ID) + _REPLY, s.SERVICE_ORDERS),
+        (news.CalendarImportRequest, s.risk_calendar(_ID), risk),
+        (news.CalendarImportReply, s.risk_calendar(_ID) + _REPLY, risk),
+        (news.NewsListRequest, s.RISK_NEWS, risk),
+        (news.NewsListReply, s.RISK_NEWS + _REPLY, risk),
+        (news.ReloadRequest, s.risk_reload(_ID), risk),
+        (news.ReloadReply, s.risk_reload(_ID) + _REPLY, risk),
     ]
     queries = (
         ("status", query.StatusQuery, query.StatusReply),

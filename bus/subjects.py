@@ -33,6 +33,14 @@ ORDERS_SUBMIT_ANY: Final = f"{ORDERS_SUBMIT_PREFIX}.*"
 """What the engine serves: `mtq.orders.submit.<identity>`, the submitter bound by the subject."""
 ORDERS_APPROVE_ANY: Final = f"{ORDERS_APPROVE_PREFIX}.*"
 """What the engine serves: `mtq.orders.approve.<identity>`, the approver bound by the subject."""
+RISK_CALENDAR_PREFIX: Final = "mtq.risk.calendar"
+RISK_CALENDAR_ANY: Final = f"{RISK_CALENDAR_PREFIX}.*"
+"""What the engine serves: `mtq.risk.calendar.<identity>`, a news calendar put in force."""
+RISK_NEWS: Final = "mtq.risk.news"
+"""What the engine serves: the news calendar in force."""
+RISK_RELOAD_PREFIX: Final = "mtq.risk.reload"
+RISK_RELOAD_ANY: Final = f"{RISK_RELOAD_PREFIX}.*"
+"""What the engine serves: `mtq.risk.reload.<identity>`, the config re-read by that actor."""
 QUERY_PREFIX: Final = "mtq.query"
 QUERY_ENDPOINTS: Final = (
     "status",
@@ -152,6 +160,16 @@ def risk_check(account_id: str) -> str:
     """`mtq.risk.check.<account>`: a pre-trade check of that account only (agents may
     publish only their own; the engine refuses a body naming another account)."""
     return f"{RISK_CHECK_PREFIX}.{account(account_id)}"
+
+
+def risk_calendar(identity: str) -> str:
+    """`mtq.risk.calendar.<identity>`: a news calendar imported by `identity`."""
+    return f"{RISK_CALENDAR_PREFIX}.{check_token(identity, 'identity')}"
+
+
+def risk_reload(identity: str) -> str:
+    """`mtq.risk.reload.<identity>`: the engine re-reads its config; `identity` is the actor."""
+    return f"{RISK_RELOAD_PREFIX}.{check_token(identity, 'identity')}"
 
 
 def risk_control(identity: str) -> str:

@@ -26,6 +26,7 @@ from config.models import (
     AlertsConfig,
     ApiConfig,
     MtqConfig,
+    NewsConfig,
     StrategyConfig,
     StreamsConfig,
     SupervisorConfig,
@@ -42,6 +43,7 @@ TOP_LEVEL_KEYS: Final = (
     "api",
     "alerts",
     "strategies",
+    "news",
     "merge",
     "merge_function",
     "accounts",
@@ -88,6 +90,7 @@ class _Build:
     streams: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
+    news: dict[str, Any] = field(default_factory=dict)
     strategy: str = "default"
     function_spec: tuple[SourceFile, str] | None = None
     accounts: list[tuple[SourceFile, int, Mapping[str, Any]]] = field(default_factory=list)
@@ -124,6 +127,7 @@ class _Build:
                 api=api,
                 alerts=alerts,
                 strategies=tuple(s for _, _, s in self.strategies),
+                news=_quiet(NewsConfig, self.news) or NewsConfig(),
                 source=self.paths,
             )
             if not config.enabled_accounts():
@@ -173,6 +177,7 @@ class _Build:
             ("streams", StreamsConfig),
             ("api", ApiConfig),
             ("alerts", AlertsConfig),
+            ("news", NewsConfig),
         )
         for name, model in sections:
             section = self._section(src, data, name)

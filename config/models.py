@@ -237,6 +237,8 @@ ALERT_KINDS: Final = (
     "FeedRestored",
     "ScheduleWarning",
     "ScheduleFlattened",
+    "NewsStopNearWindow",
+    "NewsWindowViolation",
     "AgentUnhealthy",
     "BusUnreachable",
 )
@@ -591,6 +593,14 @@ def strategy_issues(
     return issues
 
 
+class NewsConfig(_Frozen):
+    """`calendar`: a CSV or iCalendar file of news events (config/calendar.py; relative to
+    the first config file's directory), put in force on every account with a
+    `risk.news_blackout` when the engine starts and on `mtq reload`."""
+
+    calendar: str | None = None
+
+
 class MtqConfig(_Frozen):
     """The whole configuration: accounts after merging defaults, supervisor and streams."""
 
@@ -601,6 +611,7 @@ class MtqConfig(_Frozen):
     alerts: AlertsConfig = AlertsConfig()
     strategies: tuple[StrategyConfig, ...] = ()
     """Signal providers (issue 17): `strategies:` at the top level."""
+    news: NewsConfig = NewsConfig()
     source: tuple[str, ...] = Field(default=(), exclude=True)
     """Files this configuration was loaded from (left out of dumps)."""
 

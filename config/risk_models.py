@@ -160,6 +160,20 @@ class ObjectivesConfig(_Frozen):
     """The best day's closed profit at most this share of the total profit."""
 
 
+class NewsBlackoutConfig(_Frozen):
+    """No opening or closing of a targeted symbol from `before_minutes` before to
+    `after_minutes` after a news event of at least `impact` (the calendar: `news.calendar`
+    or `mtq news import`). `by_currency`: a symbol whose base or quote currency is the
+    event's (XAUUSD: XAU and USD); `all`: every symbol. `sl_tp_warn_pips`: as a window
+    opens, alert on each targeted position whose SL or TP is this close."""
+
+    impact: Literal["low", "medium", "high"] = "high"
+    before_minutes: Annotated[int, Field(ge=0, le=240)] = 2
+    after_minutes: Annotated[int, Field(ge=0, le=240)] = 2
+    instruments: Literal["by_currency", "all"] = "by_currency"
+    sl_tp_warn_pips: Annotated[float, Field(gt=0)] | None = None
+
+
 class ReconciliationConfig(_Frozen):
     """Tolerances for matching intended trades with broker positions (docs/architecture.md §5)."""
 
@@ -195,6 +209,7 @@ class RiskConfig(_Frozen):
     feed: FeedConfig = FeedConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     objectives: ObjectivesConfig = ObjectivesConfig()
+    news_blackout: NewsBlackoutConfig | None = None
     liquidation_grace_seconds: Annotated[float, Field(ge=0)] = 0.0
     actions: RiskActionsConfig = RiskActionsConfig()
     initial_capital: Annotated[float, Field(gt=0)] | None = None

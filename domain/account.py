@@ -38,6 +38,7 @@ from domain.inputs import (
 )
 from domain.loss_rules import LossRules
 from domain.money import CENT
+from domain.news_rule import NewsRules
 from domain.objective_rules import ObjectiveRules
 from domain.position_rules import PositionRules
 from domain.pretrade import check_order as pretrade_check
@@ -55,7 +56,7 @@ from domain.trading_state import (
 
 NAMESPACE: Final = UUID("6f1c1c3e-4d0e-5b8a-9a57-0b7d1e4c2a10")
 """Namespace of `account_risk_id`; never change it (ids in the store derive from it)."""
-_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at", "_floors"})
+_TRANSIENT: Final = frozenset({"_rules_cache", "_latest_at", "_floors", "_calendar_cache"})
 """Never persisted: `_latest_at`, the latest snapshot time accepted, is rebuilt on start by
 `recall_snapshot` from the facts after the last recorded snapshot; `_floors` (the typed
 `thresholds`) is derived from the rules, anchors and peak whenever it is missing."""
@@ -67,7 +68,7 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(LossRules, PositionRules, ScheduleRules, SignalRules, ObjectiveRules):
+class AccountRisk(NewsRules, LossRules, PositionRules, ScheduleRules, SignalRules, ObjectiveRules):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent
@@ -189,12 +190,12 @@ class AccountRisk(LossRules, PositionRules, ScheduleRules, SignalRules, Objectiv
 
     # --- decisions ---------------------------------------------------------------------
 
-    def change_limits(self, rules: RiskRules, at: FactRef) -> None:
-        """Put new rules in force; LimitsUnchanged when they are the recorded ones."""
+    def change_limits(self, rules: RiskRules, at: FactRef, actor: str | None = None) -> None:
+        """Put new rules in force (by `actor`: a reload); LimitsUnchanged when in force."""
         data = rules.to_dict()
         if data == self._rules_dict:
             raise LimitsUnchanged(f"account {self.account_id}: limits already in force")
-        self._record(ev.LimitsChanged, at, rules=data)
+        self._record(ev.LimitsChanged, at, rules=data, actor=actor)
 
     def observe_account(self, state: AccountState, at: FactRef) -> None:
         """Decide on an account snapshot: feed, trading day, floors, warnings, breaches.
@@ -217,7 +218,7 @@ class AccountRisk(LossRules, PositionRules, ScheduleRules, SignalRules, Objectiv
 
     def observe_opened(self, position: PositionState, at: FactRef) -> None:
         """Track a new position (domain/position_rules.py); its day is a trading day."""
-        PositionRules.observe_opened(self, position, at)
+        super().observe_opened(position, at)
         self._count_trading_day(at)
 
     def observe_order_result(
@@ -246,6 +247,7 @@ class AccountRisk(LossRules, PositionRules, ScheduleRules, SignalRules, Objectiv
             now=at.time,
             equity=self._equity,
             liquidation_pending=None if self._pending is None else self._pending["reason"],
+            blackout=self.blackout_reasons(request.symbol, at.time),
         )
         event_class = ev.OrderApproved if answer.approved else ev.OrderDenied
         self._record(

@@ -47,7 +47,15 @@ class AccountRegistered(RiskEvent, Aggregate.Created):
 
 
 class LimitsChanged(RiskEvent):
+    """New rules in force; `actor` who reloaded them (left out when the config applied at
+    start, so decisions recorded before reloads existed replay unchanged)."""
+
     rules: dict[str, Any]
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.actor is None:
+            object.__delattr__(self, "actor")
 
     def apply(self, aggregate: AccountRisk) -> None:
         aggregate._set_rules(self.rules)

@@ -7,7 +7,7 @@ every check; each failure is one reason, e.g. `lots 0.5 > max_lots_per_symbol 0.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -49,20 +49,28 @@ def check_order(
     now: datetime,
     equity: Decimal | None,
     liquidation_pending: str | None = None,
+    blackout: Sequence[str] = (),
 ) -> PreTradeAnswer:
     """Approve or deny `request` against `rules`, the open `positions` and the market.
 
     While a liquidation is pending (`liquidation_pending`: its reason) nothing that adds
     exposure is approved, whatever the trading state; nor while the schedule is closed at
-    `now` (past flat_by, outside allowed_hours, a holiday: domain/schedule.py).
+    `now` (past flat_by, outside allowed_hours, a holiday: domain/schedule.py). Inside a
+    news blackout (`blackout`: its reasons, domain/news_rule.py) nothing on the symbol is
+    approved, not even an order that reduces: the firm forbids closing there too.
     """
     net = net_volume(positions, request.symbol)
     limits: dict[str, Any] = {"trading_state": state, "net_volume": str(net)}
+    if blackout:
+        limits["news_blackout"] = True
+        if reduces_exposure(net, request):
+            limits["reduces_exposure"] = True
+            return PreTradeAnswer(False, tuple(blackout), limits)
     if reduces_exposure(net, request):
         limits["reduces_exposure"] = True
         return PreTradeAnswer(True, (), limits)
     limits["reduces_exposure"] = False
-    reasons: list[str] = []
+    reasons: list[str] = list(blackout)
     if state != "ACTIVE":
         reasons.append(f"trading_state {state}")
     if liquidation_pending is not None:

@@ -148,6 +148,19 @@ class Objectives:
 
 
 @dataclass(frozen=True)
+class NewsBlackout:
+    """No opening or closing of a targeted symbol from `before_minutes` before a calendar
+    event of at least `impact` to `after_minutes` after it (domain/news.py)."""
+
+    impact: Literal["low", "medium", "high"] = "high"
+    before_minutes: int = 2
+    after_minutes: int = 2
+    instruments: Literal["by_currency", "all"] = "by_currency"
+    sl_tp_warn_pips: Decimal | None = None
+    """At a window's opening, alert on each targeted position whose SL/TP is this close."""
+
+
+@dataclass(frozen=True)
 class PositionLimits:
     """Limits on what may be open at once; `action` when one is broken."""
 
@@ -184,6 +197,7 @@ class RiskRules:
     feed: FeedRule = field(default_factory=FeedRule)
     schedule: Schedule = field(default_factory=Schedule)
     objectives: Objectives = field(default_factory=Objectives)
+    news_blackout: NewsBlackout | None = None
 
     @property
     def peak_runs(self) -> int:
@@ -193,7 +207,8 @@ class RiskRules:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form: Decimals as strings, tuples as lists, keys in field order.
 
-        An empty schedule (and no objectives) is left out, so rules recorded before they
+        An empty schedule, no objectives and no news_blackout are left out, so rules
+        recorded before they
         existed compare (and replay) unchanged.
         """
         result: dict[str, Any] = _to_plain(self)
@@ -201,6 +216,8 @@ class RiskRules:
             del result["schedule"]
         if not self.objectives.enabled:
             del result["objectives"]
+        if self.news_blackout is None:
+            del result["news_blackout"]
         return result
 
     @classmethod

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
@@ -19,13 +20,14 @@ from bus.reader import RawFact
 from bus.schemas.base import utc_now
 from bus.security.client import ClientAuth
 from bus.topology import TopologySettings, ensure_topology
-from config import MtqConfig
+from config import ConfigError, MtqConfig, load_config
+from config.calendar import config_calendar
 from domain import RiskRules
 from engine.decider import Rejected
-from engine.engine import Clock, RiskEngine
+from engine.engine import SNAPSHOT_EVERY, Clock, RiskEngine
 from engine.orders_service import OrdersService, Strategies, add_orders_service
 from engine.rules import rules_for
-from engine.service import RiskService, add_risk_service
+from engine.service import Reloaded, RiskService, add_risk_service
 from engine.store import RiskStore, open_store
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,20 @@ def engine_rules(config: MtqConfig) -> dict[str, RiskRules]:
     return {a.id: rules_for(a) for a in config.accounts if a.enabled}
 
 
+def config_reloader(config: MtqConfig) -> Callable[[], Reloaded]:
+    """Re-read the files `config` came from: the rules and calendar they give now
+    (ConfigError with every file:line when they are not valid)."""
+    paths = [Path(p) for p in config.source]
+
+    def reload() -> Reloaded:
+        if not paths:
+            raise ConfigError("the engine was not started from config files: nothing to re-read")
+        fresh = load_config(paths)
+        return Reloaded(engine_rules(fresh), config_calendar(fresh))
+
+    return reload
+
+
 async def build_engine(
     config: MtqConfig | Mapping[str, RiskRules],
     nats_url: str,
@@ -93,6 +109,7 @@ async def build_engine(
     event store's own connections use the same.
     """
     rules = engine_rules(config) if isinstance(config, MtqConfig) else dict(config)
+    calendar = config_calendar(config) if isinstance(config, MtqConfig) else None
     settings = settings_from_env(nats_url, name="mtq-engine", auth=auth).with_env_defaults()
     nc = await connect(settings)
     try:
@@ -120,11 +137,17 @@ async def build_engine(
         except Exception:
             log.exception("fact %d on %s could not be dead-lettered", raw.seq, raw.subject)
 
-    extra = {} if snapshot_every is None else {"snapshot_every": snapshot_every}
     engine = RiskEngine(
-        store=store, get_js=current_js, rules=rules, dead_letter=to_dlq, clock=clock, **extra
+        store=store,
+        get_js=current_js,
+        rules=rules,
+        dead_letter=to_dlq,
+        clock=clock,
+        calendar=calendar,
+        snapshot_every=SNAPSHOT_EVERY if snapshot_every is None else snapshot_every,
     )
-    service = RiskService(engine, nc)
+    reload = config_reloader(config) if isinstance(config, MtqConfig) else None
+    service = RiskService(engine, nc, reload=reload)
     strategies = Strategies.from_config(config) if isinstance(config, MtqConfig) else Strategies()
     orders = OrdersService(engine, service, strategies)
     return EngineProcess(nc=nc, store=store, engine=engine, service=service, orders=orders)

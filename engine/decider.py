@@ -13,6 +13,7 @@ from domain import AccountRisk, FactRef, PreTradeAnswer, RiskError, RiskRules, a
 from engine.facts import apply_fact, fact_time, recall_fact, stamped_by_agent
 from engine.messages import (
     ApprovalIn,
+    CalendarIn,
     CheckIn,
     ConfigIn,
     ControlIn,
@@ -86,12 +87,25 @@ class Decider:
         match message:
             case FactIn(seq=seq, subject=subject, data=data, stored_at=stored_at):
                 return self.decide(seq, subject, data, stored_at)
-            case ConfigIn(account_id=account_id, rules=rules, at=at):
-                return Applied(account_id, ()) if self.configure(account_id, rules, at) else SKIPPED
+            case ConfigIn(account_id=account_id, rules=rules, at=at, actor=actor):
+                changed = self.configure(account_id, rules, at, actor)
+                return Applied(account_id, ()) if changed else SKIPPED
             case CheckIn() | ControlIn() | SignalIn() | ApprovalIn():
                 return self._request(message)
+            case CalendarIn():
+                return self._calendar(message)
             case _:
                 assert_never(message)
+
+    def _calendar(self, message: CalendarIn) -> Outcome:
+        account = self.accounts.get(message.account_id)
+        if account is None:
+            return Rejected("unknown_account", f"account {message.account_id!r} is not registered")
+        before = len(account.pending_events)
+        if not account.import_calendar(message.calendar, message.actor, message.at):
+            return SKIPPED
+        self.touch(account)
+        return Applied(message.account_id, (), tuple(account.pending_events[before:]))
 
     def _request(self, message: Request) -> Outcome:
         account = self.accounts.get(message.account_id)
@@ -206,7 +220,9 @@ class Decider:
         self._touched[account.account_id] = account
         self._pending = sum(len(a.pending_events) for a in self._touched.values())
 
-    def configure(self, account_id: str, rules: RiskRules, at: FactRef) -> bool:
+    def configure(
+        self, account_id: str, rules: RiskRules, at: FactRef, actor: str | None = None
+    ) -> bool:
         """Register an account or record its new limits; False when nothing changed."""
         account = self.accounts.get(account_id)
         if account is None:
@@ -215,7 +231,7 @@ class Decider:
         elif account.rules == rules:
             return False
         else:
-            account.change_limits(rules, at)
+            account.change_limits(rules, at, actor)
         self.touch(account)
         return True
 

@@ -16,9 +16,10 @@ from bus import subjects
 from bus.reader import FactReader, RawFact, read_facts
 from bus.schemas.base import utc_now
 from domain import AccountRisk, FactRef, RiskRules
+from domain.news import Calendar
 from engine.commands import CommandSender, build_command
 from engine.decider import Answered, Applied, Decider, Outcome, Rejected, Skipped
-from engine.messages import ConfigIn, FactIn, Request
+from engine.messages import CalendarIn, ConfigIn, FactIn, Request
 from engine.pipeline import MAX_GROUP_EVENTS, CommitPipeline, Group
 from engine.store import RiskStore
 
@@ -71,6 +72,7 @@ class RiskEngine:
         clock: Clock = utc_now,
         snapshot_every: int = SNAPSHOT_EVERY,
         fetch_batch: int = 1000,
+        calendar: Calendar | None = None,
     ) -> None:
         self.store = store
         self._get_js = get_js
@@ -88,6 +90,10 @@ class RiskEngine:
         self._snapshot_versions: dict[str, int] = {}
         self._dlq_tasks: set[asyncio.Task[None]] = set()
         self._was_down = False
+        self.calendar = calendar
+        """The news calendar put in force on accounts with a news_blackout (the config's
+        file, or the last `mtq news import`)."""
+        self._configured_calendar = calendar
 
     # --- start-up -------------------------------------------------------------------
 
@@ -117,6 +123,14 @@ class RiskEngine:
         changed = await self._apply_config()
         if changed:
             log.info("config recorded for %d account(s)", len(changed))
+        if self.calendar is None:
+            self.calendar = next(
+                (a.calendar for _, a in sorted(accounts.items()) if a.calendar is not None), None
+            )
+        at = FactRef(self.decider.last_seq, self.decider.last_time)
+        if self.calendar is not None:
+            actor = "config" if self._configured_calendar is not None else "risk"
+            await self._spread_calendar(self.calendar, actor, at)
         group = await self._flush()
         if group is not None:
             await group.done
@@ -156,6 +170,52 @@ class RiskEngine:
             if self.decider.pending_count >= MAX_GROUP_EVENTS:
                 await self._flush()
         return changed
+
+    async def _spread_calendar(
+        self, calendar: Calendar, actor: str, at: FactRef
+    ) -> tuple[list[str], list[str]]:
+        """Put `calendar` in force on every account with a news_blackout rule:
+        (accounts where it was recorded now, accounts where it already was)."""
+        recorded, unchanged = [], []
+        for account_id, account in sorted(self.decider.accounts.items()):
+            if account.rules.news_blackout is None:
+                continue
+            outcome = self.decider.handle(CalendarIn(account_id, calendar, actor, at))
+            if isinstance(outcome, Applied):
+                recorded.append(account_id)
+                group = await self._flush()  # one account's calendar a batch: they are large
+                if group is not None:
+                    await group.done
+            else:
+                unchanged.append(account_id)
+        return recorded, unchanged
+
+    async def import_calendar(self, calendar: Calendar, actor: str) -> tuple[list[str], list[str]]:
+        """`mtq news import`: the calendar in force from now, recorded by `actor`."""
+        self.calendar = calendar
+        return await self._spread_calendar(calendar, actor, self.request_ref())
+
+    async def reconfigure(
+        self, rules: Mapping[str, RiskRules], calendar: Calendar | None, actor: str
+    ) -> tuple[list[str], list[str]]:
+        """`mtq reload`: new limits (LimitsChanged with `actor`) and new accounts, then the
+        calendar on accounts that newly have a news_blackout; (changed, removed)."""
+        at = self.request_ref()
+        changed = []
+        for account_id, account_rules in sorted(rules.items()):
+            outcome = self.decider.handle(ConfigIn(account_id, account_rules, at, actor))
+            if isinstance(outcome, Applied):
+                changed.append(account_id)
+        removed = sorted(set(self.rules) - set(rules))
+        self.rules = dict(rules)
+        group = await self._flush()
+        if group is not None:
+            await group.done
+        if calendar is not None:
+            self._configured_calendar = self.calendar = calendar
+        if self.calendar is not None:
+            await self._spread_calendar(self.calendar, actor, at)
+        return changed, removed
 
     def _resend_outstanding(self) -> None:
         for account_id, account in sorted(self.decider.accounts.items()):

@@ -2,10 +2,11 @@
 
 Config (`AccountRegistered`, `LimitsChanged`), pre-trade (`OrderApproved`, `OrderDenied`),
 operator control (`TradingStateChanged` by an actor other than risk), a signal
-(`SignalReceived`) and a person's approval (`Approved`/`Rejected` by an actor other than
-`auto` and `risk`) each record what they were decided on; audit redoes them at the same
-point of the fact log. The pre-trade check of an approved signal is an `OrderApproved`/
-`OrderDenied` like any other: the decider tells it by the signal's command id.
+(`SignalReceived`), a person's approval (`Approved`/`Rejected` by an actor other than
+`auto` and `risk`) and news calendars (`CalendarImported`) each record what they were
+decided on; audit redoes them at the same point of the fact log. The pre-trade check of an
+approved signal is an `OrderApproved`/`OrderDenied` like any other: the decider tells it
+by the signal's command id.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any, Final
 
 from domain import FactRef, InvalidControl, MarketEvidence, OrderRequest, RiskRules
 from domain import events as ev
+from domain import news_events as nev
 from domain import signal_events as sev
+from domain.news import Calendar
 from domain.signals import AUTO_ACTOR, Signal, VolumeSpec
 from domain.trading_state import CONTROL_ACTIONS, ControlAction
-from engine.messages import ApprovalIn, CheckIn, ConfigIn, ControlIn, Message, SignalIn
+from engine.messages import ApprovalIn, CalendarIn, CheckIn, ConfigIn, ControlIn, Message, SignalIn
 
 RISK_ACTOR: Final = "risk"
 
@@ -36,16 +39,21 @@ def is_input(event: Any) -> bool:
             return True
         case sev.Approved() | sev.Rejected():
             return event.actor not in (AUTO_ACTOR, RISK_ACTOR)
+        case nev.CalendarImported():
+            return True
         case _:
             return False
 
 
-def recorded_input(event: Any) -> Message | None:
+def recorded_input(event: Any) -> Message | None:  # noqa: PLR0911 - one return per input
     """The message `event` was decided on, to decide it again (None: not an input)."""
     at = FactRef(event.seq, event.timestamp)
     match event:
-        case ev.AccountRegistered() | ev.LimitsChanged():
+        case ev.AccountRegistered():
             return ConfigIn(event.account_id, RiskRules.from_dict(event.rules), at)
+        case ev.LimitsChanged():
+            rules = RiskRules.from_dict(event.rules)
+            return ConfigIn(event.account_id, rules, at, event.__dict__.get("actor"))
         case ev.OrderApproved() | ev.OrderDenied():
             return CheckIn(event.account_id, _request(event.request), _market(event.market), at)
         case ev.TradingStateChanged() if event.actor != RISK_ACTOR:
@@ -55,6 +63,9 @@ def recorded_input(event: Any) -> Message | None:
             return ControlIn(event.account_id, "reset", event.reason, event.actor, at, rebase=True)
         case sev.SignalReceived() | sev.Approved() | sev.Rejected():
             return _signal_input(event, at)
+        case nev.CalendarImported():  # its digest is recomputed from the recorded events
+            calendar = Calendar.from_plain(event.events, event.source)
+            return CalendarIn(event.account_id, calendar, event.actor, at)
         case _:
             return None
 

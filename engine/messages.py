@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import FactRef, MarketEvidence, OrderRequest, RiskRules
+from domain.news import Calendar
 from domain.signals import Signal
 from domain.trading_state import ControlAction
 
@@ -48,6 +49,8 @@ class ConfigIn:
     account_id: str
     rules: RiskRules
     at: FactRef
+    actor: str | None = None
+    """Who reloaded the config (None: the config applied at start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,16 @@ class ApprovalIn:
     at: FactRef
 
 
+@dataclass(frozen=True, slots=True)
+class CalendarIn:
+    """A news calendar put in force on one account (`mtq news import`, the config's file)."""
+
+    account_id: str
+    calendar: Calendar
+    actor: str
+    at: FactRef
+
+
 Request = CheckIn | ControlIn | SignalIn | ApprovalIn
 """What the services ask the engine to decide (`RiskEngine.request`)."""
-Message = FactIn | CheckIn | ControlIn | ConfigIn | SignalIn | ApprovalIn
+Message = FactIn | CheckIn | ControlIn | ConfigIn | SignalIn | ApprovalIn | CalendarIn

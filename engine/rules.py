@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from config.models import AccountConfig, SymbolConfig
-from config.risk_models import ScheduleConfig
+from config.risk_models import NewsBlackoutConfig, ScheduleConfig
 from domain.money import money, quantity
 from domain.rules import (
     AllowedHours,
@@ -13,6 +13,7 @@ from domain.rules import (
     FeedRule,
     FlatBy,
     MaxLossRule,
+    NewsBlackout,
     Objectives,
     PositionLimits,
     RiskRules,
@@ -82,7 +83,16 @@ def rules_for(account: AccountConfig) -> RiskRules:
             max_calendar_days=risk.objectives.max_calendar_days,
             best_day_percent=_optional(risk.objectives.best_day_percent),
         ),
+        news_blackout=news_blackout(risk.news_blackout),
     )
+
+
+def news_blackout(config: NewsBlackoutConfig | None) -> NewsBlackout | None:
+    if config is None:
+        return None
+    warn = None if config.sl_tp_warn_pips is None else quantity(config.sl_tp_warn_pips)
+    return NewsBlackout(config.impact, config.before_minutes, config.after_minutes,
+                        config.instruments, warn)  # fmt: skip
 
 
 def schedule(config: ScheduleConfig) -> Schedule:

@@ -10,9 +10,11 @@ only as a note in the recorded reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from nats.aio.client import Client
@@ -26,6 +28,16 @@ from bus.codec import DecodeError, decode_fact
 from bus.micro import ErrorCodes, Handler, ServiceRequestError, endpoint
 from bus.schemas import TickReceived
 from bus.schemas.base import Message, from_msc
+from bus.schemas.news import (
+    CalendarImportReply,
+    CalendarImportRequest,
+    CalendarInForce,
+    NewsEventWire,
+    NewsListReply,
+    NewsListRequest,
+    ReloadReply,
+    ReloadRequest,
+)
 from bus.schemas.risk import (
     RiskCheckReply,
     RiskCheckRequest,
@@ -34,8 +46,11 @@ from bus.schemas.risk import (
     RiskShowReply,
     RiskShowRequest,
 )
-from bus.security.identities import HTTP_API
-from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError
+from bus.security.client import ANONYMOUS
+from bus.security.identities import ADMIN, HTTP_API
+from config.errors import ConfigError
+from domain import AccountRisk, MarketEvidence, OrderRequest, RiskError, RiskRules
+from domain.news import Calendar, NewsEvent
 from engine.decider import Answered, Applied, Rejected
 from engine.engine import RiskEngine
 from engine.facts import price
@@ -45,6 +60,10 @@ log = logging.getLogger(__name__)
 
 SERVICE_VERSION: Final = "1.0.0"
 SERVICE: Final = subjects.SERVICE_RISK
+LINE_BREAK: Final = " | "
+"""Between the lines of a multi-line error (a NATS header holds one line)."""
+CALENDAR_IMPORTERS: Final = frozenset({ADMIN, ANONYMOUS})
+"""Who may put a calendar in force: admin, or anyone on an open (insecure) server."""
 DEFAULT_ACTOR: Final = RiskControlRequest(account_id="x", action="pause", reason="").actor
 """The schema's default `actor`: a caller that wrote none leaves no note."""
 
@@ -82,12 +101,112 @@ def check_bound_account(bound: str, account_id: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Reloaded:
+    """What the config files say now: each enabled account's rules and the calendar."""
+
+    rules: Mapping[str, RiskRules]
+    calendar: Calendar | None
+
+
 class RiskService:
     """Answers requests against the engine's live aggregates; every answer is recorded."""
 
-    def __init__(self, engine: RiskEngine, nc: Client) -> None:
+    def __init__(
+        self, engine: RiskEngine, nc: Client, *, reload: Callable[[], Reloaded] | None = None
+    ) -> None:
         self.engine = engine
         self.nc = nc
+        self._reload = reload
+        self._reloading = asyncio.Lock()
+
+    def _ready(self) -> None:
+        if not self.engine.ready.is_set():
+            raise ServiceRequestError(503, "risk engine is starting; try again shortly")
+
+    async def import_calendar(
+        self, request: CalendarImportRequest, identity: str
+    ) -> CalendarImportReply:
+        """`mtq.risk.calendar.<identity>`: admin only; recorded on every account with a
+        news_blackout as CalendarImported (its digest and events)."""
+        if identity not in CALENDAR_IMPORTERS:
+            raise ServiceRequestError(403, f"only {ADMIN} imports news calendars, not {identity}")
+        self._ready()
+        events = tuple(
+            NewsEvent(e.time, e.impact, e.title, e.currencies, e.instruments)
+            for e in request.events
+        )
+        calendar = Calendar(events, request.source)
+        recorded, unchanged = await self.engine.import_calendar(calendar, identity)
+        return CalendarImportReply(
+            digest=calendar.digest,
+            events=len(events),
+            recorded=tuple(recorded),
+            unchanged=tuple(unchanged),
+        )
+
+    async def news(self, request: NewsListRequest) -> NewsListReply:
+        """`mtq.risk.news`: the calendar in force on each account (or one) and its events."""
+        self._ready()
+        if request.account_id is not None:
+            accounts = [(request.account_id, self._account(request.account_id))]
+        else:
+            accounts = sorted(self.engine.decider.accounts.items())
+        listed = tuple(
+            CalendarInForce(
+                account_id=account_id,
+                digest=None if a.calendar is None else a.calendar.digest,
+                source="" if a.calendar is None else a.calendar.source,
+                blackout=a.rules.news_blackout is not None,
+            )
+            for account_id, a in accounts
+        )
+        calendar = next((a.calendar for _, a in accounts if a.calendar is not None), None)
+        if calendar is None and request.account_id is None:
+            calendar = self.engine.calendar
+        events = () if calendar is None else calendar.events
+        since = request.since
+        return NewsListReply(
+            accounts=listed,
+            events=tuple(
+                NewsEventWire(
+                    time=e.time,
+                    impact=e.impact,
+                    title=e.title,
+                    currencies=e.currencies,
+                    instruments=e.instruments,
+                )
+                for e in events
+                if since is None or e.time >= since
+            ),
+        )
+
+    async def reload(self, request: ReloadRequest, identity: str) -> ReloadReply:
+        """`mtq.risk.reload.<identity>`: re-read the config files; changed limits recorded
+        as LimitsChanged with `identity` as the actor. An invalid config answers 400 with
+        every file:line error and the limits in force stay."""
+        del request
+        self._ready()
+        if self._reload is None:
+            raise ServiceRequestError(409, "this engine has no config files to re-read")
+        async with self._reloading:
+            try:
+                fresh = await asyncio.to_thread(self._reload)
+            except ConfigError as exc:
+                lines = exc.result.lines() if exc.result is not None else [str(exc)]
+                raise ServiceRequestError(  # one header line: the issues split by LINE_BREAK
+                    400, LINE_BREAK.join(["config rejected, the running one is kept:", *lines])
+                ) from None
+            changed, removed = await self.engine.reconfigure(fresh.rules, fresh.calendar, identity)
+        log.warning(
+            "config reloaded by %s: %d account(s) changed, %d removed",
+            identity, len(changed), len(removed),
+        )  # fmt: skip
+        return ReloadReply(
+            changed=tuple(changed),
+            removed=tuple(removed),
+            calendar=None if fresh.calendar is None else fresh.calendar.digest,
+        )
 
     def account(self, account_id: str) -> AccountRisk:
         """The live aggregate of `account_id`: 503 while starting, 404 when unknown."""
@@ -256,6 +375,12 @@ async def add_risk_service(nc: Client, service: RiskService) -> Service:
                                                               service.control, errors=errors)),
         ("show", subjects.RISK_SHOW, endpoint(RiskShowRequest, service.show,
                                               service=SERVICE, errors=errors)),
+        ("calendar", subjects.RISK_CALENDAR_ANY, bound_endpoint(
+            CalendarImportRequest, service.import_calendar, errors=errors)),
+        ("news", subjects.RISK_NEWS, endpoint(NewsListRequest, service.news,
+                                              service=SERVICE, errors=errors)),
+        ("reload", subjects.RISK_RELOAD_ANY, bound_endpoint(ReloadRequest, service.reload,
+                                                            errors=errors)),
     ]  # fmt: skip
     for name, subject, handler in endpoints:
         await micro.add_endpoint(name=name, subject=subject, handler=handler)

@@ -14,7 +14,9 @@ from mtq.commands import (
     export_cmd,
     nats_cmd,
     nats_tools_cmd,
+    news_cmd,
     projector_cmd,
+    reload_cmd,
     replay_cmd,
     report_cmd,
     risk_cmd,
@@ -45,11 +47,13 @@ app.add_typer(risk_cmd.app, name="risk")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(projector_cmd.app, name="projector")
 app.add_typer(api_cmd.app, name="api")
+app.add_typer(news_cmd.app, name="news")
 status_cmd.register(app)
 tail_cmd.register(app)
 replay_cmd.register(app)
 report_cmd.register(app)
 export_cmd.register(app)
+reload_cmd.register(app)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -193,6 +193,13 @@ class SupervisorPart:
     def done(self) -> asyncio.Future[None]:
         return self._done
 
+    async def reconfigure(self, config: MtqConfig) -> tuple[list[str], list[str]]:
+        """A reloaded config: (agents started, agents stopped); nothing before start."""
+        self.config = config
+        if self._supervisor is None:
+            return [], []
+        return await self._supervisor.reconfigure(config)
+
     async def stop(self) -> None:
         try:
             if self._supervisor is not None:

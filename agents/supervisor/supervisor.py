@@ -29,7 +29,7 @@ from agents.supervisor.validation import validate_accounts
 from bus import subjects
 from bus.codec import DecodeError, decode_fact
 from bus.schemas import AgentHeartbeat
-from config import MtqConfig
+from config import AccountConfig, MtqConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,9 @@ class Supervisor:
             )
         )
         logs = log_dir if log_dir is not None else data_dir / "logs"
-        self.runners: dict[str, AgentRunner] = {
-            account.id: AgentRunner(
+
+        def make_runner(account: AccountConfig) -> AgentRunner:
+            return AgentRunner(
                 account,
                 command=make_command(account.id),
                 policy=self.policy,
@@ -86,8 +87,9 @@ class Supervisor:
                 pid_dir=data_dir / "run",
                 env=agent_env(account.id) if agent_env is not None else None,
             )
-            for account in config.accounts
-        }
+
+        self._make_runner = make_runner
+        self.runners: dict[str, AgentRunner] = {a.id: make_runner(a) for a in config.accounts}
         self._sub: Subscription | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._ping_task: asyncio.Task[None] | None = None
@@ -129,6 +131,35 @@ class Supervisor:
                 await self._sub.unsubscribe()
             self._sub = None
         await self._publisher.close()
+
+    async def reconfigure(self, config: MtqConfig) -> tuple[list[str], list[str]]:
+        """A reloaded config: agents of added (or newly enabled) accounts start, those of
+        removed (or disabled) ones stop gracefully; (started, stopped). An agent whose
+        account stays is left running (it reads its own settings when it starts)."""
+        wanted = {a.id: a for a in config.accounts}
+        stopped = [
+            account_id
+            for account_id, runner in self.runners.items()
+            if runner.account.enabled
+            and (account_id not in wanted or not wanted[account_id].enabled)
+        ]
+        await asyncio.gather(*(self.runners[a].stop("removed from the config") for a in stopped))
+        for account_id in [a for a in self.runners if a not in wanted]:
+            await self.runners.pop(account_id).close()
+        started = [
+            a.id
+            for a in config.accounts
+            if a.enabled and (a.id not in self.runners or not self.runners[a.id].account.enabled)
+        ]
+        for account in config.accounts:
+            if account.id in started or account.id not in self.runners:
+                old = self.runners.get(account.id)
+                if old is not None:
+                    await old.close()
+                self.runners[account.id] = self._make_runner(account)
+        self.config = config
+        await asyncio.gather(*(self.runners[a].start("added to the config") for a in started))
+        return started, stopped
 
     # --- operations (the service calls these) ------------------------------------
 

@@ -22,6 +22,14 @@ from bus.schemas.facts import (
     PositionOpened,
     TickReceived,
 )
+from bus.schemas.news import (
+    CalendarImportReply,
+    CalendarImportRequest,
+    NewsListReply,
+    NewsListRequest,
+    ReloadReply,
+    ReloadRequest,
+)
 from bus.schemas.orders import (
     AccountAnswer,
     ApprovalReply,
@@ -68,6 +76,8 @@ __all__ = [
     "ApprovalSubmit",
     "BarsQuery",
     "BarsReply",
+    "CalendarImportReply",
+    "CalendarImportRequest",
     "CloseAll",
     "ClosePosition",
     "Command",
@@ -75,6 +85,8 @@ __all__ = [
     "EquityReply",
     "Fact",
     "ModifyPosition",
+    "NewsListReply",
+    "NewsListRequest",
     "OrderExecuted",
     "OrderFact",
     "OrderRejected",
@@ -90,6 +102,8 @@ __all__ = [
     "RebuildRequest",
     "ReconciliationQuery",
     "ReconciliationReply",
+    "ReloadReply",
+    "ReloadRequest",
     "RiskCheckReply",
     "RiskCheckRequest",
     "RiskControlReply",

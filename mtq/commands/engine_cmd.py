@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bus.topology import TopologyConflict
+from config import ConfigError
 from engine.pipeline import EngineFenced
 from mtq import runtime
 from mtq.bootstrap import build_engine, topology_settings
@@ -39,6 +40,8 @@ def run_command(
             process = await build_engine(loaded, url, topology=topology_settings(loaded))
         except TopologyConflict as exc:
             runtime.fail(str(exc), runtime.EXIT_PROBLEMS)
+        except ConfigError as exc:  # the news calendar the config names
+            runtime.fail(str(exc))
         stop = asyncio.Event()
         runtime.install_stop_signals(stop)
         accounts = ", ".join(sorted(process.engine.rules)) or "(no enabled account)"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agents.supervisor.services import ServiceRunner
+from agents.supervisor.services import ServiceRunner, ServiceSpec
 from bus import subjects
 from bus.connection import URL_FILE_NAME
 from bus.datadir import DataDirLock, write_atomic
@@ -19,12 +20,14 @@ from bus.security.client import TlsFiles
 from bus.security.identities import ADMIN
 from bus.topology import TopologyConflict, TopologyReport
 from config import ConfigError, ConfigFileError, MtqConfig, load_config
+from config.calendar import config_calendar
 from mtq import runtime
 from mtq.bootstrap import ServiceWiring, check_api_secrets, provision, service_specs
 from mtq.http.auth import TokenFormatError
 from mtq.http.server import ApiBindError
 from mtq.http.server import bind as bind_socket
 from mtq.options import ConfigOption, DataOption, NatsPortOption
+from mtq.reload import ConfigReload, ReloadRefused, stage_config
 from mtq.runtime import console, fail
 from mtq.serving import (
     DEFAULT_HTTP,
@@ -152,6 +155,14 @@ async def _serve(
     # Signals first: a Ctrl-C from now on stops mtq in order, however early it comes.
     stop = asyncio.Event()
     runtime.install_stop_signals(stop)
+    reloads: list[ConfigReload] = []  # SIGHUP before the parts exist does nothing
+
+    def on_hangup() -> None:
+        for reload in reloads:
+            reload.requested()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
     admin = identities.auth(ADMIN)
     try:
         report = await runtime.unless_stopped(provision(config, url, admin), stop)
@@ -167,7 +178,11 @@ async def _serve(
         await provision(config, url, admin)
 
     api_socket = _api_socket(http)
-    wiring = ServiceWiring(config, [config_path], url, data, identities)
+    try:
+        in_force = stage_config(config_path, config, data)
+    except ReloadRefused as exc:
+        fail(str(exc))
+    wiring = ServiceWiring(config, [in_force], url, data, identities)
     engine, projector, api = (
         ServiceRunner(spec, on_line=_child_line(say, spec.name))
         for spec in service_specs(wiring, api_socket)
@@ -183,7 +198,7 @@ async def _serve(
     parts.append(
         SupervisorPart(
             config,
-            [config_path],
+            [in_force],
             url,
             data,
             identities=identities,
@@ -191,6 +206,16 @@ async def _serve(
         )
     )
     parts.append(ServicePart(api))
+    supervisor_part = parts[-2]
+    assert isinstance(supervisor_part, SupervisorPart)
+
+    def api_spec(new: MtqConfig) -> ServiceSpec:
+        fresh = ServiceWiring(new, [in_force], url, data, identities)
+        return service_specs(fresh, api_socket)[-1]
+
+    reloads.append(
+        ConfigReload(config_path, data, url, identities, supervisor_part, api, api_spec, say)
+    )
     _banner(url, config, data, server, identities, api=_address(api_socket))
     try:
         await run_parts(parts, stop, say)
@@ -273,6 +298,7 @@ def up(  # every option is keyword-only: typer passes them by name
     loaded = _load(config)
     try:
         check_api_secrets(loaded)  # bad tokens or notify URLs exit 2 before anything starts
+        config_calendar(loaded)  # so does a news calendar the engine could not read
     except (TokenFormatError, ConfigError) as exc:
         fail(str(exc))
     lock = runtime.lock_data_dir(data, "mtq up")

@@ -140,6 +140,10 @@ def _state(d: Mapping[str, Any]) -> str:
     )
 
 
+def _news(d: Mapping[str, Any]) -> str:
+    return str(d.get("reason"))
+
+
 SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "DrawdownWarning": _warning,
     "DrawdownBreached": _breach,
@@ -154,6 +158,8 @@ SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "ScheduleFlattened": _flattened,
     "ChallengePassed": _passed,
     "ChallengeFailed": _failed,
+    "NewsStopNearWindow": _news,
+    "NewsWindowViolation": _news,
 }
 REPEAT_AFTER_S: Final = 60.0
 """An alert of one cause (account, kind, rule or state or reason) is raised at most once in

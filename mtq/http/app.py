@@ -49,6 +49,7 @@ from mtq.http.control import ServiceClient
 from mtq.http.live import LiveFeed, LiveHub
 from mtq.http.metrics import ApiMetrics
 from mtq.http.notify import Notifier
+from mtq.http.openapi_limits import document_rate_limits
 from mtq.http.ratelimit import RateLimit, RateLimiter
 from mtq.http.reads import ReadModels
 from mtq.http.state import ApiSettings, ApiState
@@ -331,4 +332,5 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     if limits is not None and limits.enabled:
         app.add_middleware(RateLimit, limiter=RateLimiter(limits))
     app.add_middleware(Timing, metrics=state.metrics)
+    document_rate_limits(app)
     return app

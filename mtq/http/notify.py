@@ -40,7 +40,10 @@ Send = Callable[[apprise.Apprise, str, str], Awaitable[bool]]
 def severity(kind: str, data: Mapping[str, Any]) -> Severity:
     """How loud an alert is: warnings, then breaches, liquidations and halts as critical."""
     match kind:
-        case "DrawdownWarning" | "FeedStale" | "AgentUnhealthy" | "ScheduleWarning":
+        case (
+            "DrawdownWarning" | "FeedStale" | "AgentUnhealthy" | "ScheduleWarning"
+            | "NewsStopNearWindow"
+        ):  # fmt: skip
             return "warning"
         case (
             "DrawdownBreached"
@@ -48,6 +51,7 @@ def severity(kind: str, data: Mapping[str, Any]) -> Severity:
             | "LiquidationOrdered"
             | "PositionCloseOrdered"
             | "ScheduleFlattened"
+            | "NewsWindowViolation"
             | "BusUnreachable"
         ):
             return "critical"

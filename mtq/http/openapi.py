@@ -1,5 +1,9 @@
 """The committed OpenAPI document (`mtq/http/openapi.json`): regenerate with
-`python -m mtq.http.openapi` after changing an endpoint or a response model."""
+`python -m mtq.http.openapi` after changing an endpoint or a response model.
+
+Every operation the rate limits count documents its 429 and `Retry-After`
+(mtq/http/openapi_limits.py).
+"""
 
 from __future__ import annotations
 

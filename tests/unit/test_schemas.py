@@ -32,6 +32,7 @@ from bus.schemas import (
     RiskShowRequest,
     SetTradingState,
     TickReceived,
+    news,
     orders,
 )
 from bus.schemas import query as q
@@ -151,6 +152,22 @@ SAMPLES: list[Message] = [
         status="sent",
         actor="api:alice",
     ),
+    news.CalendarImportRequest(
+        source="week.csv",
+        events=(
+            news.NewsEventWire(
+                time=datetime(2026, 3, 6, 13, 30, tzinfo=UTC),
+                impact="high",
+                title="Non-Farm Payrolls",
+                currencies=("USD",),
+            ),
+        ),
+    ),
+    news.CalendarImportReply(digest="sha256:00", events=1, recorded=("ftmo-001",)),
+    news.NewsListRequest(account_id="ftmo-001"),
+    news.NewsListReply(accounts=(news.CalendarInForce(account_id="ftmo-001", blackout=True),)),
+    news.ReloadRequest(),
+    news.ReloadReply(changed=("ftmo-001",)),
     q.StatusQuery(account="ftmo-001"),
     q.StatusReply(accounts=[{"account_id": "ftmo-001", "health": "HEALTHY"}]),
     q.PositionsQuery(account="ftmo-001", state="closed"),
