@@ -8,6 +8,7 @@ CLI lines are left out: that CLI is not installed by `make` (the README says so)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,6 +57,7 @@ def checkout(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     http = f"127.0.0.1:{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "MTQ_"))}
     env |= {"MTQ_API_TOKENS": "alice:s3cret", "COLUMNS": "200"}
+    env |= {"MTQ_DEMO_SIGNAL_SECRET": "demo-secret"}  # the README's Signals section
     log = (tmp_path / "up.log").open("wb")
     argv = [".venv/bin/mtq", "up", "--config", "config/examples/demo.yaml"]
     up = subprocess.Popen(
@@ -114,3 +117,44 @@ def test_readme_commands_when_run_on_the_demo_then_each_succeeds(
         shown = f"{written!r} exited {proc.returncode}: {out.decode()[-500:]} {err.decode()}"
         assert proc.returncode in allowed, shown
         assert streaming or out.strip() or "sed " in line, f"{written!r} printed nothing"
+
+
+def signal_blocks(text: str) -> list[str]:
+    """The ```bash blocks of the README's Signals section (shell scripts, run whole)."""
+    section = text.split("### Signals", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_readme_signal_when_signed_as_written_then_answered_and_approved(
+    checkout: tuple[Path, str],
+) -> None:
+    """The signed curl and the approval of the Signals section, as written (the first line
+    is `make run`, which the fixture's `mtq up` stands for)."""
+    directory, http = checkout
+    eventually_sync(lambda: _ready(http), timeout=120, message="the demo up and projected")
+    submit, approval = signal_blocks((REPO / "README.md").read_text(encoding="utf-8"))
+    assert submit.splitlines()[0].startswith("MTQ_DEMO_SIGNAL_SECRET=demo-secret ")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "MTQ_"))}
+
+    def run(script: str) -> dict[str, Any]:
+        script = script.replace("localhost:8000", http).replace("curl ", "curl --fail-with-body ")
+        done = subprocess.run(
+            ["bash", "-c", "set -e -o pipefail\n" + script],
+            cwd=directory, env=env, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (done.stdout.decode(), done.stderr.decode())
+        answer: dict[str, Any] = json.loads(done.stdout)
+        return answer
+
+    answered = run("\n".join(submit.splitlines()[1:]))
+    rows = {row["account_id"]: row for row in answered["accounts"]}
+    assert set(rows) == {"strict-003", "ftmo-001"}, answered
+    # auto for strict-003: sent, or refused by its pre-trade with the reason (README says so)
+    assert rows["strict-003"]["status"] == "sent" or rows["strict-003"]["reason"], rows
+    assert rows["ftmo-001"]["status"] in ("awaiting_approval", "rejected"), rows
+    if rows["ftmo-001"]["status"] == "awaiting_approval":
+        approved = run(approval)
+        assert approved["actor"] == "api:alice", approved
+        assert approved["status"] in ("sent", "rejected"), approved
+    again = run("\n".join(submit.splitlines()[1:]))
+    assert again["duplicate"] is True, again
