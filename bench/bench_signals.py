@@ -1,9 +1,12 @@
-"""Signals (issue 17): signal -> PlaceOrder on CMD with auto approval, and signals/s accepted.
+"""Signals (issue 17): signal -> PlaceOrder on CMD with auto approval, signal ->
+OrderExecuted from a real agent on the simulator, and signals/s accepted.
 
 A real engine over 200 accounts (a server of its own) while every account keeps sending
 snapshots: one strategy, `approval: auto`, fixed lots. Latency is from the request on
 `mtq.orders.submit.admin` to the `PlaceOrder` arriving on `cmd.<acct>.place_order` (target
-p99 <= 10 ms); throughput is sequential and 20 in flight, one account each.
+p99 <= 10 ms); throughput is sequential and 20 in flight, one account each. Then one more
+account, `bsim`, has a real agent on a simulated terminal: latency from the request to its
+`OrderExecuted` fact (the agent's `order_send` and answer included).
 """
 
 from __future__ import annotations
@@ -22,15 +25,24 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
+from agents.harness import simulator_account, start_agent
+from agents.terminal.simulator import (
+    DEFAULT_SYMBOLS,
+    SimulatedTerminal,
+    SimulatorSettings,
+    StrategySpec,
+)
 from bench.context import BenchContext
 from bench.engine_workload import account_id, write_config
 from bus import subjects
-from bus.codec import encode
+from bus.codec import decode_fact, encode
 from bus.embedded import EmbeddedNatsServer
-from bus.schemas import AccountSnapshot, TickReceived
+from bus.schemas import AccountSnapshot, OrderExecuted, TickReceived
 from bus.schemas.orders import SignalSubmit
 from bus.topology import ensure_topology
 from config import load_config
+from domain.signals import signal_command_id
+from engine.bootstrap import EngineProcess
 from mtq.bootstrap import build_engine
 
 STRATEGY = """
@@ -66,6 +78,79 @@ async def load_accounts(js: JetStreamContext, accounts: int, stop: asyncio.Event
         await asyncio.sleep(0.5)
 
 
+SIM_ACCOUNT = "bsim"
+
+
+def config_text(path: Path, accounts: int) -> Path:
+    """The engine workload's config, plus `bsim` and room for the signals' positions."""
+    write_config(path, accounts, STRATEGY)
+    text = path.read_text().replace(
+        "    initial_capital: 100000\n",
+        "    initial_capital: 100000\n    max_positions: 100000\n"
+        "    max_concurrent_trades: 100000\n",
+    )
+    text = text.replace("strategies:", f"  - id: {SIM_ACCOUNT}\nstrategies:", 1)
+    path.write_text(text)
+    return path
+
+
+async def simulated_fills(
+    process: EngineProcess, url: str, nc: Client, work: Path, count: int
+) -> list[float]:
+    """Signal -> OrderExecuted on `bsim`, one at a time, through a real agent."""
+    settings = SimulatorSettings(
+        seed=5, initial_balance=100_000.0, symbols=DEFAULT_SYMBOLS[:1],
+        strategy=StrategySpec(kind="none"),
+    )  # fmt: skip
+    terminal = SimulatedTerminal(settings)
+    agent = start_agent(simulator_account(SIM_ACCOUNT), terminal, nats_url=url,
+                        data_dir=work / "bsim-agent")  # fmt: skip
+    executed: dict[str, float] = {}
+    answered = asyncio.Event()
+
+    async def on_fact(msg: Msg) -> None:
+        fact = decode_fact(msg.subject, msg.data)
+        if isinstance(fact, OrderExecuted):
+            executed[fact.command_id] = time.perf_counter()
+            answered.set()
+
+    sub = await nc.subscribe(subjects.order(SIM_ACCOUNT, "executed"), cb=on_fact)
+    latencies: list[float] = []
+    try:
+        accounts = process.engine.decider.accounts
+        for _ in range(3000):  # the agent's first snapshot reaches the engine
+            if SIM_ACCOUNT in accounts and accounts[SIM_ACCOUNT].latest_snapshot_at is not None:
+                break
+            await asyncio.sleep(0.02)
+        first = await nc.request(
+            subjects.orders_submit("admin"), signal_body("sim-warm", SIM_ACCOUNT), 10
+        )
+        if b'"sent"' not in first.data:
+            raise RuntimeError(f"the simulated account's first signal was not sent: {first.data!r}")
+        for n in range(count):
+            signal_id = f"sim-{n}"
+            command_id = signal_command_id(signal_id, SIM_ACCOUNT)
+            answered.clear()
+            started = time.perf_counter()
+            await nc.request(subjects.orders_submit("admin"),
+                             signal_body(signal_id, SIM_ACCOUNT), 10)  # fmt: skip
+            while command_id not in executed:
+                await asyncio.wait_for(answered.wait(), 10)
+                answered.clear()
+            latencies.append((executed[command_id] - started) * 1000)
+    finally:
+        await sub.unsubscribe()
+        await agent.close()
+    return latencies
+
+
+def signal_body(signal_id: str, acct: str) -> bytes:
+    return encode(
+        SignalSubmit(signal_id=signal_id, strategy="bench", accounts=(acct,), symbol="EURUSD",
+                     side="buy")
+    )  # fmt: skip
+
+
 def signal(n: int, acct: str) -> bytes:
     body = SignalSubmit(
         signal_id=f"bench-{n}", strategy="bench", accounts=(acct,), symbol="EURUSD",
@@ -77,7 +162,7 @@ def signal(n: int, acct: str) -> bytes:
 async def _run(ctx: BenchContext) -> dict[str, Any]:
     accounts = 200
     count = 200 if ctx.quick else 2_000
-    config = load_config(write_config(ctx.work_dir / "signals.yaml", accounts, STRATEGY))
+    config = load_config(config_text(ctx.work_dir / "signals.yaml", accounts))
     with EmbeddedNatsServer(data_dir=ctx.work_dir / "signals-nats") as server:
         nc: Client = await nats.connect(server.url)
         js = nc.jetstream()
@@ -127,6 +212,10 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
                 for k in range(in_flight)
             ])  # fmt: skip
         concurrent = (count // in_flight * in_flight) / (time.perf_counter() - started)
+        log("signal -> OrderExecuted through a real agent on the simulator ...")
+        fills = await simulated_fills(
+            process, server.url, nc, ctx.work_dir, 50 if ctx.quick else 200
+        )
         load_stop.set()
         await loader
         await sub.unsubscribe()
@@ -139,6 +228,11 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
         "signals": count,
         "signal_to_place_order": {"p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99)},
         "target": {"p99_ms": 10},
+        "signal_to_order_executed_on_simulator": {
+            "signals": len(fills),
+            "p50_ms": pct(fills, 0.5),
+            "p99_ms": pct(fills, 0.99),
+        },
         "sequential_per_s": round(1000 / statistics.mean(latencies), 1),
         "concurrent_per_s": round(concurrent, 1),
     }
