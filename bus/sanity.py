@@ -52,6 +52,8 @@ def check_fact(fact: Fact) -> None:
             _finite(fact, "close_price", "commission", "fee")
             _non_negative(fact, "close_price")
             _time_msc(fact, "close_time_msc")
+        case AccountSnapshot() if _plain_snapshot(fact):
+            pass
         case AccountSnapshot():
             # A negative equity is the domain's to judge (an account blown past zero).
             _finite(fact, "equity", "reset_equity", "margin", "margin_free", "margin_level",
@@ -70,6 +72,25 @@ def check_fact(fact: Fact) -> None:
             _time(fact, "time")
         case OrderRejected() | AgentLifecycleChanged():
             _time(fact, "time")
+
+
+def _plain_snapshot(fact: AccountSnapshot) -> bool:
+    """The common snapshot, sane at a glance: no reset fields, every number finite (their sum
+    is), a non-negative balance, an aware time in range. Anything else takes the checks that
+    name the field."""
+    time = fact.time
+    return (
+        fact.reset_at is None
+        and fact.reset_balance is None
+        and fact.reset_equity is None
+        and fact.balance >= 0
+        and math.isfinite(
+            fact.balance + fact.equity + fact.margin + fact.margin_free + fact.margin_level
+            + fact.profit
+        )
+        and time.tzinfo is not None
+        and EARLIEST <= time < LATEST
+    )  # fmt: skip
 
 
 def _position(fact: PositionOpened | PositionModified | PositionClosed) -> None:
