@@ -17,8 +17,9 @@ from nats.errors import TimeoutError as NatsTimeout
 from rich.console import Console
 
 from agents.supervisor.liveness import liveness_fd, signal_ready
-from bus.connection import NatsUnavailable, resolve_url
+from bus.connection import NatsUnavailable, connect, resolve_url, settings_from_env
 from bus.datadir import DataDirLock, DataDirLocked
+from bus.subjects import SubjectError
 
 T = TypeVar("T")
 
@@ -134,3 +135,31 @@ async def ask_service(
         message = headers.get("Nats-Service-Error", "error")
         fail(message, EXIT_USAGE if code.startswith("4") else EXIT_PROBLEMS)
     return reply.data
+
+
+async def ask_engine(
+    url: str,
+    client: str,
+    subject: str | Callable[[str], str],
+    data: bytes,
+    *,
+    what: str,
+    timeout_s: float,
+) -> bytes:
+    """`ask_service` of the risk engine on `subject`, or on the caller's own subject (a
+    function of its identity: the actor the engine records); `what` names the request in
+    the one line a refused identity gets."""
+    settings = settings_from_env(url, name=client)
+    if not isinstance(subject, str):
+        try:
+            subject = subject(settings.auth.identity())
+        except SubjectError as exc:
+            fail(f"cannot {what} as this identity: {exc}")
+    nc = await connect(settings)
+    try:
+        return await ask_service(
+            nc, subject, data, responder="risk engine",
+            start_hint="start `mtq engine run` or `mtq up`", timeout_s=timeout_s,
+        )  # fmt: skip
+    finally:
+        await nc.close()

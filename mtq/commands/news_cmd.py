@@ -18,7 +18,6 @@ import typer
 
 from bus import subjects
 from bus.codec import encode
-from bus.connection import connect, settings_from_env
 from bus.schemas.base import Message
 from bus.schemas.news import (
     CalendarImportReply,
@@ -49,19 +48,11 @@ def read_calendar_or_exit(path: Path) -> Calendar:
 
 
 async def _ask(url: str, subject: str | None, request: Message) -> bytes:
-    settings = settings_from_env(url, name="mtq-news-cli")
-    try:
-        subject = subject or subjects.risk_calendar(settings.auth.identity())
-    except subjects.SubjectError as exc:
-        runtime.fail(f"cannot import a calendar as this identity: {exc}")
-    nc = await connect(settings)
-    try:
-        return await runtime.ask_service(
-            nc, subject, encode(request), responder="risk engine",
-            start_hint="start `mtq engine run` or `mtq up`", timeout_s=30,
-        )  # fmt: skip
-    finally:
-        await nc.close()
+    """Ask `subject`; None: this identity's own calendar subject."""
+    return await runtime.ask_engine(
+        url, "mtq-news-cli", subject or subjects.risk_calendar, encode(request),
+        what="import a calendar", timeout_s=30,
+    )  # fmt: skip
 
 
 @app.command("import")

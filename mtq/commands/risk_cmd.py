@@ -11,7 +11,6 @@ import typer
 
 from bus import subjects
 from bus.codec import encode
-from bus.connection import connect, settings_from_env
 from bus.schemas.base import Message
 from bus.schemas.risk import (
     RiskControlReply,
@@ -40,19 +39,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print the reply as JSON.
 
 async def _request(url: str, subject: str | None, request: Message) -> bytes:
     """Ask `subject`; None: this identity's own control subject."""
-    settings = settings_from_env(url, name="mtq-risk-cli")
-    try:
-        subject = subject or subjects.risk_control(settings.auth.identity())
-    except subjects.SubjectError as exc:
-        runtime.fail(f"cannot send a control request as this identity: {exc}")
-    nc = await connect(settings)
-    try:
-        return await runtime.ask_service(
-            nc, subject, encode(request), responder="risk engine",
-            start_hint="start `mtq engine run` or `mtq up`", timeout_s=10,
-        )  # fmt: skip
-    finally:
-        await nc.close()
+    return await runtime.ask_engine(
+        url, "mtq-risk-cli", subject or subjects.risk_control, encode(request),
+        what="send a control request", timeout_s=10,
+    )  # fmt: skip
 
 
 def _control(  # noqa: PLR0917 - the request's fields
