@@ -1,7 +1,8 @@
 """A signal to a trade end to end (issue 17): the real engine over a real nats-server and a
 real agent on a simulated terminal. An auto-approved signal is executed once with its
 `mtq-<8 hex>` comment; a lost `order_send` answer is found by that comment, never sent
-twice; a terminal that refuses (AutoTrading off, 10027) is answered and recorded."""
+twice; a terminal that refuses (AutoTrading off, 10027; market closed, 10018) is answered and
+recorded."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ strategies:
     expires_after_seconds: 600
 """
 START = datetime.fromisoformat("2026-03-02T10:00:00+00:00").timestamp()  # a Monday
-LOST_REPLY_AT_S, AUTOTRADING_OFF_AT_S = 100.0, 200.0
+LOST_REPLY_AT_S, AUTOTRADING_OFF_AT_S, MARKET_CLOSED_AT_S = 100.0, 200.0, 300.0
 
 
 def _mine(terminal: Any, signal_id: str) -> list[Any]:
@@ -80,6 +81,7 @@ async def test_signals_when_executed_lost_and_refused_then_each_order_once_and_a
         faults=(
             FaultSpec(kind="order_send_lost_reply", start_s=LOST_REPLY_AT_S, duration_s=50),
             FaultSpec(kind="autotrading_disabled", start_s=AUTOTRADING_OFF_AT_S, duration_s=50),
+            FaultSpec(kind="stale_feed", start_s=MARKET_CLOSED_AT_S, duration_s=50),
         ),
     )
     account = simulator_account(
@@ -118,12 +120,17 @@ async def test_signals_when_executed_lost_and_refused_then_each_order_once_and_a
             await seen_at(AUTOTRADING_OFF_AT_S + 1)  # every order answers 10027
             await _signal(nc, "sig-3")
             await until(lambda: _answers(url, "sig-3"), timeout=30)
-            positions = {s: len(_mine(terminal, s)) for s in ("sig-1", "sig-2", "sig-3")}
+
+            await seen_at(MARKET_CLOSED_AT_S + 1)  # no quotes: orders answer 10018
+            await _signal(nc, "sig-4")
+            await until(lambda: _answers(url, "sig-4"), timeout=30)
+            signals = ("sig-1", "sig-2", "sig-3", "sig-4")
+            positions = {s: len(_mine(terminal, s)) for s in signals}
             sent = agent.agent.executor.sender
             lookups, found = sent.lookups, sent.found
         finally:
             await agent.close()
-    assert positions == {"sig-1": 1, "sig-2": 1, "sig-3": 0}
+    assert positions == {"sig-1": 1, "sig-2": 1, "sig-3": 0, "sig-4": 0}
     assert lookups >= 1  # sig-2's lost answer was looked for ...
     assert found >= 1  # ... and found, not sent again
     (one,) = _answers(url, "sig-1")
@@ -133,6 +140,9 @@ async def test_signals_when_executed_lost_and_refused_then_each_order_once_and_a
     assert two["executed"]
     assert not three["executed"]
     assert three["detail"] == "AutoTrading disabled by client"  # 10027, as the terminal says
+    (four,) = _answers(url, "sig-4")
+    assert not four["executed"]
+    assert four["detail"] == "Market closed"  # 10018
     types = [d.type for d in read_decisions(url) if d.body.get("signal_id") == "sig-1"]
     assert types[:3] == ["SignalReceived", "SignalSized", "Approved"]
     assert "OrderPlaced" in types
