@@ -19,6 +19,9 @@ LIVENESS_FD_ENV: Final = "MTQ_LIVENESS_FD"
 BEAT: Final = b"."
 READY: Final = b"R"
 """A service (engine, projector, API) writes this once when it is ready to serve."""
+SERVICE_BEAT_S: Final = 1.0
+"""How often a service writes a beat after `READY` (the supervisor waits
+`supervisor.service_liveness_timeout_s` before it calls a silent one hung)."""
 
 
 class LivenessPipe:
@@ -108,3 +111,12 @@ async def send_liveness(interval_s: float, stop: asyncio.Event, fd: int | None =
     finally:
         with contextlib.suppress(OSError):
             os.close(target)
+
+
+def ready_and_beating(
+    stop: asyncio.Event, interval_s: float = SERVICE_BEAT_S
+) -> asyncio.Task[None]:
+    """Tell the supervisor this service is ready, then beat from this event loop until
+    `stop`: a loop that blocks (or a process that is stopped) falls silent and is restarted."""
+    signal_ready()
+    return asyncio.create_task(send_liveness(interval_s, stop), name="liveness")
