@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -190,9 +191,13 @@ class ServiceRunner:
             await asyncio.sleep(min(timeout - silence + 0.05, 1.0))
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> bool:
-        """SIGTERM, then SIGKILL after the stop timeout; True when it had to be killed."""
+        """SIGTERM, then SIGKILL after the stop timeout; True when it had to be killed.
+
+        A stopped child (SIGSTOP) is continued after the SIGTERM, so it can stop cleanly."""
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
+            if sys.platform != "win32":
+                proc.send_signal(signal.SIGCONT)
         try:
             await asyncio.wait_for(proc.wait(), self.spec.stop_timeout_s)
         except TimeoutError:
