@@ -16,7 +16,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from rich.console import Console
 
-from agents.supervisor.liveness import liveness_fd, ready_and_beating
+from agents.supervisor.liveness import liveness_fd, signal_ready
 from bus.connection import NatsUnavailable, resolve_url
 from bus.datadir import DataDirLock, DataDirLocked
 
@@ -81,20 +81,14 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 
 async def run_then_ready(main: Coroutine[object, object, T], ready: asyncio.Event) -> T:
-    """Run `main`; once `ready` is set, tell a supervising `mtq up` and beat until `main`
-    ends (its liveness pipe)."""
+    """Run `main`; once `ready` is set, tell a supervising `mtq up` (its liveness pipe)."""
     task = asyncio.ensure_future(main)
     waiting = asyncio.ensure_future(ready.wait())
     await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
     waiting.cancel()
-    ended = asyncio.Event()
-    beats = ready_and_beating(ended) if ready.is_set() else None
-    try:
-        return await task
-    finally:
-        ended.set()
-        if beats is not None:
-            await asyncio.wait({beats})
+    if ready.is_set():
+        signal_ready()
+    return await task
 
 
 def configure_logging(level: str, fmt: str) -> None:

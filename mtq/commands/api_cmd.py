@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agents.supervisor.liveness import ready_and_beating
+from agents.supervisor.liveness import signal_ready
 from config.errors import ConfigError
 from mtq import runtime
 from mtq.bootstrap import api_auth, api_settings, build_api
@@ -71,14 +71,12 @@ def run_command(  # noqa: PLR0917 - typer options
         except ApiBindError as exc:
             runtime.fail(str(exc))
         runtime.console.print(f"HTTP API on {server.address} (NATS {url})", highlight=False)
+        signal_ready()
         stop = asyncio.Event()
-        beats = ready_and_beating(stop)
         runtime.install_stop_signals(stop)
         waiter: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
         await asyncio.wait([waiter, server.done], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
-        stop.set()
-        await asyncio.wait({beats})
         await server.stop()
 
     runtime.run(main)

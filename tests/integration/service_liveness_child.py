@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from agents.supervisor.liveness import ready_and_beating
+from agents.supervisor.liveness import signal_ready
 
 BEAT_S = 0.2
 
@@ -31,7 +31,7 @@ def compute(seconds: float) -> int:
 async def main(mode: str, seconds: float) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    beats = ready_and_beating(stop, BEAT_S)
+    signal_ready(beat_s=BEAT_S)
     print(f"ready in mode {mode}", flush=True)
     if mode == "busy":
         await asyncio.to_thread(compute, seconds)
@@ -40,7 +40,6 @@ async def main(mode: str, seconds: float) -> None:
         print("blocking", flush=True)
         time.sleep(3600)  # noqa: ASYNC251 - the hang this child exists to show
     await stop.wait()
-    await beats
 
 
 if __name__ == "__main__":
