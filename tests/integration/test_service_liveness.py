@@ -138,7 +138,7 @@ async def test_service_when_busy_but_beating_longer_than_the_timeout_then_not_re
 # --- the projector of a real `mtq up` ------------------------------------------------
 
 UP_CONFIG = CONFIG.replace(
-    "health_check_interval_s: 0.2}", "health_check_interval_s: 0.2, service_liveness_timeout_s: 3}"
+    "health_check_interval_s: 0.2}", "health_check_interval_s: 0.2, service_liveness_timeout_s: 5}"
 )
 
 
