@@ -215,6 +215,9 @@ class SupervisorConfig(_Frozen):
     """Restart an agent that has stayed UNHEALTHY this long."""
     healthy_reset_after_s: PositiveFloat = 600.0
     """Reset the restart backoff once an agent has been healthy this long."""
+    service_liveness_timeout_s: Annotated[float, Field(ge=3)] = 30.0
+    """Kill and restart the engine, projector or API once its liveness pipe is this silent
+    (they beat every second: at least 3 s)."""
 
 
 class StreamsConfig(_Frozen):

@@ -170,6 +170,7 @@ def service_specs(wiring: ServiceWiring, api_socket: socket.socket) -> list[Serv
     shown = f"[{host}]" if ":" in host else host
     secrets = [ENV_TOKENS, *api_secret_names(wiring.config)]
     api_args = ["--http", f"{shown}:{port}", "--listen-fd", str(api_socket.fileno())]
+    hung_after = wiring.config.supervisor.service_liveness_timeout_s
     return [
         ServiceSpec(
             name="risk engine",
@@ -177,6 +178,7 @@ def service_specs(wiring: ServiceWiring, api_socket: socket.socket) -> list[Serv
             command=service_command("engine", *common),
             env=_env(wiring, identities.ENGINE),
             log_dir=logs,
+            liveness_timeout_s=hung_after,
         ),
         ServiceSpec(
             name="projector",
@@ -184,6 +186,7 @@ def service_specs(wiring: ServiceWiring, api_socket: socket.socket) -> list[Serv
             command=service_command("projector", *common),
             env=_env(wiring, identities.PROJECTOR),
             log_dir=logs,
+            liveness_timeout_s=hung_after,
         ),
         ServiceSpec(
             name="http api",
@@ -192,5 +195,6 @@ def service_specs(wiring: ServiceWiring, api_socket: socket.socket) -> list[Serv
             env=_env(wiring, identities.HTTP_API, keep=secrets),
             pass_fds=(api_socket.fileno(),),
             log_dir=logs,
+            liveness_timeout_s=hung_after,
         ),
     ]

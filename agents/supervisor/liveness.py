@@ -19,6 +19,9 @@ LIVENESS_FD_ENV: Final = "MTQ_LIVENESS_FD"
 BEAT: Final = b"."
 READY: Final = b"R"
 """A service (engine, projector, API) writes this once when it is ready to serve."""
+SERVICE_BEAT_S: Final = 1.0
+"""How often a service writes a beat after `READY` (the supervisor waits
+`supervisor.service_liveness_timeout_s` before it calls a silent one hung)."""
 
 
 class LivenessPipe:
@@ -81,12 +84,28 @@ def liveness_fd(environ: Mapping[str, str] | None = None) -> int | None:
     return int(found) if found.isdigit() else None
 
 
-def signal_ready(fd: int | None = None) -> None:
-    """Tell the supervisor this service is ready (nothing when it runs on its own)."""
+_beating: set[asyncio.Task[None]] = set()
+"""The beat task, kept (also once done) so that the pipe is never signalled twice."""
+
+
+def signal_ready(fd: int | None = None, *, beat_s: float = SERVICE_BEAT_S) -> None:
+    """Tell the supervisor this service is ready (nothing when it runs on its own).
+
+    Called from a running event loop, it then beats on the pipe every `beat_s` from that
+    loop for the rest of the process's life: a loop that blocks, or a process that is
+    stopped, falls silent and is restarted as hung. Once per process.
+    """
     target = liveness_fd() if fd is None else fd
-    if target is not None:
-        with contextlib.suppress(OSError):
-            os.write(target, READY)
+    if target is None or _beating:
+        return
+    with contextlib.suppress(OSError):
+        os.write(target, READY)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    beats = send_liveness(beat_s, asyncio.Event(), target)
+    _beating.add(loop.create_task(beats, name="liveness"))
 
 
 async def send_liveness(interval_s: float, stop: asyncio.Event, fd: int | None = None) -> None:

@@ -4,6 +4,10 @@ A `ServiceRunner` keeps one `mtq <part> run` process going: it starts it, waits 
 child says it is ready (a `R` byte on its liveness pipe), restarts it with backoff when it
 exits unasked, and stops it with SIGTERM, then SIGKILL after the stop timeout. The child's
 output goes to `DATA/logs/<key>.log`, and each line also to `on_line` (the console).
+
+After `R` the child beats on that pipe every second from its event loop. A pipe silent for
+`liveness_timeout_s` (a blocked loop, a stopped or hung process) is a hung child: it is
+killed like a stop and restarted with the same backoff as an exit.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +38,8 @@ SERVICE_BACKOFF: Final = Backoff(initial_s=0.5, factor=2.0, max_s=30.0)
 HEALTHY_RESET_S: Final = 60.0
 """Up this long after a restart: the next crash starts the backoff again from its start."""
 STOP_TIMEOUT_S: Final = 20.0
+LIVENESS_TIMEOUT_S: Final = 30.0
+"""The default of `supervisor.service_liveness_timeout_s`."""
 
 
 class ServiceFailed(RuntimeError):
@@ -51,6 +58,7 @@ class ServiceSpec:
     log_dir: Path | None = None
     backoff: Backoff = SERVICE_BACKOFF
     stop_timeout_s: float = STOP_TIMEOUT_S
+    liveness_timeout_s: float = LIVENESS_TIMEOUT_S
 
 
 @dataclass
@@ -72,6 +80,7 @@ class ServiceRunner:
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _up_since: float = field(default=0.0, init=False)
     _output: asyncio.Task[None] | None = field(default=None, init=False)
+    _alive_at: float = field(default=0.0, init=False)
 
     @property
     def name(self) -> str:
@@ -97,14 +106,7 @@ class ServiceRunner:
         proc = self._proc
         if proc is not None and proc.returncode is None:
             self.state = "STOPPING"
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), self.spec.stop_timeout_s)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+            await self._terminate(proc)
             self.last_exit = describe_exit(proc.returncode or 0)
         if self._output is not None:
             await asyncio.wait({self._output}, timeout=2.0)  # the last lines reach the console
@@ -122,7 +124,14 @@ class ServiceRunner:
             "last_exit": self.last_exit,
             "next_restart_at": self.next_restart_at.isoformat() if self.next_restart_at else None,
             "since": self.started_at.isoformat(timespec="seconds") if self.started_at else None,
+            "alive_age_s": self.alive_age_s(),
         }
+
+    def alive_age_s(self) -> float | None:
+        """Seconds since the running child's last byte on its liveness pipe."""
+        if self.state != "RUNNING" or self._proc is None:
+            return None
+        return round(time.monotonic() - self._alive_at, 3)
 
     # --- internals ---------------------------------------------------------------
 
@@ -130,11 +139,11 @@ class ServiceRunner:
         while True:
             proc = self._proc
             assert proc is not None
-            code = await proc.wait()
+            ended = await self._until_exit_or_hung(proc)
             self._forget()
             if self._stopping:
                 return
-            self.last_exit = describe_exit(code)
+            self.last_exit = ended
             if time.monotonic() - self._up_since >= HEALTHY_RESET_S:
                 self.restart_count = 0
             delay = self.spec.backoff.delay(self.restart_count)
@@ -150,6 +159,54 @@ class ServiceRunner:
             if exited is not None:
                 log.warning("%s: %s before it was ready", self.name, exited)
 
+    async def _until_exit_or_hung(self, proc: asyncio.subprocess.Process) -> str:
+        """How the child ended: its exit, or killed here after its pipe fell silent."""
+        exiting = asyncio.ensure_future(proc.wait())
+        hanging = asyncio.ensure_future(self._until_silent())
+        try:
+            await asyncio.wait({exiting, hanging}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exiting.cancel()
+            hanging.cancel()
+        if not hanging.done() or hanging.cancelled() or proc.returncode is not None:
+            return describe_exit(await proc.wait())
+        silence = hanging.result()
+        log.warning(
+            "%s: unresponsive: no sign of life on its pipe for %.0f s (pid %d); killing it",
+            self.name,
+            silence,
+            proc.pid,
+        )
+        killed = await self._terminate(proc)
+        after = f", {describe_exit(proc.returncode or 0)} after stop timeout" if killed else ""
+        return f"unresponsive: no sign of life for {silence:.0f} s; killed by the supervisor{after}"
+
+    async def _until_silent(self) -> float:
+        """Returns (the silence in seconds) once the pipe was silent for the timeout."""
+        timeout = self.spec.liveness_timeout_s
+        while True:
+            silence = time.monotonic() - self._alive_at
+            if silence >= timeout:
+                return silence
+            await asyncio.sleep(min(timeout - silence + 0.05, 1.0))
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> bool:
+        """SIGTERM, then SIGKILL after the stop timeout; True when it had to be killed.
+
+        A stopped child (SIGSTOP) is continued after the SIGTERM, so it can stop cleanly."""
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+            if sys.platform != "win32":
+                proc.send_signal(signal.SIGCONT)
+        try:
+            await asyncio.wait_for(proc.wait(), self.spec.stop_timeout_s)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            return True
+        return False
+
     async def _spawn_until_ready(self, how: str) -> str | None:
         """Spawn and wait for ready; None when ready, else how it exited first."""
         self.state = "STARTING"
@@ -163,7 +220,7 @@ class ServiceRunner:
             code = await proc.wait()
             return describe_exit(code)
         self.state = "RUNNING"
-        self._up_since = time.monotonic()
+        self._up_since = self._alive_at = time.monotonic()
         self.started_at = utc_now()
         log.info("%s: %s, pid %d", self.name, how, proc.pid)
         return None
@@ -174,6 +231,7 @@ class ServiceRunner:
         ready = self._ready
 
         def on_byte(data: bytes) -> None:
+            self._alive_at = time.monotonic()
             if READY in data:
                 ready.set()
 

@@ -298,7 +298,9 @@ async def _status(url: str, account: str | None, as_json: bool) -> None:
 
 # --- the parts `mtq up` runs beside the agents (engine, projector, API) --------------
 
-SERVICE_COLUMNS = ("service", "state", "pid", "restarts", "since", "last exit", "notes")
+SERVICE_COLUMNS = (
+    "service", "state", "pid", "restarts", "since", "alive", "last exit", "notes",
+)  # fmt: skip
 
 
 async def fetch_parts(
@@ -323,9 +325,15 @@ def service_cells(service: dict[str, Any]) -> list[str]:
         _text(service.get("pid")),
         str(service.get("restart_count", 0)),
         _text(service.get("since")),
+        _alive_age(service.get("alive_age_s")),
         _text(service.get("last_exit")),
         notes,
     ]
+
+
+def _alive_age(age_s: float | None) -> str:
+    """The last sign of life on the service's liveness pipe, as `0.4s ago`."""
+    return "-" if age_s is None else f"{age_s:.1f}s ago"
 
 
 def services_table(services: list[dict[str, Any]]) -> Table:
