@@ -26,12 +26,14 @@ from domain.group import (
     limit_reasons,
     opposite_exposure,
 )
+from domain.inputs import Side
 from engine.decider import Answered, Applied, Decider
 from engine.messages import CheckIn
 from engine.rules import rules_for
 from tests.unit.test_domain_support import T0, D, names, quote, rules
 from tests.unit.test_engine_decider import snapshot
 
+ACCOUNT = "server: s, symbols: [{name: EURUSD}], risk: {initial_capital: 100000}"
 TRADER = GroupRules("trader-1", ("a-1", "a-2"), forbid_cross_hedge=True)
 
 
@@ -92,7 +94,7 @@ def grouped(group: GroupRules = TRADER) -> Decider:
     return decider
 
 
-def opened(account_id: str, identifier: int, side: str, volume: float = 0.1) -> tuple[str, bytes]:
+def opened(account_id: str, identifier: int, side: Side, volume: float = 0.1) -> tuple[str, bytes]:
     fact = PositionOpened(
         account_id=account_id, identifier=identifier, ticket=identifier, symbol="EURUSD",
         side=side, volume=volume, price_open=1.1, price_current=1.1, reason="client",
@@ -177,10 +179,9 @@ def write(tmp_path: Path, groups: str) -> Path:
     path = tmp_path / "mtq.yaml"
     path.write_text(
         "accounts:\n"
-        "  - {id: a-1, login: 1, server: s, symbols: [{name: EURUSD}], risk: {initial_capital: 100000}}\n"
-        "  - {id: a-2, login: 2, server: s, symbols: [{name: EURUSD}], risk: {initial_capital: 100000}}\n"
-        "  - {id: a-3, login: 3, server: s, symbols: [{name: EURUSD}], risk: {initial_capital: 100000}}\n"
-        + groups
+        f"  - {{id: a-1, login: 1, {ACCOUNT}}}\n"
+        f"  - {{id: a-2, login: 2, {ACCOUNT}}}\n"
+        f"  - {{id: a-3, login: 3, {ACCOUNT}}}\n" + groups
     )
     return path
 
@@ -215,7 +216,7 @@ def test_config_when_groups_given_then_each_member_carries_the_group(tmp_path: P
             "  - {name: g, accounts: [a-1]}\n  - {name: g, accounts: [a-2]}\n",
             "duplicate_group",
             "defined twice",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_config_when_group_invalid_then_error_at_its_line(
@@ -225,4 +226,5 @@ def test_config_when_group_invalid_then_error_at_its_line(
     found = [e for e in result.errors if e.rule == rule]
     assert found, result.errors
     assert text in found[0].message
-    assert found[0].line is not None and found[0].line >= 5
+    assert found[0].line is not None
+    assert found[0].line >= 5
