@@ -89,4 +89,4 @@ class GroupMember(AccountBase):
 
 def _opposite_dict(o: Opposite) -> dict[str, Any]:
     return {"account_id": o.account_id, "identifier": o.identifier, "side": o.side,
-            "volume": o.volume}  # fmt: skip
+            "volume": str(o.volume)}  # fmt: skip

@@ -143,7 +143,7 @@ def test_decider_when_a_hedge_appears_anyway_then_cross_hedge_detected_on_the_op
         "a-1", "trader-1", 8, "sell",
     )  # fmt: skip
     assert event.opposite == [
-        {"account_id": "a-2", "identifier": 7, "side": "buy", "volume": D("0.1")}
+        {"account_id": "a-2", "identifier": 7, "side": "buy", "volume": "0.1"}
     ]
     assert "opposite to account a-2 holds buy 0.1 EURUSD (position 7)" in event.reason
 
