@@ -25,6 +25,7 @@ from engine.audit_run import read_recorded, run_verify
 from engine.store import open_store
 from mtq.http import ApiSettings
 from mtq.http.auth import hash_token
+from tests.e2e.cli import mtq
 from tests.integration.engine_support import (
     T0,
     FactFeed,
@@ -188,3 +189,32 @@ async def test_group_control_over_http_reaches_every_member_and_the_hedge_is_ale
     }
     assert all("group trader: " in d.body["reason"] for d in changes)
     assert "solo-3" not in {d.account_id for d in changes}
+
+
+async def test_mtq_control_group_pauses_and_stops_every_member_as_this_identity(
+    engine_bus: tuple[str, Client, FactFeed], tmp_path: Path
+) -> None:
+    url, _nc, feed = engine_bus
+    path = written(tmp_path)
+    async with running_engine(url, load(path)) as process:
+        await start(feed, process)
+        base = ("--group", "trader", "--config", str(path), "--nats-url", url)
+        paused = await asyncio.to_thread(mtq, "control", "pause", "--reason", "news", *base)
+        assert paused.returncode == 0, paused.stdout + paused.stderr
+        assert paused.stdout.splitlines() == ["g-1: now REDUCING", "g-2: now REDUCING"]
+        stop = await asyncio.to_thread(mtq, "control", "emergency-stop", "--reason", "x", *base)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        refused = await asyncio.to_thread(mtq, "control", "resume", "--reason", "y", *base)
+        assert refused.returncode == 2  # HALTED is left by a reset, not a resume
+        assert refused.stdout.count("refused: ") == 2, refused.stdout
+        unknown = await asyncio.to_thread(
+            mtq, "control", "pause", "--reason", "z", *base[:1], "nobody", *base[2:]
+        )
+        assert unknown.returncode == 2
+        assert "unknown group 'nobody'" in unknown.stderr
+    changes = [d for d in read_decisions(url) if d.type == "TradingStateChanged"]
+    assert [(d.account_id, d.body["state"]) for d in changes] == [
+        ("g-1", "REDUCING"), ("g-2", "REDUCING"), ("g-1", "HALTED"), ("g-2", "HALTED"),
+    ]  # fmt: skip
+    assert all(d.body["reason"].startswith(("pause: group trader", "halt: group trader"))
+               for d in changes)  # fmt: skip
