@@ -123,6 +123,9 @@ async def test_cross_hedge_denied_across_the_group_detected_anyway_limits_and_au
     result = await run_verify(nc, open_store(url))
     assert result.identical, result.summary()
     assert result.decisions == len(read_decisions(url))
+    one = await run_verify(nc, open_store(url), accounts={"g-1"})
+    assert one.identical, one.summary()
+    assert one.accounts == 2  # g-1's group is replayed with it: its pre-trade reads g-2
     tampered = await without_group(nc, url, "g-1")
     assert not tampered.identical
     assert tampered.difference is not None
