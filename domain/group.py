@@ -100,10 +100,10 @@ def opposite_exposure(view: GroupView, symbol: str, side: str) -> tuple[Opposite
     """Positions on other members opposite to `side` on `symbol`, in member then id order."""
     found: list[Opposite] = []
     for member in view.others():
-        for p in sorted(member.positions, key=lambda p: int(p["identifier"])):
-            if p["symbol"] == symbol and p["side"] != side:
-                ident = int(p["identifier"])
-                found.append(Opposite(member.account_id, ident, symbol, p["side"], p["volume"]))
+        matching = [p for p in member.positions if p["symbol"] == symbol and p["side"] != side]
+        for p in sorted(matching, key=lambda p: int(p["identifier"])):
+            ident = int(p["identifier"])
+            found.append(Opposite(member.account_id, ident, symbol, p["side"], p["volume"]))
     return tuple(found)
 
 

@@ -46,11 +46,12 @@ class GroupMember(AccountBase):
     def group_member(self) -> Member:
         """This account as its group sees it: open positions and headroom above its
         nearest floor (None before a snapshot or without a floor)."""
-        floors = [t.floor for t in self.thresholds.values()]
+        floors = self.thresholds
         equity = self._equity
-        headroom = None if equity is None or not floors else equity - max(floors)
-        positions = tuple(self._positions[k] for k in sorted(self._positions, key=int))
-        return Member(self.account_id, positions, headroom)
+        headroom = (
+            None if equity is None or not floors else equity - max(t.floor for t in floors.values())
+        )
+        return Member(self.account_id, tuple(self._positions.values()), headroom)
 
     def observe_group(self, view: GroupView, identifier: int, at: FactRef) -> None:
         """Record a hedge across the group or a broken group limit that position
