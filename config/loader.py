@@ -25,11 +25,13 @@ from config.models import (
     AccountConfig,
     AlertsConfig,
     ApiConfig,
+    GroupConfig,
     MtqConfig,
     NewsConfig,
     StrategyConfig,
     StreamsConfig,
     SupervisorConfig,
+    group_issues,
     strategy_issues,
 )
 from config.presets import available_presets, load_preset
@@ -43,6 +45,7 @@ TOP_LEVEL_KEYS: Final = (
     "api",
     "alerts",
     "strategies",
+    "groups",
     "news",
     "merge",
     "merge_function",
@@ -95,6 +98,7 @@ class _Build:
     function_spec: tuple[SourceFile, str] | None = None
     accounts: list[tuple[SourceFile, int, Mapping[str, Any]]] = field(default_factory=list)
     strategies: list[tuple[SourceFile, int, StrategyConfig]] = field(default_factory=list)
+    groups: list[tuple[SourceFile, int, GroupConfig]] = field(default_factory=list)
     defaults_error_locs: set[KeyPath] = field(default_factory=set)
 
     def run(self) -> tuple[MtqConfig | None, ValidationResult]:
@@ -112,6 +116,7 @@ class _Build:
         api = _quiet(ApiConfig, self.api)
         alerts = _quiet(AlertsConfig, self.alerts)
         self._check_strategies(tuple(a.id for a in built))
+        self._check_groups(tuple(a.id for a in built))
         config = None
         if (
             not self.errors
@@ -127,6 +132,7 @@ class _Build:
                 api=api,
                 alerts=alerts,
                 strategies=tuple(s for _, _, s in self.strategies),
+                groups=tuple(g for _, _, g in self.groups),
                 news=_quiet(NewsConfig, self.news) or NewsConfig(),
                 source=self.paths,
             )
@@ -187,6 +193,26 @@ class _Build:
         self._take_merge_settings(src, data)
         self._take_accounts(src, data.get("accounts"))
         self._take_strategies(src, data.get("strategies"))
+        self._take_groups(src, data.get("groups"))
+
+    def _take_groups(self, src: SourceFile, groups: Any) -> None:
+        if groups is None:
+            return
+        if not isinstance(groups, list):
+            self.errors.append(src.issue(("groups",), "type", "groups must be a list"))
+            return
+        for i, raw in enumerate(groups):
+            try:
+                self.groups.append((src, i, GroupConfig.model_validate(raw)))
+            except ValidationError as exc:
+                for loc, rule, message in error_details(exc, GroupConfig):
+                    self.errors.append(src.issue(("groups", i, *loc), rule, message))
+
+    def _check_groups(self, account_ids: tuple[str, ...]) -> None:
+        found = tuple(g for _, _, g in self.groups)
+        for index, loc, rule, message in group_issues(found, account_ids):
+            src, i, _ = self.groups[index]
+            self.errors.append(src.issue(("groups", i, *loc), rule, message))
 
     def _take_strategies(self, src: SourceFile, strategies: Any) -> None:
         if strategies is None:

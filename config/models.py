@@ -242,6 +242,8 @@ ALERT_KINDS: Final = (
     "ScheduleFlattened",
     "NewsStopNearWindow",
     "NewsWindowViolation",
+    "CrossHedgeDetected",
+    "GroupLimitViolated",
     "AgentUnhealthy",
     "BusUnreachable",
 )
@@ -604,6 +606,61 @@ class NewsConfig(_Frozen):
     calendar: str | None = None
 
 
+class GroupLimitsConfig(_Frozen):
+    """Limits over every account of a group together (none by default)."""
+
+    max_lots_per_symbol: PositiveFloat | None = None
+    """Gross lots open on one symbol over all the group's accounts."""
+    max_positions: Annotated[int, Field(ge=1)] | None = None
+    """Open positions over all the group's accounts."""
+    min_headroom: NonNegativeFloat | None = None
+    """The sum over the accounts of equity above each one's nearest loss floor: opening is
+    denied while it is below this (money, in the accounts' currency)."""
+
+
+class GroupConfig(_Frozen):
+    """An account group (`groups:` at the top level): a trader's set of accounts, or a
+    copier's followers. Its accounts are decided together, in one place; where the engine is
+    partitioned later, the group is the partition key (a group never spans partitions).
+
+    `forbid_cross_hedge`: pre-trade denies an order opposite to an open position on another
+    account of the group (FTMO: "simultaneously entering into opposite positions" across
+    connected accounts); one that appears anyway records `CrossHedgeDetected`.
+    """
+
+    name: AccountId
+    accounts: Annotated[tuple[AccountId, ...], Field(min_length=1)]
+    limits: GroupLimitsConfig = GroupLimitsConfig()
+    forbid_cross_hedge: bool = False
+
+
+def group_issues(
+    groups: tuple[GroupConfig, ...], account_ids: tuple[str, ...]
+) -> list[tuple[int, tuple[str | int, ...], str, str]]:
+    """(index, key path, rule, message) for each group naming an unknown account, a repeated
+    name, or an account already in another group (an account is in at most one group)."""
+    issues: list[tuple[int, tuple[str | int, ...], str, str]] = []
+    names: set[str] = set()
+    owner: dict[str, str] = {}
+    for i, group in enumerate(groups):
+        if group.name in names:
+            issues.append((i, ("name",), "duplicate_group",
+                           f"group {group.name!r} is defined twice"))  # fmt: skip
+        names.add(group.name)
+        for j, account_id in enumerate(group.accounts):
+            if account_id not in account_ids:
+                issues.append((i, ("accounts", j), "unknown_account",
+                               f"unknown account {account_id!r}; known: "
+                               f"{', '.join(account_ids) or 'none'}"))  # fmt: skip
+            elif account_id in owner:
+                message = (f"account {account_id!r} is already in group {owner[account_id]!r}:"
+                           " an account is in at most one group")  # fmt: skip
+                issues.append((i, ("accounts", j), "account_in_two_groups", message))
+            else:
+                owner[account_id] = group.name
+    return issues
+
+
 class MtqConfig(_Frozen):
     """The whole configuration: accounts after merging defaults, supervisor and streams."""
 
@@ -615,6 +672,8 @@ class MtqConfig(_Frozen):
     strategies: tuple[StrategyConfig, ...] = ()
     """Signal providers (issue 17): `strategies:` at the top level."""
     news: NewsConfig = NewsConfig()
+    groups: tuple[GroupConfig, ...] = ()
+    """Account groups (issue 19): `groups:` at the top level."""
     source: tuple[str, ...] = Field(default=(), exclude=True)
     """Files this configuration was loaded from (left out of dumps)."""
 
@@ -642,6 +701,13 @@ class MtqConfig(_Frozen):
 
     def enabled_accounts(self) -> tuple[AccountConfig, ...]:
         return tuple(a for a in self.accounts if a.enabled)
+
+    def group(self, name: str) -> GroupConfig | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+    def group_of(self, account_id: str) -> GroupConfig | None:
+        """The group `account_id` is in (at most one), None when in none."""
+        return next((g for g in self.groups if account_id in g.accounts), None)
 
     def strategy(self, name: str) -> StrategyConfig | None:
         return next((s for s in self.strategies if s.name == name), None)

@@ -28,6 +28,8 @@ from domain.errors import (
     InvalidFact,
     LimitsUnchanged,
 )
+from domain.group import GroupView
+from domain.group_events import GroupMember
 from domain.inputs import (
     AccountState,
     FactRef,
@@ -68,7 +70,9 @@ def account_risk_id(account_id: str) -> UUID:
     return uuid5(NAMESPACE, account_id)
 
 
-class AccountRisk(NewsRules, LossRules, PositionRules, ScheduleRules, SignalRules, ObjectiveRules):
+class AccountRisk(
+    NewsRules, LossRules, PositionRules, ScheduleRules, SignalRules, ObjectiveRules, GroupMember
+):
     """Position limits, daily and max loss, trading state and pre-trade of one account."""
 
     Event = ev.RiskEvent
@@ -231,9 +235,14 @@ class AccountRisk(NewsRules, LossRules, PositionRules, ScheduleRules, SignalRule
             )
 
     def check_order(
-        self, request: OrderRequest, market: MarketEvidence | None, at: FactRef
+        self,
+        request: OrderRequest,
+        market: MarketEvidence | None,
+        at: FactRef,
+        group: GroupView | None = None,
     ) -> PreTradeAnswer:
-        """Answer a pre-trade check and record it (OrderApproved or OrderDenied)."""
+        """Answer a pre-trade check and record it (OrderApproved or OrderDenied); `group`:
+        its account group now, when it is in one (domain/group.py)."""
         for name in ("volume", "price", "sl", "tp"):
             value: Decimal = getattr(request, name)
             if not value.is_finite():
@@ -248,6 +257,7 @@ class AccountRisk(NewsRules, LossRules, PositionRules, ScheduleRules, SignalRule
             equity=self._equity,
             liquidation_pending=None if self._pending is None else self._pending["reason"],
             blackout=self.blackout_reasons(request.symbol, at.time),
+            group=group,
         )
         event_class = ev.OrderApproved if answer.approved else ev.OrderDenied
         self._record(

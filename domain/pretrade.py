@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.group import GroupView, order_reasons
 from domain.inputs import MarketEvidence, OrderRequest, PreTradeAnswer
 from domain.money import ZERO, percent_of
 from domain.position_limits import (
@@ -50,6 +51,7 @@ def check_order(
     equity: Decimal | None,
     liquidation_pending: str | None = None,
     blackout: Sequence[str] = (),
+    group: GroupView | None = None,
 ) -> PreTradeAnswer:
     """Approve or deny `request` against `rules`, the open `positions` and the market.
 
@@ -81,6 +83,9 @@ def check_order(
     spec = rules.symbol(request.symbol)
     reasons.extend(_symbol_reasons(rules, request.symbol, spec))
     reasons.extend(_count_reasons(rules, positions, request))
+    if group is not None:
+        limits["group"] = group.rules.name
+        reasons.extend(order_reasons(group, request.symbol, request.side, request.volume))
     if spec is not None:
         reasons.extend(_risk_reasons(rules, spec, positions, request, equity=equity, limits=limits))
         reasons.extend(_market_reasons(spec, market, now))

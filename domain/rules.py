@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Literal
 
+from domain.group import GroupRules
 from domain.money import quantity
 
 RuleAction = Literal["alert", "reduce", "halt", "liquidate"]
@@ -198,6 +199,8 @@ class RiskRules:
     schedule: Schedule = field(default_factory=Schedule)
     objectives: Objectives = field(default_factory=Objectives)
     news_blackout: NewsBlackout | None = None
+    group: GroupRules | None = None
+    """The account group it belongs to (domain/group.py), recorded with its rules."""
 
     @property
     def peak_runs(self) -> int:
@@ -218,6 +221,8 @@ class RiskRules:
             del result["objectives"]
         if self.news_blackout is None:
             del result["news_blackout"]
+        if self.group is None:
+            del result["group"]
         return result
 
     @classmethod

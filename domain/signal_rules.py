@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from domain import signal_events as sev
 from domain.account_base import RISK_ACTOR, AccountBase
 from domain.errors import RiskError
+from domain.group import GroupView
 from domain.inputs import FactRef, MarketEvidence, OrderRequest, PreTradeAnswer
 from domain.signals import (
     AUTO_ACTOR,
@@ -41,7 +42,11 @@ class SignalRules(AccountBase):
     if TYPE_CHECKING:
 
         def check_order(
-            self, request: OrderRequest, market: MarketEvidence | None, at: FactRef
+            self,
+            request: OrderRequest,
+            market: MarketEvidence | None,
+            at: FactRef,
+            group: GroupView | None = None,
         ) -> PreTradeAnswer: ...
 
     @property
@@ -165,7 +170,11 @@ class SignalRules(AccountBase):
         )
 
     def place_signal(
-        self, request: OrderRequest, market: MarketEvidence | None, at: FactRef
+        self,
+        request: OrderRequest,
+        market: MarketEvidence | None,
+        at: FactRef,
+        group: GroupView | None = None,
     ) -> PreTradeAnswer:
         """Pre-trade check an approved signal, then OrderPlaced or Rejected by risk.
 
@@ -176,7 +185,7 @@ class SignalRules(AccountBase):
             raise UnknownSignal(f"account {self.account_id}: nothing to place as {request}")
         entry = self.signals[signal_id]
         order = self.signal_order(signal_id, request.price)
-        answer = self.check_order(order, market, at)
+        answer = self.check_order(order, market, at, group)
         ident = approval_id(signal_id, self.account_id)
         if not answer.approved:
             self._reject(

@@ -59,6 +59,25 @@ class Recorded:
                 events.pop()
         return recorded
 
+    def with_groups(self, accounts: set[str] | None) -> set[str] | None:
+        """`accounts` and every account their recorded groups name: a group's accounts are
+        decided together (each one's pre-trade reads the others), so replayed together."""
+        if accounts is None:
+            return None
+        found = set(accounts)
+        grown = True
+        while grown:
+            grown = False
+            for events in self.by_aggregate.values():
+                for e in events:
+                    if e.type_name in ("AccountRegistered", "LimitsChanged") and (
+                        e.event.account_id in found
+                    ):
+                        members = set((e.event.rules.get("group") or {}).get("accounts", ()))
+                        grown = grown or not members <= found
+                        found |= members
+        return found
+
     def inputs(self, accounts: set[str] | None = None) -> list[RecordedEvent]:
         """Config, pre-trade and control decisions: replayed at the fact they followed."""
         found = [

@@ -46,6 +46,7 @@ async def run_verify(
     progress: Callable[[int], None] | None = None,
 ) -> VerifyResult:
     recorded = await asyncio.to_thread(read_recorded, store)
+    accounts = recorded.with_groups(accounts)
     if on_total is not None:
         on_total(recorded.tracking)
     facts = read_facts(

@@ -77,7 +77,7 @@ async def _stream_last_seq(js: JetStreamContext) -> int:
 
 def engine_rules(config: MtqConfig) -> dict[str, RiskRules]:
     """The risk rules of every enabled account in the config."""
-    return {a.id: rules_for(a) for a in config.accounts if a.enabled}
+    return {a.id: rules_for(a, config.group_of(a.id)) for a in config.accounts if a.enabled}
 
 
 def config_reloader(config: MtqConfig) -> Callable[[], Reloaded]:

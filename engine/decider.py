@@ -8,8 +8,9 @@ from typing import Any, assert_never
 
 from bus import subjects
 from bus.codec import DecodeError, decode_fact_of
-from bus.schemas import AccountSnapshot, AgentHeartbeat, Fact
+from bus.schemas import AccountSnapshot, AgentHeartbeat, Fact, PositionOpened
 from domain import AccountRisk, FactRef, PreTradeAnswer, RiskError, RiskRules, account_risk_id
+from domain.group import GroupView
 from engine.facts import apply_fact, fact_time, recall_fact, stamped_by_agent
 from engine.messages import (
     ApprovalIn,
@@ -119,9 +120,9 @@ class Decider:
                 case CheckIn(order=order, market=market, at=at) if account.placement(
                     order.client_order_id
                 ):
-                    answer = account.place_signal(order, market, at)
+                    answer = account.place_signal(order, market, at, self.group_view(account))
                 case CheckIn(order=order, market=market, at=at):
-                    answer = account.check_order(order, market, at)
+                    answer = account.check_order(order, market, at, self.group_view(account))
                 case ControlIn(action=action, reason=reason, actor=actor, at=at, rebase=rebase):
                     account.control(action, reason, actor, at, rebase=rebase)
                 case SignalIn(signal=signal, at=at):
@@ -155,6 +156,8 @@ class Decider:
             if stored_at is not None and stamped_by_agent(fact):
                 account.check_clock_skew(fact_time(fact), stored_at)
             decided = apply_fact(account, fact, seq)
+            if isinstance(fact, PositionOpened) and (group := self.group_view(account)):
+                account.observe_group(group, fact.identifier, FactRef(seq, fact_time(fact)))
         except RiskError as exc:
             return Rejected(type(exc).__name__, str(exc))
         if (clock := _clock_time(fact)) is not None:
@@ -193,6 +196,17 @@ class Decider:
             recall_fact(account, fact, seq)
             if (clock := _clock_time(fact)) is not None:
                 self._clock_facts[account_id] = clock
+
+    def group_view(self, account: AccountRisk) -> GroupView | None:
+        """`account`'s group now, from its registered members (None: in no group). The
+        group's accounts are all decided here, in log order, so a replay sees the same."""
+        group = account.rules.group
+        if group is None:
+            return None
+        members = tuple(
+            self.accounts[a].group_member() for a in group.accounts if a in self.accounts
+        )
+        return GroupView(group, account.account_id, members)
 
     def account_ref(self, account_id: str) -> FactRef | None:
         """Where a signal or approval of `account_id` is decided: after the last fact

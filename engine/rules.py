@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from config.models import AccountConfig, SymbolConfig
+from config.models import AccountConfig, GroupConfig, SymbolConfig
 from config.risk_models import NewsBlackoutConfig, ScheduleConfig
+from domain.group import GroupRules
 from domain.money import money, quantity
 from domain.rules import (
     AllowedHours,
@@ -23,8 +24,9 @@ from domain.rules import (
 )
 
 
-def rules_for(account: AccountConfig) -> RiskRules:
-    """The `RiskRules` of `account`: capital, loss limits, actions, position limits, symbols."""
+def rules_for(account: AccountConfig, group: GroupConfig | None = None) -> RiskRules:
+    """The `RiskRules` of `account`: capital, loss limits, actions, position limits, symbols,
+    and the `group` it is in (config `groups:`)."""
     risk = account.risk
     actions = risk.actions
     daily, max_loss = risk.daily_loss, risk.max_loss
@@ -84,6 +86,19 @@ def rules_for(account: AccountConfig) -> RiskRules:
             best_day_percent=_optional(risk.objectives.best_day_percent),
         ),
         news_blackout=news_blackout(risk.news_blackout),
+        group=None if group is None else group_rules(group),
+    )
+
+
+def group_rules(group: GroupConfig) -> GroupRules:
+    limits = group.limits
+    return GroupRules(
+        name=group.name,
+        accounts=group.accounts,
+        max_lots_per_symbol=_optional(limits.max_lots_per_symbol),
+        max_positions=limits.max_positions,
+        min_headroom=None if limits.min_headroom is None else money(limits.min_headroom),
+        forbid_cross_hedge=group.forbid_cross_hedge,
     )
 
 

@@ -10,6 +10,7 @@ from mtq.commands import (
     api_cmd,
     audit_cmd,
     config_cmd,
+    control_cmd,
     engine_cmd,
     export_cmd,
     nats_cmd,
@@ -44,6 +45,7 @@ app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(supervisor_cmd.app, name="supervisor")
 app.add_typer(engine_cmd.app, name="engine")
 app.add_typer(risk_cmd.app, name="risk")
+app.add_typer(control_cmd.app, name="control")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(projector_cmd.app, name="projector")
 app.add_typer(api_cmd.app, name="api")

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from config import AccountConfig, ConfigFileError, MtqConfig, ValidationResult, check_config
+from config.models import GroupConfig
 from engine.rules import rules_for
 
 app = typer.Typer(no_args_is_help=True, help="Check account configuration files.")
@@ -48,7 +49,8 @@ def validate(
         if show_rules:
             for account in config.accounts:
                 console.print(f"[bold]{escape(account.id)}[/] resolved risk rules:")
-                console.print(escape(resolved_rules_yaml(account)), end="")
+                shown = resolved_rules_yaml(account, config.group_of(account.id))
+                console.print(escape(shown), end="")
     _print_issues(console, result)
     if not result.valid:
         console.print(f"[bold red]invalid[/]: {len(result.errors)} error(s)")
@@ -76,9 +78,9 @@ def accounts_table(config: MtqConfig) -> Table:
     return table
 
 
-def resolved_rules_yaml(account: AccountConfig) -> str:
-    """The domain rules the engine records for `account`, as YAML in field order."""
-    text: str = yaml.safe_dump(rules_for(account).to_dict(), sort_keys=False)
+def resolved_rules_yaml(account: AccountConfig, group: GroupConfig | None = None) -> str:
+    """The domain rules the engine records for `account` (in `group`), as YAML in field order."""
+    text: str = yaml.safe_dump(rules_for(account, group).to_dict(), sort_keys=False)
     return text
 
 

@@ -144,6 +144,10 @@ def _news(d: Mapping[str, Any]) -> str:
     return str(d.get("reason"))
 
 
+def _group(d: Mapping[str, Any]) -> str:
+    return str(d.get("reason"))
+
+
 SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "DrawdownWarning": _warning,
     "DrawdownBreached": _breach,
@@ -160,6 +164,8 @@ SUMMARIES: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "ChallengeFailed": _failed,
     "NewsStopNearWindow": _news,
     "NewsWindowViolation": _news,
+    "CrossHedgeDetected": _group,
+    "GroupLimitViolated": _group,
 }
 REPEAT_AFTER_S: Final = 60.0
 """An alert of one cause (account, kind, rule or state or reason) is raised at most once in

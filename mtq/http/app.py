@@ -35,6 +35,7 @@ from mtq.http import (
     routes_control,
     routes_docs,
     routes_export,
+    routes_groups,
     routes_ops,
     routes_orders,
     routes_reads,
@@ -323,6 +324,7 @@ def create_app(settings: ApiSettings, *, api: ApiState | None = None) -> FastAPI
     app.include_router(ws.router)
     app.include_router(routes_bars.router)
     app.include_router(routes_control.router)
+    app.include_router(routes_groups.router)
     app.include_router(routes_orders.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ui.router)

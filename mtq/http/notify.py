@@ -52,6 +52,7 @@ def severity(kind: str, data: Mapping[str, Any]) -> Severity:
             | "PositionCloseOrdered"
             | "ScheduleFlattened"
             | "NewsWindowViolation"
+            | "CrossHedgeDetected"
             | "BusUnreachable"
         ):
             return "critical"

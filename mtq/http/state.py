@@ -14,6 +14,7 @@ from bus.security.client import ClientAuth
 from config import MtqConfig
 from config.models import (
     ApiTokenConfig,
+    GroupConfig,
     NotifyConfig,
     RateLimitsConfig,
     StrategyConfig,
@@ -58,6 +59,8 @@ class ApiSettings:
     """Larger request bodies answer 413 unread (`api.max_body_bytes`)."""
     strategies: tuple[StrategyConfig, ...] = ()
     """Signal providers; their HMAC secrets are read from `environ` (`secret_env`)."""
+    groups: tuple[GroupConfig, ...] = ()
+    """Account groups (`groups:`): what `/api/v1/groups/{g}/...` controls."""
 
     @classmethod
     def from_config(cls, config: MtqConfig, db_url: str, **given: Any) -> ApiSettings:
@@ -72,6 +75,7 @@ class ApiSettings:
             rate_limits=config.api.rate_limits,
             max_body_bytes=config.api.max_body_bytes,
             strategies=config.strategies,
+            groups=config.groups,
             environ=environ,
             **given,
         )
