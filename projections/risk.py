@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
+from projections.objectives import OBJECTIVE_HANDLERS
 from projections.status import refresh_drawdown
 
 LOGGED: Final = frozenset(
@@ -35,6 +36,12 @@ LOGGED: Final = frozenset(
         "OrderDenied",
         "PeakEquityRaised",
         "EndOfDayBalanceRecorded",
+        "ObjectiveMet",
+        "ObjectiveMissed",
+        "ChallengePassed",
+        "ChallengeFailed",
+        "CrossHedgeDetected",
+        "GroupLimitViolated",
     }
 )
 """Decisions kept one row each in `proj_risk_events` (the rest are counted)."""
@@ -264,4 +271,5 @@ _HANDLERS: Final = {
     "LiquidationOrdered": _counter("liquidations"),
     "OrderDenied": _counter("denied"),
     "OrderApproved": _counter("approved"),
+    **OBJECTIVE_HANDLERS,
 }

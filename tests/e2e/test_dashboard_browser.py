@@ -189,6 +189,13 @@ def test_dashboard_when_mtq_up_runs_then_live_accounts_and_chart(
     assert shot.stat().st_size > 10_000
     assert account_shot.stat().st_size > 10_000
     assert seen >= 1
+    # ftmo-001 runs FTMO's 2-Step preset: its challenge objectives are shown (issue 18)
+    browser.get(up.http + "/ui/accounts/ftmo-001")
+    WebDriverWait(browser, 90).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#summary .challenge .objective")
+    )
+    shown = browser.find_element(By.CSS_SELECTOR, "#summary .challenge").text
+    assert "trading days" in shown, shown
 
 
 def test_api_when_mtq_up_runs_then_real_services_answer(up: UpProcess) -> None:

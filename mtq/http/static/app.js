@@ -173,6 +173,21 @@ const mtq = (() => {
     cell("daily drawdown", bar(doc.drawdown && doc.drawdown.daily));
     cell("max drawdown", bar(doc.drawdown && doc.drawdown.max));
     cell("open positions", doc.positions ? doc.positions.open : 0);
+    if (doc.objectives) cell("challenge", challenge(doc.objectives));
+  }
+
+  // the challenge objectives (risk.objectives): each one's value against its target
+  function challenge(progress) {
+    const box = el("span", null, "challenge");
+    box.appendChild(badge(progress.result || "in progress"));
+    if (progress.rule) box.appendChild(el("span", " " + (progress.reason || progress.rule)));
+    box.appendChild(el("span", " trading days " + progress.trading_days, "objective"));
+    for (const [name, o] of Object.entries(progress.objectives || {})) {
+      const text = " " + name.replace(/_/g, " ") + " " + o.value + " / " + o.target;
+      box.appendChild(el("span", text + (o.met ? " \u2713" : " \u2717"),
+                         "objective " + (o.met ? "met" : "unmet")));
+    }
+    return box;
   }
 
   function floorTrace(name, points, color) {
