@@ -60,8 +60,8 @@ reload_cmd.register(app)
 
 def main(args: list[str] | None = None) -> None:
     """Run `mtq`; a usage error is one line on stderr (exit 2), Ctrl-C exits 130 quietly."""
-    command = typer.main.get_command(app)
     try:
+        command = typer.main.get_command(app)
         result = command.main(args=args, prog_name="mtq", standalone_mode=False)
     except typer.TyperException as exc:  # typer's click errors: usage, bad parameter, file
         if not exc.format_message().strip():  # a bare group: typer has printed its help
